@@ -1,0 +1,97 @@
+"""Shared fixtures: a tiny random BERT saved as a local encoder folder, tiny TextVAEs and corpora."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae"
+AG_DEV = REPO / "assets" / "data" / "ag_news" / "dev.csv"
+
+WORDS = {
+    "sport": "match goal team season coach player win league cup score".split(),
+    "money": "market stock shares profit bank price oil trade deal growth".split(),
+    "tech": "software computer internet chip phone data space science web network".split(),
+}
+
+
+def make_texts(n_per_class: int = 20, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for label, words in WORDS.items():
+        for _ in range(n_per_class):
+            rows.append((" ".join(rng.choice(words) for _ in range(rng.randint(4, 12))), label))
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> str:
+    """A random 2-layer BERT (hidden 32) with the packaged MiniLM tokenizer, saved as a local folder."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from vae_core.modeling import resolve_encoder
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    tok = AutoTokenizer.from_pretrained(resolve_encoder("sentence-transformers/all-MiniLM-L6-v2"))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+def tiny_config(encoder_dir: str, **kw):
+    from vae_core.config import VAEConfig
+
+    base = dict(encoder_name_or_path=encoder_dir, latent_size=4, labels=["money", "sport", "tech"], max_length=32,
+                decoder_layers=1, decoder_heads=2, decoder_ffn=32, decoder_memory_tokens=2, decoder_max_length=16,
+                dropout=0.0)
+    base.update(kw)
+    return VAEConfig(**base)
+
+
+@pytest.fixture()
+def tiny_model(tiny_encoder_dir):
+    import torch
+
+    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+
+    torch.manual_seed(0)
+    model = TextVAE(tiny_config(tiny_encoder_dir))
+    model.tokenizer = load_encoder_tokenizer(tiny_encoder_dir)
+    model.set_special_ids(model.tokenizer)
+    return model.eval()
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path) -> tuple[Path, Path]:
+    import csv
+
+    paths = []
+    for name, seed, n in (("train.csv", 0, 20), ("dev.csv", 1, 6)):
+        p = tmp_path / name
+        with open(p, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows(make_texts(n, seed))
+        paths.append(p)
+    return paths[0], paths[1]
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    from vae_core.modeling import TextVAE
+
+    if not (DEFAULT_MODEL / "model.safetensors").exists():
+        pytest.fail(f"the default model is missing from {DEFAULT_MODEL}; rebuild it with `python -m vae_core build-default`")
+    return TextVAE.from_pretrained(DEFAULT_MODEL)

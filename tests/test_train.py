@@ -1,0 +1,99 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO, tiny_config
+from vae_core.config import TrainConfig
+from vae_core.modeling import TextVAE
+from vae_core.train import Trainer
+
+
+def _cfg(tiny_corpus, out, **kw):
+    train_file, dev_file = tiny_corpus
+    base = dict(train_file=str(train_file), dev_file=str(dev_file), output_dir=str(out), epochs=2, batch_size=8,
+                lr=1e-3, head_lr=1e-3, save_every=2, seed=3, save_dtype="float32", num_threads=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_writes_a_complete_checkpoint(tiny_corpus, tiny_encoder_dir, tmp_path):
+    folder = Trainer(_cfg(tiny_corpus, tmp_path / "run"), tiny_config(tiny_encoder_dir, decoder_vocab_size=64)).fit()
+    for name in ("config.json", "model.safetensors", "labels.json", "tokenizer.json", "metrics.json",
+                 "training_args.json", "data_fingerprint.json"):
+        assert (folder / name).exists(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert len(metrics["history"]) == 2 and all("accuracy" in h["dev"] for h in metrics["history"])
+    assert metrics["best_dev_accuracy"] == max(h["dev"]["accuracy"] for h in metrics["history"])
+    fp = json.loads((folder / "data_fingerprint.json").read_text())
+    assert fp["train"]["rows"] == 60 and len(fp["train"]["sha256"]) == 64
+    model = TextVAE.from_pretrained(folder)
+    # every token of the tiny corpus (30 words) plus [SEP] and [UNK] fits in the 64 asked for
+    assert model.decoder.vocab_ids.numel() == model.config.decoder_vocab_size == 32
+    assert model.labels == ["money", "sport", "tech"]
+    log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval" in r for r in log) and any("ce" in r for r in log)
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]  # no half-written folders
+
+
+def test_resume_continues_from_the_saved_step(tiny_corpus, tiny_encoder_dir, tmp_path):
+    mc = lambda: tiny_config(tiny_encoder_dir, decoder_vocab_size=64)  # noqa: E731
+    full = Trainer(_cfg(tiny_corpus, tmp_path / "full"), mc())
+    full.fit()
+    interrupted = Trainer(_cfg(tiny_corpus, tmp_path / "cut"), mc())
+    interrupted.fit(stop_after_steps=5)  # "killed" after step 5: the last saved state is step 4
+    state = json.loads((tmp_path / "cut" / "resume" / "state.json").read_text())
+    assert state["step"] == 4
+    resumed = Trainer(_cfg(tiny_corpus, tmp_path / "cut"), resume=True)
+    assert resumed.step == 4 and resumed.batch_in_epoch == 4
+    resumed.fit()
+    assert resumed.step == full.step == full.total_steps
+    a = load_file(str(tmp_path / "full" / "resume" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "resume" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:  # resuming gives the same weights as never stopping
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_resume_without_state_says_so(tiny_corpus, tmp_path):
+    with pytest.raises(FileNotFoundError, match="holds no training state"):
+        Trainer(_cfg(tiny_corpus, tmp_path / "none"), resume=True)
+
+
+def test_semi_supervised_rows_train(tiny_corpus, tiny_encoder_dir, tmp_path):
+    folder = Trainer(_cfg(tiny_corpus, tmp_path / "semi", labels_per_class=2, epochs=1),
+                     tiny_config(tiny_encoder_dir, decoder_vocab_size=64)).fit()
+    fp = json.loads((folder / "data_fingerprint.json").read_text())
+    assert fp["labelled_rows_used"] == 6 and fp["labels_per_class"] == 2
+
+
+@pytest.mark.slow
+def test_two_process_accelerate_launch_on_cpu(tiny_corpus, tiny_encoder_dir, tmp_path):
+    train_file, dev_file = tiny_corpus
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vae_core", "train",
+           "--train-file", str(train_file), "--dev-file", str(dev_file), "--output-dir", str(tmp_path / "ddp"),
+           "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1", "--decoder-heads", "2",
+           "--decoder-max-length", "16", "--decoder-vocab-size", "64", "--max-length", "32", "--epochs", "1",
+           "--batch-size", "8", "--num-threads", "1", "--save-dtype", "float32"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:  # never leave workers behind, whatever happened
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "model saved to" in stdout
+    model = TextVAE.from_pretrained(tmp_path / "ddp" / "model")
+    assert model.predict_proba(["goal match team"]).shape == (1, 3)
+    state = json.loads((tmp_path / "ddp" / "resume" / "state.json").read_text())
+    assert state["step"] == 4  # 60 docs / batch 8 = 8 batches, shared by 2 processes

@@ -1,0 +1,108 @@
+"""The model card (README.md in a checkpoint folder), written from measured figures only."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+AG_NEWS_NOTE = (
+    "AG's News topic classification data (X. Zhang, J. Zhao, Y. LeCun, \"Character-level Convolutional "
+    "Networks for Text Classification\", NeurIPS 2015), built from A. Gulli's AG corpus of news articles. "
+    "The corpus is offered for research and non-commercial use."
+)
+
+
+def _load(folder: Path, name: str):
+    p = folder / name
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def render_card(folder: str | Path, evaluation: dict | None = None, data_note: str | None = None,
+                rebuild_command: str | None = None) -> str:
+    folder = Path(folder)
+    cfg = _load(folder, "config.json") or {}
+    args = _load(folder, "training_args.json") or {}
+    fp = _load(folder, "data_fingerprint.json") or {}
+    metrics = _load(folder, "metrics.json") or {}
+    labels = cfg.get("labels", [])
+    lines = [
+        f"# {folder.name}: transformer VAE classifier",
+        "",
+        "A variational autoencoder whose encoder is a pretrained transformer: each document maps to a Gaussian "
+        f"posterior over a {cfg.get('latent_size')}-dimensional latent space; a linear classifier reads z; an "
+        "autoregressive transformer decoder turns any z back into text.",
+        "",
+        "```python",
+        "from vae_core import TextVAE",
+        f'model = TextVAE.from_pretrained("{folder.as_posix()}")',
+        'model.predict_proba(["some text"])',
+        "```",
+        "",
+        "## Model",
+        "",
+        f"- Encoder: `{cfg.get('encoder_name_or_path')}`"
+        + (f", weights from the installed package `{cfg['base_package']}`" if cfg.get("base_package") else ""),
+        f"- Encoder weights read from the base model on load (frozen in training): "
+        + (", ".join(f"`{k}`" for k in cfg.get("shared_with_base", {})) or "none"),
+        f"- Latent size {cfg.get('latent_size')}; classes: {', '.join(labels)}",
+        f"- Decoder: {cfg.get('decoder_layers')} layers, {cfg.get('decoder_heads')} heads, "
+        f"{cfg.get('decoder_memory_tokens')} memory vectors from z, up to {cfg.get('decoder_max_length')} tokens, "
+        f"output vocabulary of {cfg.get('decoder_vocab_size') or 'all'} WordPiece tokens",
+        f"- Weights stored as {args.get('save_dtype', 'float16')} safetensors",
+        "",
+        "## Training",
+        "",
+        f"- Data: `{(fp.get('train') or {}).get('file')}`, {(fp.get('train') or {}).get('rows')} rows "
+        f"({fp.get('labelled_rows_used')} labelled), sha256 `{(fp.get('train') or {}).get('sha256', '')[:16]}`",
+        f"- Model selection on `{(fp.get('dev') or {}).get('file')}` by accuracy",
+        f"- {args.get('epochs')} epochs, batch {args.get('batch_size')}, encoder lr {args.get('lr')}, head lr "
+        f"{args.get('head_lr')}, free bits {args.get('free_bits')} nats/dim, cyclical beta "
+        f"({args.get('anneal_cycles')} cycles, max {args.get('beta_max')}), seed {args.get('seed')}",
+    ]
+    if metrics.get("train_seconds"):
+        lines.append(f"- Training time (optimisation steps, excluding evaluation): {metrics['train_seconds'] / 60:.1f} min")
+    if rebuild_command:
+        lines += ["", f"Rebuild from scratch: `{rebuild_command}`"]
+    if evaluation:
+        e = evaluation
+        lines += ["", f"## Measured on `{Path(e.get('file', '')).name}` ({e.get('documents')} documents)", "",
+                  "| figure | value |", "|---|---|"]
+        rows = [
+            ("accuracy", e.get("accuracy"), "{:.4f}"), ("macro-F1", e.get("macro_f1"), "{:.4f}"),
+            ("negative ELBO (nats/doc)", e.get("neg_elbo_per_doc"), "{:.2f}"),
+            ("reconstruction perplexity", e.get("recon_perplexity"), "{:.2f}"),
+            ("KL per document (nats)", e.get("kl_per_doc"), "{:.2f}"),
+            ("active units", e.get("active_units"), "{} / " + str(e.get("latent_size"))),
+            ("mutual information (nats)", e.get("mutual_information"), "{:.2f}"),
+            ("reconstruction BLEU-4 from mu", e.get("bleu4"), "{:.4f}"),
+            ("label-consistent decoding", e.get("label_consistency"), "{:.4f}"),
+        ]
+        lines += [f"| {name} | {fmt.format(v)} |" for name, v, fmt in rows if v is not None]
+        if "per_class" in e:
+            lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
+                      for k, v in e["per_class"].items()]
+        if e.get("examples"):
+            lines += ["", "Reconstructions (greedy, from mu):", ""]
+            for ex in e["examples"][:4]:
+                lines += [f"- in: {ex['text'][:160]}", f"  out: {ex['reconstruction'][:160]}"]
+    lines += ["", "## Intended use and limits", "",
+              "For exploring and debugging a text classifier: probabilities, attributions, latent maps, "
+              "interpolation and decoding. Decoded text is a lossy summary of the latent, not a faithful copy "
+              "of the input. The classifier only knows the classes it was trained on."]
+    if data_note:
+        lines += ["", "## Data", "", data_note]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(folder: str | Path, evaluation: dict | None = None, **kw) -> Path:
+    folder = Path(folder)
+    path = folder / "README.md"
+    tmp = folder / ".README.md.tmp"
+    tmp.write_text(render_card(folder, evaluation, **kw), encoding="utf-8")
+    tmp.replace(path)
+    if evaluation is not None:
+        ev = {k: v for k, v in evaluation.items()}
+        tmp = folder / ".evaluation.json.tmp"
+        tmp.write_text(json.dumps(ev, indent=2, default=float) + "\n")
+        tmp.replace(folder / "evaluation.json")
+    return path

@@ -1,0 +1,191 @@
+"""Command line: `python -m vae_core train|evaluate|index|build-default` (or the `vae-core` script)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO / "assets" / "data" / "ag_news"
+DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae"
+REBUILD_COMMAND = "python -m vae_core build-default"
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from .config import TrainConfig, VAEConfig
+
+    t, m = TrainConfig(), VAEConfig()
+    g = p.add_argument_group("data")
+    g.add_argument("--train-file", required=True, help="CSV, Parquet or JSONL with a text and a label column")
+    g.add_argument("--dev-file", help="held-out file for model selection (best accuracy is kept)")
+    g.add_argument("--text-column", default=t.text_column)
+    g.add_argument("--label-column", default=t.label_column)
+    g.add_argument("--allow-unlabelled", action="store_true",
+                   help="rows with an empty label train reconstruction + KL only (semi-supervised)")
+    g.add_argument("--labels-per-class", type=int, help="keep N labels per class; the rest train as unlabelled text")
+    g.add_argument("--max-train-rows", type=int)
+    g.add_argument("--output-dir", required=True, help="run folder: the model goes to OUTPUT_DIR/model")
+    g = p.add_argument_group("model")
+    g.add_argument("--encoder", dest="encoder_name_or_path", default=m.encoder_name_or_path,
+                   help="transformers encoder: hub name (online) or local folder; the default is the packaged MiniLM")
+    g.add_argument("--latent-size", type=int, default=m.latent_size)
+    g.add_argument("--max-length", type=int, default=m.max_length)
+    g.add_argument("--decoder-layers", type=int, default=m.decoder_layers)
+    g.add_argument("--decoder-heads", type=int, default=m.decoder_heads)
+    g.add_argument("--decoder-max-length", type=int, default=m.decoder_max_length)
+    g.add_argument("--decoder-vocab-size", type=int, default=m.decoder_vocab_size,
+                   help="0 = the 8192 most frequent training tokens")
+    g.add_argument("--word-dropout", type=float, default=m.word_dropout)
+    g = p.add_argument_group("optimisation")
+    for name in ("epochs", "lr", "head_lr", "weight_decay", "warmup_ratio", "class_weight", "recon_weight",
+                 "beta_max", "anneal_ratio", "free_bits", "grad_clip"):
+        g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
+    for name in ("batch_size", "anneal_cycles", "seed", "eval_every", "save_every", "eval_rows", "num_threads"):
+        g.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(t, name))
+    g.add_argument("--unfreeze-embeddings", dest="freeze_embeddings", action="store_false")
+    g.add_argument("--save-dtype", choices=["float16", "bfloat16", "float32"], default=t.save_dtype)
+    g.add_argument("--resume", action="store_true", help="continue the run in OUTPUT_DIR from its last saved step")
+
+
+def cmd_train(args) -> int:
+    from .train import train, train_config_from_args
+
+    tc, mc = train_config_from_args(args)
+    t0 = time.time()
+    folder = train(tc, mc, resume=args.resume)
+    print(f"model saved to {folder} ({(time.time() - t0) / 60:.1f} min)")
+    print(f"open it in the app:  streamlit run app.py -- --models-dir {folder.parent}")
+    return 0
+
+
+def _load(model: str):
+    from .modeling import TextVAE
+
+    return TextVAE.from_pretrained(model)
+
+
+def cmd_evaluate(args) -> int:
+    from .card import write_card
+    from .evaluate import evaluate_file, format_report
+
+    model = _load(args.model)
+    res = evaluate_file(model, args.data, args.text_column, args.label_column or None, limit=args.limit,
+                        generation_rows=args.generation_rows, progress=not args.json, batch_size=args.batch_size)
+    if args.output:
+        Path(args.output).write_text(json.dumps(res, indent=2, default=float) + "\n")
+    if args.write_card:
+        write_card(args.model, res)
+    print(json.dumps(res, indent=2, default=float) if args.json else format_report(res))
+    return 0
+
+
+def cmd_index(args) -> int:
+    from .data import read_corpus
+    from .index import build_index, write_index
+
+    model = _load(args.model)
+    corpus = read_corpus(args.data, args.text_column, args.label_column or None, allow_unlabelled=True)
+    t0 = time.time()
+    df = build_index(model, corpus.texts, corpus.labels if args.label_column else None, args.projection, args.seed)
+    out = args.output or str(Path(args.model) / "index" / (Path(args.data).stem + ".parquet"))
+    write_index(df, out, {"model": Path(args.model).name, "labels": model.labels, "projection": args.projection,
+                          "seed": args.seed, "source": Path(args.data).name, "rows": len(df)})
+    print(f"indexed {len(df)} documents in {time.time() - t0:.1f} s -> {out}")
+    return 0
+
+
+def cmd_build_default(args) -> int:
+    """Train, evaluate, index and document the default AG News model from scratch."""
+    import shutil
+
+    from .card import AG_NEWS_NOTE, write_card
+    from .config import TrainConfig, VAEConfig
+    from .data import read_corpus
+    from .evaluate import evaluate_file
+    from .index import build_index, write_index
+    from .train import train
+
+    data = Path(args.data_dir)
+    run = Path(args.run_dir)
+    t0 = time.time()
+    tc = TrainConfig(train_file=str(data / "train.csv"), dev_file=str(data / "dev.csv"), output_dir=str(run), seed=args.seed)
+    folder = train(tc, VAEConfig(), resume=args.resume)
+    train_minutes = (time.time() - t0) / 60
+    from .modeling import TextVAE
+
+    model = TextVAE.from_pretrained(folder)
+    res = evaluate_file(model, str(data / "dev.csv"), generation_rows=None)
+    res["build_minutes_train"] = round(train_minutes, 1)
+    write_card(folder, res, data_note=AG_NEWS_NOTE, rebuild_command=REBUILD_COMMAND)
+    dev = read_corpus(data / "dev.csv")
+    df = build_index(model, dev.texts, dev.labels, "umap", args.seed)
+    write_index(df, folder / "index" / "ag_news_dev.parquet", {
+        "model": DEFAULT_MODEL.name, "labels": model.labels, "projection": "umap", "seed": args.seed,
+        "source": "ag_news/dev.csv", "rows": len(df)})
+    out = Path(args.output)
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(folder, out)
+    print(f"default model rebuilt in {(time.time() - t0) / 60:.1f} min -> {out}")
+    print(f"dev accuracy {res.get('accuracy', float('nan')):.4f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vae-core", description="Transformer VAE classifier: train, evaluate, index.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model on a labelled corpus")
+    _add_train_args(t)
+    t.set_defaults(func=cmd_train)
+    for name, helptext, func in (("evaluate", "figures of a model on a corpus", cmd_evaluate),
+                                 ("index", "encode a corpus into a map table for the app", cmd_index)):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("model", help="checkpoint folder")
+        s.add_argument("--data", required=True, help="CSV, Parquet or JSONL")
+        s.add_argument("--text-column", default="text")
+        s.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
+        s.add_argument("--batch-size", type=int, default=64)
+        s.set_defaults(func=func)
+    e = sub.choices["evaluate"]
+    e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    e.add_argument("--limit", type=int, help="only the first N rows")
+    e.add_argument("--generation-rows", type=int, default=None,
+                   help="decode the first N rows for BLEU and label consistency (default: all; 0: none)")
+    e.add_argument("--output", help="also write the JSON here")
+    e.add_argument("--write-card", action="store_true", help="rewrite the model card with these figures")
+    i = sub.choices["index"]
+    i.add_argument("--output", help="Parquet file (default: MODEL/index/<data name>.parquet)")
+    i.add_argument("--projection", choices=["umap", "pca"], default="umap")
+    i.add_argument("--seed", type=int, default=0)
+    b = sub.add_parser("build-default", help="rebuild the shipped AG News model from scratch (CPU, ~40 min)")
+    b.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    b.add_argument("--run-dir", default="runs/ag_news_vae")
+    b.add_argument("--output", default=str(DEFAULT_MODEL))
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--resume", action="store_true")
+    b.set_defaults(func=cmd_build_default)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import ConfigError
+    from .data import DataError
+    from .modeling import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return args.func(args)
+    except (DataError, CheckpointError, ConfigError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; a training run continues with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

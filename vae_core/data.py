@@ -1,0 +1,311 @@
+"""Read and validate corpora (CSV, Parquet, JSONL), label vocabularies, tokenising and batching."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pandas as pd
+import torch
+
+SUPPORTED = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+UNLABELLED = -100
+
+
+class DataError(ValueError):
+    """A corpus file that cannot be used, with the file, the row and what to do."""
+
+    def __init__(self, file: str | Path, problem: str, row: int | None = None, hint: str = ""):
+        self.file, self.row, self.problem = str(file), row, problem
+        where = f"{file}" + (f", row {row}" if row is not None else "")
+        super().__init__(f"{where}: {problem}" + (f" {hint}" if hint else ""))
+
+
+@dataclass
+class Corpus:
+    """A validated table: `texts`, `labels` (class names, None where a row has no label)."""
+
+    texts: list[str]
+    labels: list[str | None]
+    source: str
+    text_column: str
+    label_column: str | None
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def has_labels(self) -> bool:
+        return any(lab is not None for lab in self.labels)
+
+    def fingerprint(self) -> dict:
+        h = hashlib.sha256()
+        for t, lab in zip(self.texts, self.labels):
+            h.update(t.encode("utf-8") + b"\x00" + (lab or "").encode("utf-8") + b"\x01")
+        counts: dict[str, int] = {}
+        for lab in self.labels:
+            if lab is not None:
+                counts[lab] = counts.get(lab, 0) + 1
+        return {
+            "file": Path(self.source).name,
+            "rows": len(self),
+            "labelled_rows": sum(counts.values()),
+            "label_counts": dict(sorted(counts.items())),
+            "sha256": h.hexdigest(),
+        }
+
+
+def file_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUPPORTED:
+        raise DataError(path, f"unsupported file type '{suffix or '(none)'}'.", hint="Use .csv, .parquet or .jsonl.")
+    return SUPPORTED[suffix]
+
+
+def _decode_utf8(path: Path, raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            path,
+            f"line {line} holds bytes that are not UTF-8 (0x{raw[e.start]:02x} at byte {e.start}).",
+            hint="Save the file as UTF-8 (for example: iconv -f latin1 -t utf-8 in.csv > out.csv).",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _read_frame(path: Path, fmt: str, max_rows: int | None) -> pd.DataFrame:
+    if fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise DataError(path, f"is not a readable Parquet file ({type(e).__name__}: {e}).") from None
+        if max_rows is not None and table.num_rows > max_rows:
+            raise DataError(path, f"has {table.num_rows:,} rows, more than the limit of {max_rows:,}.", hint="Split the file or sample it.")
+        return table.to_pandas()
+    raw = path.read_bytes()
+    text = _decode_utf8(path, raw)
+    if fmt == "jsonl":
+        rows = []
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(path, f"line {i} is not valid JSON ({e.msg}).", hint="Each line must hold one JSON object.") from None
+            if not isinstance(obj, dict):
+                raise DataError(path, f"line {i} holds a JSON {type(obj).__name__}, not an object.", hint='Write one object a line: {"text": ..., "label": ...}.')
+            rows.append(obj)
+            if max_rows is not None and len(rows) > max_rows:
+                raise DataError(path, f"has more than {max_rows:,} rows.", hint="Split the file or sample it.")
+        return pd.DataFrame(rows)
+    # CSV: every cell as text, so that labels such as "1" or "NA" keep their spelling.
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if header is None:
+            raise DataError(path, "is empty.", hint="Give a CSV file with a header row and one document a row.")
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            raise DataError(path, f"has duplicate column name(s): {', '.join(dupes)}.", hint="Give every column a unique name.")
+        rows = []
+        for i, row in enumerate(reader, start=1):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(
+                    path, f"has {len(row)} fields but the header has {len(header)}.", row=i,
+                    hint="Quote texts that contain commas (\"like, this\").",
+                )
+            rows.append(row)
+            if max_rows is not None and len(rows) > max_rows:
+                raise DataError(path, f"has more than {max_rows:,} rows.", hint="Split the file or sample it.")
+    except csv.Error as e:
+        raise DataError(path, f"is not valid CSV ({e}).") from None
+    return pd.DataFrame(rows, columns=header, dtype=object)
+
+
+def _missing(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def read_corpus(
+    path: str | Path,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    require_labels: bool = False,
+    allow_unlabelled: bool = False,
+    max_rows: int | None = None,
+) -> Corpus:
+    """Read and validate a corpus. Problems raise DataError naming the file, the row and the fix.
+
+    label_column=None reads texts only. Rows with an empty label are an error unless
+    `allow_unlabelled` (they then train reconstruction + KL only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "does not exist or is not a file.")
+    fmt = file_format(path)
+    df = _read_frame(path, fmt, max_rows)
+    if len(df) == 0:
+        raise DataError(path, "has no rows.", hint="Give at least one document.")
+    cols = [str(c) for c in df.columns]
+    for role, col in (("text", text_column), ("label", label_column)):
+        if col is not None and col not in cols:
+            raise DataError(path, f"has no {role} column '{col}'. Its columns are: {', '.join(cols)}.",
+                            hint=f"Choose the {role} column with --{role}-column.")
+    texts: list[str] = []
+    for i, value in enumerate(df[text_column].tolist(), start=1):
+        if not isinstance(value, str):
+            if _missing(value):
+                raise DataError(path, f"the text in column '{text_column}' is empty.", row=i, hint="Remove the row or fill in its text.")
+            raise DataError(path, f"the text in column '{text_column}' is a {type(value).__name__}, not a string.", row=i)
+        if not value.strip():
+            raise DataError(path, f"the text in column '{text_column}' is empty.", row=i, hint="Remove the row or fill in its text.")
+        texts.append(value)
+    labels: list[str | None] = [None] * len(texts)
+    if label_column is not None:
+        labels = []
+        for i, value in enumerate(df[label_column].tolist(), start=1):
+            if _missing(value):
+                if not allow_unlabelled:
+                    raise DataError(
+                        path, f"the label in column '{label_column}' is missing.", row=i,
+                        hint="Fill it in, remove the row, or pass --allow-unlabelled to train on it as unlabelled text.",
+                    )
+                labels.append(None)
+            elif isinstance(value, (str, int)) and not isinstance(value, bool):
+                labels.append(str(value).strip())
+            elif isinstance(value, float) and value.is_integer():
+                labels.append(str(int(value)))
+            else:
+                raise DataError(path, f"the label in column '{label_column}' is a {type(value).__name__} ({value!r}); labels must be names or integers.", row=i)
+        if require_labels and all(lab is None for lab in labels):
+            raise DataError(path, f"column '{label_column}' has no labels at all.")
+    return Corpus(texts, labels, str(path), text_column, label_column)
+
+
+def label_vocabulary(corpus: Corpus) -> list[str]:
+    names = sorted({lab for lab in corpus.labels if lab is not None})
+    if len(names) < 2:
+        raise DataError(corpus.source, f"needs at least two classes to train a classifier; found {len(names)} ({', '.join(names) or 'none'}).")
+    return names
+
+
+def encode_labels(labels: Sequence[str | None], names: Sequence[str], source: str = "labels") -> list[int]:
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for i, lab in enumerate(labels, start=1):
+        if lab is None:
+            out.append(UNLABELLED)
+        elif lab not in index:
+            raise DataError(source, f"label '{lab}' is not one of the model's classes ({', '.join(names)}).", row=i)
+        else:
+            out.append(index[lab])
+    return out
+
+
+def keep_labels_per_class(labels: list[int], n: int, seed: int) -> list[int]:
+    """Keep `n` labels per class (chosen with `seed`); the rest become unlabelled."""
+    rng = random.Random(seed)
+    by_class: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        if y != UNLABELLED:
+            by_class.setdefault(y, []).append(i)
+    keep = {i for idx in by_class.values() for i in rng.sample(idx, min(n, len(idx)))}
+    return [y if i in keep else UNLABELLED for i, y in enumerate(labels)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Tokenised data and batching
+
+
+class TokenizedDataset(torch.utils.data.Dataset):
+    def __init__(self, input_ids: list[list[int]], labels: list[int]):
+        self.input_ids, self.labels = input_ids, labels
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.input_ids[i], "label": self.labels[i]}
+
+
+def tokenize_texts(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+
+
+def collate(pad_id: int):
+    def fn(rows: list[dict]) -> dict[str, torch.Tensor]:
+        T = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), T), dtype=torch.long)
+        for i, r in enumerate(rows):
+            n = len(r["input_ids"])
+            ids[i, :n] = torch.tensor(r["input_ids"])
+            mask[i, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([r["label"] for r in rows])}
+
+    return fn
+
+
+class LengthGroupedBatches(torch.utils.data.Sampler):
+    """Shuffled batches of similar length (less padding): shuffle, sort within mega-batches of 50
+    batches, cut into batches, shuffle the batches. Seeded by (seed, epoch)."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, shuffle: bool = True):
+        self.lengths, self.batch_size, self.seed, self.shuffle = list(lengths), batch_size, seed, shuffle
+        self.epoch = 0
+
+    def for_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def batches(self) -> list[list[int]]:
+        idx = list(range(len(self.lengths)))
+        if not self.shuffle:
+            idx.sort(key=lambda i: -self.lengths[i])
+            return [idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
+        rng = random.Random(self.seed * 100_003 + self.epoch)
+        rng.shuffle(idx)
+        mega = self.batch_size * 50
+        out = []
+        for m in range(0, len(idx), mega):
+            chunk = sorted(idx[m : m + mega], key=lambda i: -self.lengths[i])
+            out += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        rng.shuffle(out)
+        return out
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches())
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+
+def build_decoder_vocab(token_ids: Sequence[Sequence[int]], size: int, always: Sequence[int]) -> list[int]:
+    """The `size` most frequent token ids of a corpus (ties by id), plus `always` (eos, unk)."""
+    counts: dict[int, int] = {}
+    for row in token_ids:
+        for t in row[1:]:  # the first token ([CLS]) is never a target
+            counts[t] = counts.get(t, 0) + 1
+    ranked = sorted(counts, key=lambda t: (-counts[t], t))
+    chosen = [t for t in always]
+    for t in ranked:
+        if len(chosen) >= size:
+            break
+        if t not in chosen:
+            chosen.append(t)
+    return sorted(chosen)

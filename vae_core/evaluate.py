@@ -1,0 +1,178 @@
+"""Evaluation: classification metrics, ELBO, KL, active units, mutual information, decoding quality."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .data import encode_labels, read_corpus
+from .losses import gaussian_log_density, kl_per_dim, reconstruction_nll
+from .modeling import TextVAE
+
+
+@torch.no_grad()
+def forward_corpus(model: TextVAE, texts: Sequence[str], batch_size: int = 64, progress: bool = True,
+                   reconstruction: bool = True) -> dict[str, torch.Tensor]:
+    """One pass over a corpus with z = mu: probabilities, posterior and reconstruction NLL per document.
+    Texts are batched by length (less padding) and returned in their original order."""
+    from tqdm.auto import tqdm
+
+    model.eval()
+    tok = model.tokenizer
+    ids = tok(list(texts), truncation=True, max_length=model.config.max_length)["input_ids"]
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    pad = model._special["pad"]
+    N, L = len(ids), model.config.latent_size
+    probs = torch.zeros(N, model.config.num_labels)
+    mu, logvar = torch.zeros(N, L), torch.zeros(N, L)
+    nll, ntok = torch.zeros(N), torch.zeros(N)
+    for s in tqdm(range(0, N, batch_size), desc="encoding", unit="batch", disable=not progress):
+        idx = order[s : s + batch_size]
+        T = max(len(ids[i]) for i in idx)
+        input_ids = torch.full((len(idx), T), pad, dtype=torch.long)
+        mask = torch.zeros((len(idx), T), dtype=torch.long)
+        for r, i in enumerate(idx):
+            input_ids[r, : len(ids[i])] = torch.tensor(ids[i])
+            mask[r, : len(ids[i])] = 1
+        post = model.encode(input_ids, mask)
+        probs[idx] = torch.softmax(model.classify(post.mu), -1)
+        mu[idx], logvar[idx] = post.mu, post.logvar
+        if reconstruction:
+            dec_in, tgt = model.decoder_io(input_ids, mask)
+            n, t = reconstruction_nll(model.decode_logits(post.mu, dec_in), tgt)
+            nll[idx], ntok[idx] = n, t.float()
+    kl = kl_per_dim(mu, logvar)  # (N, L)
+    return {"probs": probs, "mu": mu, "logvar": logvar, "recon_nll": nll, "recon_tokens": ntok,
+            "kl": kl.sum(-1), "kl_per_dim": kl}
+
+
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    ks = list(range(len(labels)))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=ks, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=ks, average="macro", zero_division=0)),
+        "per_class": {labels[k]: {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "support": int(s[k])} for k in ks},
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ks).tolist(),
+    }
+
+
+def active_units(mu: torch.Tensor, threshold: float = 0.01) -> tuple[int, list[float]]:
+    """Units whose posterior mean varies across documents: Cov_x(E[z|x]) > threshold (Burda et al.)."""
+    var = mu.var(0, unbiased=True) if mu.shape[0] > 1 else torch.zeros(mu.shape[1])
+    return int((var > threshold).sum()), var.tolist()
+
+
+def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, seed: int = 0, chunk: int = 512) -> float:
+    """I(x; z) under q, estimated as in He et al. (2019): E_x E_q(z|x)[log q(z|x)] - E_q(z)[log q(z)],
+    with q(z) the average of the posteriors of the given documents and one z sample per document."""
+    N, L = mu.shape
+    g = torch.Generator().manual_seed(seed)
+    z = mu + torch.randn(mu.shape, generator=g) * (0.5 * logvar).exp()  # (N, L)
+    neg_entropy = (-0.5 * L * math.log(2 * math.pi) - 0.5 * (1 + logvar).sum(-1)).mean()
+    log_qz = []
+    for s in range(0, N, chunk):
+        zc = z[s : s + chunk, None, :]  # (c, 1, L)
+        log_q = gaussian_log_density(zc, mu[None], logvar[None])  # (c, N)
+        log_qz.append(torch.logsumexp(log_q, dim=1) - math.log(N))
+    return float(neg_entropy - torch.cat(log_qz).mean())
+
+
+def generation_metrics(model: TextVAE, texts: Sequence[str], mu: torch.Tensor, pred: torch.Tensor,
+                       batch_size: int = 128, progress: bool = True) -> dict:
+    """Decode every mu greedily; BLEU-4 against the text the decoder was trained to rebuild (the first
+    decoder_max_length tokens of the input); label consistency = classify(encode(decode(mu))) == classify(mu)."""
+    import sacrebleu
+    from tqdm.auto import tqdm
+
+    tok = model.tokenizer
+    decoded: list[str] = []
+    for s in tqdm(range(0, len(texts), batch_size), desc="decoding", unit="batch", disable=not progress):
+        decoded += model.decode_text(mu[s : s + batch_size])
+    refs = []
+    for t in texts:
+        ids = tok(t, truncation=True, max_length=model.config.max_length)["input_ids"]
+        refs.append(tok.decode(ids[1 : model.config.decoder_max_length], skip_special_tokens=True).strip())
+    bleu = sacrebleu.corpus_bleu(decoded, [refs], lowercase=True)
+    nonempty = [d if d.strip() else "." for d in decoded]
+    re_pred = model.predict_proba(nonempty).argmax(-1)
+    return {
+        "bleu4": bleu.score / 100.0,
+        "label_consistency": float((re_pred == pred).float().mean()),
+        "examples": [{"text": t, "reconstruction": d} for t, d in zip(texts[:8], decoded[:8])],
+        "decoded": decoded,
+    }
+
+
+def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None = None,
+                   batch_size: int = 64, generation_rows: int | None = None, progress: bool = True, seed: int = 0) -> dict:
+    """Every figure of the model on a corpus. `generation_rows` limits decoding to the first N rows
+    (None = all, 0 = none)."""
+    out = forward_corpus(model, texts, batch_size, progress)
+    pred = out["probs"].argmax(-1)
+    res: dict = {"documents": len(texts)}
+    if labels is not None and any(lab is not None for lab in labels):
+        pairs = [(y, int(p)) for y, p in zip(encode_labels(labels, model.labels), pred.tolist()) if y >= 0]
+        res.update(classification_metrics([a for a, _ in pairs], [b for _, b in pairs], model.labels))
+    recon_tokens = float(out["recon_tokens"].sum())
+    kl_doc = out["kl"]
+    res.update({
+        "neg_elbo_per_doc": float((out["recon_nll"] + kl_doc).mean()),
+        "recon_nll_per_doc": float(out["recon_nll"].mean()),
+        "recon_perplexity": math.exp(float(out["recon_nll"].sum()) / max(recon_tokens, 1.0)),
+        "kl_per_doc": float(kl_doc.mean()),
+        "kl_per_dim": [float(v) for v in out["kl_per_dim"].mean(0)],
+    })
+    au, variances = active_units(out["mu"])
+    res.update({"active_units": au, "latent_size": model.config.latent_size, "mu_variance_per_dim": variances,
+                "mutual_information": mutual_information(out["mu"], out["logvar"], seed)})
+    n_gen = len(texts) if generation_rows is None else min(generation_rows, len(texts))
+    if n_gen:
+        gen = generation_metrics(model, list(texts[:n_gen]), out["mu"][:n_gen], pred[:n_gen], progress=progress)
+        gen.pop("decoded")
+        res.update({"generation_rows": n_gen, **gen})
+    return res
+
+
+def evaluate_file(model: TextVAE, path: str, text_column: str = "text", label_column: str | None = "label",
+                  limit: int | None = None, **kw) -> dict:
+    corpus = read_corpus(path, text_column, label_column, allow_unlabelled=True)
+    texts, labels = corpus.texts[:limit], corpus.labels[:limit]
+    res = evaluate_model(model, texts, labels if label_column else None, **kw)
+    res["file"] = path
+    return res
+
+
+def format_report(res: dict) -> str:
+    """A human-readable table of an evaluation."""
+    lines = []
+    if "accuracy" in res:
+        lines += [f"accuracy            {res['accuracy']:.4f}", f"macro-F1            {res['macro_f1']:.4f}", ""]
+        w = max(len(k) for k in res["per_class"])
+        lines.append(f"{'class':<{w}}  precision  recall  f1      support")
+        for k, v in res["per_class"].items():
+            lines.append(f"{k:<{w}}  {v['precision']:.4f}     {v['recall']:.4f}  {v['f1']:.4f}  {v['support']}")
+        labels = list(res["per_class"])
+        lines += ["", "confusion matrix (rows = true, columns = predicted)",
+                  " " * (w + 2) + "  ".join(f"{k[:8]:>8}" for k in labels)]
+        for k, row in zip(labels, res["confusion_matrix"]):
+            lines.append(f"{k:<{w}}  " + "  ".join(f"{v:>8}" for v in row))
+        lines.append("")
+    lines += [
+        f"negative ELBO       {res['neg_elbo_per_doc']:.2f} nats/doc",
+        f"reconstruction ppl  {res['recon_perplexity']:.2f}",
+        f"KL per document     {res['kl_per_doc']:.2f} nats",
+        f"active units        {res['active_units']} / {res['latent_size']}",
+        f"mutual information  {res['mutual_information']:.2f} nats",
+        "KL per dimension    " + " ".join(f"{v:.2f}" for v in res["kl_per_dim"]),
+    ]
+    if "bleu4" in res:
+        lines += [f"reconstruction BLEU-4  {res['bleu4']:.4f}  ({res['generation_rows']} docs, from mu)",
+                  f"label-consistent decoding  {res['label_consistency']:.4f}"]
+    return "\n".join(lines)
+
+

@@ -1,0 +1,91 @@
+"""Pure loss functions of the VAE classifier (no state, no model access)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per document and dimension: (B, L) -> (B, L), in nats."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL per document (B,), in nats."""
+    return kl_per_dim(mu, logvar).sum(-1)
+
+
+def kl_free_bits(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """Batch KL per document with free bits (Kingma et al. 2016): each dimension's batch-mean KL counts
+    as at least `free_bits` nats, so the optimiser gains nothing by pushing a dimension below it."""
+    per_dim = kl_per_dim(mu, logvar).mean(0)  # (L,)
+    if free_bits > 0:
+        per_dim = per_dim.clamp(min=free_bits)
+    return per_dim.sum()
+
+
+def reconstruction_nll(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token cross-entropy summed per document: logits (B, T, V), targets (B, T) with -100 for padding.
+    Returns (nll per document (B,), number of target tokens per document (B,))."""
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")  # (B, T)
+    mask = targets != IGNORE
+    return (nll * mask).sum(1), mask.sum(1)
+
+
+def classification_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over labelled rows (label -100 = unlabelled); 0 when the batch has none."""
+    if not bool((labels != IGNORE).any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, labels, ignore_index=IGNORE)
+
+
+def cyclical_beta(step: int, total_steps: int, cycles: int = 4, ratio: float = 0.5, beta_max: float = 1.0) -> float:
+    """Cyclical annealing (Fu et al. 2019): in each of `cycles` equal periods beta rises linearly from 0
+    to `beta_max` over the first `ratio` of the period and then stays there."""
+    if total_steps <= 0 or cycles <= 0:
+        return beta_max
+    period = total_steps / cycles
+    phase = (step % period) / period if step < total_steps else 1.0
+    if ratio <= 0:
+        return beta_max
+    return beta_max * min(1.0, phase / ratio)
+
+
+def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag(exp(logvar))) summed over the last dimension."""
+    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
+
+
+def vae_loss(
+    class_logits: torch.Tensor,
+    labels: torch.Tensor,
+    recon_logits: torch.Tensor,
+    recon_targets: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    beta: float,
+    free_bits: float = 0.0,
+    class_weight: float = 1.0,
+    recon_weight: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """The training objective. The ELBO part (reconstruction + beta * KL with free bits) is taken per
+    target token so that its scale does not grow with document length; classification is added to it
+    for labelled rows. Returns the total `loss` and its parts (detached) for logging."""
+    nll, ntok = reconstruction_nll(recon_logits, recon_targets)  # (B,), (B,)
+    kl_fb = kl_free_bits(mu, logvar, free_bits)  # scalar, nats per document
+    tokens_per_doc = ntok.float().mean().clamp(min=1.0)
+    elbo_term = (nll.mean() + beta * kl_fb) / tokens_per_doc
+    ce = classification_ce(class_logits, labels)
+    loss = recon_weight * elbo_term + class_weight * ce
+    return {
+        "loss": loss,
+        "ce": ce.detach(),
+        "recon_per_doc": nll.mean().detach(),
+        "recon_per_token": (nll.sum() / ntok.sum().clamp(min=1)).detach(),
+        "kl": kl_divergence(mu, logvar).mean().detach(),
+        "beta": torch.tensor(beta),
+    }

