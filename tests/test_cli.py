@@ -1,0 +1,48 @@
+import json
+
+import pytest
+
+from conftest import tiny_config  # noqa: F401
+from vae_core.cli import main
+
+
+@pytest.fixture()
+def trained(tiny_corpus, tiny_encoder_dir, tmp_path):
+    train_file, dev_file = tiny_corpus
+    rc = main(["train", "--train-file", str(train_file), "--dev-file", str(dev_file), "--output-dir", str(tmp_path / "run"),
+               "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1", "--decoder-heads", "2",
+               "--decoder-max-length", "12", "--decoder-vocab-size", "64", "--max-length", "32", "--epochs", "1",
+               "--batch-size", "16", "--num-threads", "1"])
+    assert rc == 0
+    return tmp_path / "run" / "model", dev_file
+
+
+def test_train_evaluate_index(trained, capsys, tmp_path):
+    model, dev = trained
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--data", str(dev), "--json", "--generation-rows", "4"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix", "neg_elbo_per_doc", "recon_perplexity",
+                "kl_per_doc", "kl_per_dim", "active_units", "mutual_information", "bleu4", "label_consistency"):
+        assert key in res, key
+    assert len(res["kl_per_dim"]) == 4 and sum(sum(r) for r in res["confusion_matrix"]) == 18
+    assert main(["evaluate", str(model), "--data", str(dev), "--generation-rows", "0"]) == 0
+    table = capsys.readouterr().out
+    assert "accuracy" in table and "confusion matrix" in table and "active units" in table
+    out = tmp_path / "idx.parquet"
+    assert main(["index", str(model), "--data", str(dev), "--output", str(out), "--projection", "pca"]) == 0
+    from vae_core.index import read_index
+
+    df, meta = read_index(out)
+    assert len(df) == 18 and meta["projection"] == "pca" and meta["labels"] == ["money", "sport", "tech"]
+    assert set(df.pred) <= {"money", "sport", "tech"} and df.confidence.between(0, 1).all()
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, capsys, tiny_corpus):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nfine,a\n,b\n")
+    rc = main(["train", "--train-file", str(bad), "--output-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "bad.csv, row 2: the text in column 'text' is empty" in err and "Traceback" not in err
+    rc = main(["evaluate", str(tmp_path / "nowhere"), "--data", str(tiny_corpus[1])])
+    assert rc == 2 and "is not a folder" in capsys.readouterr().err
