@@ -138,3 +138,23 @@ def test_packaged_encoder_resolves_offline():
 def test_unknown_hub_encoder_offline_gives_clear_error():
     with pytest.raises(CheckpointError, match="Could not load the encoder 'nobody/no-such-encoder'"):
         TextVAE(VAEConfig(encoder_name_or_path="nobody/no-such-encoder", labels=["a", "b"]))
+
+
+def test_repeated_ngrams_are_banned():
+    from vae_core.modeling import _ban_repeated_ngrams
+
+    logits = torch.zeros(2, 10)
+    out = torch.tensor([[5, 6, 7, 5, 6], [1, 2, 3, 4, 5]])
+    _ban_repeated_ngrams(logits, out, 3, keep=9)
+    assert logits[0, 7] == float("-inf") and torch.isfinite(logits[0, [0, 1, 2, 3, 4, 5, 6, 8, 9]]).all()
+    assert torch.isfinite(logits[1]).all()  # no earlier occurrence of (4, 5)
+    logits = torch.zeros(1, 10)
+    _ban_repeated_ngrams(logits, torch.tensor([[9, 9]]), 2, keep=9)
+    assert torch.isfinite(logits).all()  # end of text is never banned
+
+
+def test_generation_never_repeats_a_trigram(tiny_model):
+    torch.manual_seed(1)
+    for row in tiny_model.generate(torch.randn(4, 4) * 3):
+        grams = [tuple(row[i : i + 3]) for i in range(len(row) - 2)]
+        assert len(grams) == len(set(grams))

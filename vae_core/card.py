@@ -17,15 +17,17 @@ def _load(folder: Path, name: str):
 
 
 def render_card(folder: str | Path, evaluation: dict | None = None, data_note: str | None = None,
-                rebuild_command: str | None = None) -> str:
+                rebuild_command: str | None = None, name: str | None = None, load_path: str | None = None) -> str:
     folder = Path(folder)
+    name = name or folder.name
+    load_path = load_path or folder.as_posix()
     cfg = _load(folder, "config.json") or {}
     args = _load(folder, "training_args.json") or {}
     fp = _load(folder, "data_fingerprint.json") or {}
     metrics = _load(folder, "metrics.json") or {}
     labels = cfg.get("labels", [])
     lines = [
-        f"# {folder.name}: transformer VAE classifier",
+        f"# {name}: transformer VAE classifier",
         "",
         "A variational autoencoder whose encoder is a pretrained transformer: each document maps to a Gaussian "
         f"posterior over a {cfg.get('latent_size')}-dimensional latent space; a linear classifier reads z; an "
@@ -33,7 +35,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         "",
         "```python",
         "from vae_core import TextVAE",
-        f'model = TextVAE.from_pretrained("{folder.as_posix()}")',
+        f'model = TextVAE.from_pretrained("{load_path}")',
         'model.predict_proba(["some text"])',
         "```",
         "",
@@ -60,6 +62,8 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
     ]
     if metrics.get("train_seconds"):
         lines.append(f"- Training time (optimisation steps, excluding evaluation): {metrics['train_seconds'] / 60:.1f} min")
+    if evaluation and evaluation.get("train_wall_minutes"):
+        lines.append(f"- Training wall time (the whole train step, evaluations included): {evaluation['train_wall_minutes']:.1f} min")
     if rebuild_command:
         lines += ["", f"Rebuild from scratch: `{rebuild_command}`"]
     if evaluation:
@@ -82,7 +86,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
             lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
                       for k, v in e["per_class"].items()]
         if e.get("examples"):
-            lines += ["", "Reconstructions (greedy, from mu):", ""]
+            lines += ["", "Reconstructions (greedy from mu, no repeated 3-grams, repetition penalty 1.2):", ""]
             for ex in e["examples"][:4]:
                 lines += [f"- in: {ex['text'][:160]}", f"  out: {ex['reconstruction'][:160]}"]
     lines += ["", "## Intended use and limits", "",

@@ -106,29 +106,33 @@ def cmd_build_default(args) -> int:
     from .data import read_corpus
     from .evaluate import evaluate_file
     from .index import build_index, write_index
+    from .modeling import TextVAE, atomic_replace_dir
     from .train import train
 
-    data = Path(args.data_dir)
-    run = Path(args.run_dir)
+    data, run, out = Path(args.data_dir), Path(args.run_dir), Path(args.output)
     t0 = time.time()
     tc = TrainConfig(train_file=str(data / "train.csv"), dev_file=str(data / "dev.csv"), output_dir=str(run), seed=args.seed)
     folder = train(tc, VAEConfig(), resume=args.resume)
     train_minutes = (time.time() - t0) / 60
-    from .modeling import TextVAE
-
-    model = TextVAE.from_pretrained(folder)
+    # Everything below reads and writes the shipped folder itself, assembled beside it and swapped in.
+    staging = out.with_name(f".{out.name}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(folder, staging)
+    model = TextVAE.from_pretrained(staging)
     res = evaluate_file(model, str(data / "dev.csv"), generation_rows=None)
-    res["build_minutes_train"] = round(train_minutes, 1)
-    write_card(folder, res, data_note=AG_NEWS_NOTE, rebuild_command=REBUILD_COMMAND)
+    res["train_wall_minutes"] = round(train_minutes, 1)
+    try:
+        shown = out.resolve().relative_to(REPO)
+    except ValueError:
+        shown = out
+    write_card(staging, res, data_note=AG_NEWS_NOTE, rebuild_command=REBUILD_COMMAND, name=out.name, load_path=str(shown))
     dev = read_corpus(data / "dev.csv")
     df = build_index(model, dev.texts, dev.labels, "umap", args.seed)
-    write_index(df, folder / "index" / "ag_news_dev.parquet", {
-        "model": DEFAULT_MODEL.name, "labels": model.labels, "projection": "umap", "seed": args.seed,
+    write_index(df, staging / "index" / "ag_news_dev.parquet", {
+        "model": out.name, "labels": model.labels, "projection": "umap", "seed": args.seed,
         "source": "ag_news/dev.csv", "rows": len(df)})
-    out = Path(args.output)
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(folder, out)
+    atomic_replace_dir(staging, out)
     print(f"default model rebuilt in {(time.time() - t0) / 60:.1f} min -> {out}")
     print(f"dev accuracy {res.get('accuracy', float('nan')):.4f}")
     return 0

@@ -104,7 +104,7 @@ class TrainConfig:
     labels_per_class: int | None = None  # keep N labels per class, the rest train as unlabelled text
     max_train_rows: int | None = None
 
-    epochs: float = 3.0
+    epochs: float = 5.0
     batch_size: int = 32
     lr: float = 1e-4  # encoder learning rate
     head_lr: float = 1e-3  # posterior, classifier and decoder

@@ -34,7 +34,6 @@ class Explorer:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Explorer":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
         return cls(TextVAE.from_pretrained(folder), Path(folder).name)
 
     @property

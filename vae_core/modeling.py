@@ -336,8 +336,13 @@ class TextVAE(nn.Module):
         )
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, max_length: int | None = None, allow_unk: bool = False) -> list[list[int]]:
-        """Greedy decoding from z (B, L) -> encoder token ids of each text (without [CLS]/[SEP])."""
+    def generate(self, z: torch.Tensor, max_length: int | None = None, allow_unk: bool = False,
+                 no_repeat_ngram_size: int = 3, repetition_penalty: float = 1.2) -> list[list[int]]:
+        """Greedy decoding from z (B, L) -> encoder token ids of each text (without [CLS]/[SEP]).
+
+        As in transformers' `generate`: an n-gram never repeats (`no_repeat_ngram_size`, 0 = off) and the
+        logits of tokens already produced are divided (positive) or multiplied (negative) by
+        `repetition_penalty` (1.0 = off)."""
         was_training = self.training
         self.eval()
         try:
@@ -356,6 +361,11 @@ class TextVAE(nn.Module):
                 logits = dec.logits(h[:, -1], self.word_embeddings)  # (B, V)
                 if not allow_unk and unk_idx != eos_idx:
                     logits[:, unk_idx] = float("-inf")
+                if t and repetition_penalty != 1.0:
+                    seen = logits.gather(1, out)  # (B, t)
+                    logits.scatter_(1, out, torch.where(seen > 0, seen / repetition_penalty, seen * repetition_penalty))
+                if no_repeat_ngram_size and t + 1 >= no_repeat_ngram_size:
+                    _ban_repeated_ngrams(logits, out, no_repeat_ngram_size, eos_idx)
                 nxt = logits.argmax(-1)  # (B,)
                 nxt = torch.where(done, torch.full_like(nxt, eos_idx), nxt)
                 out = torch.cat([out, nxt[:, None]], dim=1)
@@ -498,6 +508,18 @@ class TextVAE(nn.Module):
             model.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         model.eval()
         return model
+
+
+def _ban_repeated_ngrams(logits: torch.Tensor, out: torch.Tensor, n: int, keep: int) -> None:
+    """Set to -inf the logits of tokens that would repeat an n-gram already in `out` (B, t); `keep`
+    (end of text) is never banned."""
+    prefix = out[:, out.shape[1] - (n - 1):].tolist() if n > 1 else [[] for _ in range(out.shape[0])]
+    rows = out.tolist()
+    for b, row in enumerate(rows):
+        banned = {row[i + n - 1] for i in range(len(row) - n + 1) if row[i : i + n - 1] == prefix[b]}
+        banned.discard(keep)
+        if banned:
+            logits[b, list(banned)] = float("-inf")
 
 
 def atomic_replace_dir(src: Path, dst: Path) -> None:

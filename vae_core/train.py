@@ -66,6 +66,12 @@ class Trainer:
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
+        if resume:
+            # A resumed run continues the run as it was started: its saved arguments win over today's
+            # defaults; only where it lives comes from the caller.
+            saved = Path(cfg.output_dir) / "resume" / "training_args.json"
+            if saved.exists():
+                cfg = dataclasses.replace(TrainConfig.from_dict(json.loads(saved.read_text())), output_dir=cfg.output_dir)
         self.cfg, self.resume = cfg, resume
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
         acc = self.accelerator
