@@ -1,4 +1,6 @@
-"""Transformer VAE explorer: `streamlit run app.py [-- --models-dir DIR]`."""
+"""Transformer VAE explorer: `streamlit run app.py [-- --models-dir DIR]`.
+
+The router and the sidebar (model and corpus pickers); every page lives in pages/ and also runs on its own."""
 import sys
 from pathlib import Path
 
@@ -6,18 +8,39 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages._shared.resources import list_models  # noqa: E402
+from pages._shared.resources import current_model_name, list_corpora, list_models  # noqa: E402
+from pages._shared.state import keep_widget_values  # noqa: E402
 
 st.set_page_config(page_title="Transformer VAE explorer", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page("pages/classify.py", title="Classify", icon=":material/label:", default=True),
+    st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+    st.Page("pages/interpolate.py", title="Interpolate", icon=":material/timeline:"),
+]
+page = st.navigation(PAGES)
 
 models = list_models()
 with st.sidebar:
     st.markdown("### Model")
     if models:
-        names = list(models)
-        current = st.session_state.get("model_name")
-        st.selectbox("Checkpoint", names, index=names.index(current) if current in names else 0, key="model_name",
+        current_model_name()  # puts a valid choice in session state before the widget reads it
+        st.selectbox("Checkpoint", list(models), key="model_name",
                      help="Bundled models from assets/models, and yours from --models-dir or VAE_MODELS_DIR.")
+        corpora = list_corpora(models[st.session_state["model_name"]])
+        if corpora:
+            cnames = list(corpora)
+            if st.session_state.get("corpus_name") not in cnames:
+                st.session_state["corpus_name"] = cnames[0]
+            st.selectbox("Corpus", cnames, key="corpus_name",
+                         help="Index tables of this model (MODEL/index/*.parquet): the documents on the map.")
+        else:
+            st.caption("This model has no indexed corpus: the map and corpus views need one "
+                       "(`python -m vae_core index MODEL --data FILE`).")
+    else:
+        st.caption("No model found.")
+    st.caption("A transformer VAE classifier: encoder → posterior q(z|x) → classifier and decoder. "
+               "Probabilities come from the posterior mean.")
 
-page = st.navigation([st.Page("pages/classify.py", title="Classify", icon="🏷️", default=True)])
+keep_widget_values()
 page.run()

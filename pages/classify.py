@@ -1,4 +1,5 @@
-"""Classify: type a text, get class probabilities and the text decoded back from its latent."""
+"""Classify: type a text; class probabilities, how sure the model is, which words drove it, and the text
+decoded back from its latent."""
 import sys
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pages._shared import figures  # noqa: E402
+from pages._shared import figures, views  # noqa: E402
 from pages._shared.resources import current_explorer  # noqa: E402
 
 EXAMPLES = {
@@ -15,33 +16,87 @@ EXAMPLES = {
     "Business": "Oil prices climbed to a record above $50 a barrel as traders worried about supplies from the Gulf of Mexico.",
     "Sci/Tech": "Microsoft released a security update for Windows XP that fixes a flaw in Internet Explorer exploited by a worm.",
 }
+TEXT_KEY = "classify_text"
+CHART = {"displayModeBar": False}
 
 st.title("Classify")
-st.caption("Type or paste a document: the model encodes it to a latent posterior, classifies the mean, and decodes it back to text.")
+st.caption("Type or paste a document: the model encodes it to a posterior over latent space, classifies its mean, "
+           "shows which words drove the decision, and decodes the latent back into text.")
 
 explorer = current_explorer()
 if explorer is not None:
-    if "classify_text" not in st.session_state:
-        st.session_state["classify_text"] = EXAMPLES.get(explorer.labels[0], "")
-    cols = st.columns(len(EXAMPLES) + 1)
-    cols[0].markdown("**Examples:**")
-    for col, (label, text) in zip(cols[1:], EXAMPLES.items()):
-        if col.button(label, key=f"example_{label}", use_container_width=True):
-            st.session_state["classify_text"] = text
-    text = st.text_area("Text", key="classify_text", height=140, max_chars=20_000,
-                        placeholder="Paste a news snippet here…")
+    labels = explorer.labels
+    if TEXT_KEY not in st.session_state:
+        st.session_state[TEXT_KEY] = EXAMPLES.get(labels[0], "")
+    examples = {k: v for k, v in EXAMPLES.items() if k in labels} or EXAMPLES
+    cols = st.columns([1.1] + [1] * len(examples))
+    cols[0].markdown("**Try an example:**")
+    for col, (label, text) in zip(cols[1:], examples.items()):
+        if col.button(label, key=f"example_{label}", width="stretch"):
+            st.session_state[TEXT_KEY] = text
+    text = st.text_area("Text", key=TEXT_KEY, height=130, max_chars=20_000,
+                        placeholder="Paste a news snippet here, then press Ctrl+Enter…",
+                        help="Up to 20,000 characters; the model reads the first "
+                             f"{explorer.model.config.max_length} tokens.")
     if not text.strip():
         st.info("Type a text above to see its class probabilities.")
     else:
-        pred = explorer.classify(text)
-        left, right = st.columns([3, 2])
-        with left:
-            st.plotly_chart(figures.probability_bars(pred.labels, pred.probs), use_container_width=True,
-                            config={"displayModeBar": False})
-        with right:
-            st.metric("Predicted class", pred.label, f"{pred.confidence:.1%} sure", delta_color="off")
-            if pred.truncated:
-                st.warning(f"The text is longer than the model reads: only its first {pred.tokens_read} tokens were used.")
-            st.markdown("**Decoded from the mean latent**")
-            st.text(pred.reconstruction or "(empty)")
-            st.caption("A reconstruction that keeps the topic means the latent kept it too.")
+        with views.user_error():
+            pred = views.cached_classify(explorer, explorer.name, text)
+            unc = explorer.uncertainty(pred.mu, pred.logvar, samples=64)
+            k = labels.index(pred.label)
+            left, right = st.columns([3, 2], gap="large")
+            with left:
+                st.plotly_chart(figures.probability_bars(labels, pred.probs), width="stretch", config=CHART,
+                                key="probs_chart")
+            with right:
+                st.metric("Predicted class", pred.label, f"{pred.confidence:.1%} sure", delta_color="off",
+                          delta_arrow="off")
+                if pred.truncated:
+                    st.warning(f"The text is {pred.tokens_total:,} tokens long; the model reads only the first "
+                               f"{pred.tokens_read}. The rest is not used.")
+                views.page_link("pages/latent_map.py", "Show this text on the map", icon=":material/scatter_plot:")
+
+            st.subheader("How sure is the model?")
+            st.caption(f"{unc.samples} samples of z from the text's posterior q(z|x): mean and spread of each class "
+                       "probability, and how often a sample lands in another class.")
+            a, b = st.columns([3, 2], gap="large")
+            with a:
+                st.plotly_chart(figures.probability_bars(labels, unc.mean, unc.std), width="stretch",
+                                config=CHART, key="uncertainty_chart")
+            with b:
+                st.metric("Samples predicting another class", f"{unc.flip_share:.0%}")
+                spread = unc.std[k]
+                verdict = ("settled: the whole posterior sits in one class" if unc.flip_share == 0 and spread < 0.05
+                           else "near a class boundary: part of the posterior crosses it" if unc.flip_share > 0.1
+                           else "mostly settled")
+                st.caption(f"Spread of p({pred.label}): ±{spread:.1%} — {verdict}.")
+
+            st.subheader("Which words drove it?")
+            c1, c2 = st.columns([2, 3])
+            target_label = c1.selectbox("Explain the class", labels, index=k, key="attr_target",
+                                        help="Attributions explain this class's probability.")
+            c2.caption("Integrated Gradients (captum, on the embedding layer, PAD baseline, 32 steps) next to occlusion "
+                       "(each word replaced by PAD, the drop in probability). Hover a word for its score.")
+            target = labels.index(target_label)
+            ig = views.cached_attribution(explorer, explorer.name, text, target, "integrated_gradients")
+            occ = views.cached_attribution(explorer, explorer.name, text, target, "occlusion")
+            a, b = st.columns(2, gap="large")
+            with a:
+                views.show_attribution(text, ig, labels, "Integrated Gradients")
+            with b:
+                views.show_attribution(text, occ, labels, "Occlusion")
+
+            st.subheader("Decoded from the latent")
+            st.caption("The decoder's reading of the posterior mean. If it keeps the topic, the latent kept it too; "
+                       "if it drifts, the latent lost what the text was about.")
+            rec = pred.reconstruction or ""
+            st.code(rec or "(empty)", language=None, wrap_lines=True)
+            if rec.strip():
+                rec_pred = explorer.classify(rec, reconstruct=False)
+                if rec_pred.label == pred.label:
+                    st.success(f"The decoded text is classified as {pred.label} too ({rec_pred.confidence:.0%}): "
+                               "the latent kept the class.")
+                else:
+                    st.warning(f"The decoded text is classified as {rec_pred.label}, not {pred.label}: the latent "
+                               "sits where the decoder writes about something else. Treat this prediction with care.")

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from vae_core.losses import (classification_ce, cyclical_beta, gaussian_log_density, kl_divergence, kl_free_bits,
-                             kl_per_dim, reconstruction_nll, vae_loss)
+from vae_core.losses import (bag_of_words_nll, classification_ce, cyclical_beta, gaussian_log_density, kl_divergence,
+                             kl_free_bits, kl_per_dim, reconstruction_nll, vae_loss)
 
 
 def test_kl_is_zero_when_posterior_equals_prior():
@@ -76,3 +76,24 @@ def test_vae_loss_combines_parts():
                    free_bits=0.25)
     # unlabelled: reconstruction + KL only; free bits 0.25 * 4 dims = 1 nat per doc over 3 tokens
     assert out["loss"].item() == pytest.approx(math.log(V) + 1.0 / 3)
+
+
+def test_bag_of_words_nll_hand_computed():
+    # two documents over a vocabulary of 3; uniform logits give log 3 per counted token
+    logits = torch.zeros(2, 3)
+    targets = torch.tensor([[0, 1, 1], [2, -100, -100]])
+    assert bag_of_words_nll(logits, targets).tolist() == pytest.approx([3 * math.log(3), math.log(3)])
+    # a confident, correct prediction costs almost nothing; padding never counts
+    logits = torch.tensor([[0.0, 0.0, 50.0]])
+    assert bag_of_words_nll(logits, torch.tensor([[2, 2, -100]])).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_vae_loss_adds_the_bag_of_words_term_per_token():
+    V, B, T, L = 5, 2, 3, 4
+    args = (torch.zeros(B, 2), torch.tensor([0, 1]), torch.zeros(B, T, V), torch.ones(B, T, dtype=torch.long),
+            torch.zeros(B, L), torch.zeros(B, L))
+    base = vae_loss(*args, beta=1.0)["loss"].item()
+    out = vae_loss(*args, beta=1.0, bow_logits=torch.zeros(B, V), bow_weight=0.5)
+    # uniform bag of words: log V per token, weighted 0.5
+    assert out["loss"].item() == pytest.approx(base + 0.5 * math.log(V))
+    assert out["bow_per_token"].item() == pytest.approx(math.log(V))

@@ -16,7 +16,7 @@ from vae_core.train import Trainer
 
 def _cfg(tiny_corpus, out, **kw):
     train_file, dev_file = tiny_corpus
-    base = dict(train_file=str(train_file), dev_file=str(dev_file), output_dir=str(out), epochs=2, batch_size=8,
+    base = dict(train_file=str(train_file), dev_file=str(dev_file), output_dir=str(out), epochs=2, decoder_epochs=1, batch_size=8,
                 lr=1e-3, head_lr=1e-3, save_every=2, seed=3, save_dtype="float32", num_threads=1)
     base.update(kw)
     return TrainConfig(**base)
@@ -28,7 +28,9 @@ def test_training_writes_a_complete_checkpoint(tiny_corpus, tiny_encoder_dir, tm
                  "training_args.json", "data_fingerprint.json"):
         assert (folder / name).exists(), name
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert len(metrics["history"]) == 2 and all("accuracy" in h["dev"] for h in metrics["history"])
+    # two joint epochs, then one of the decoder alone, each evaluated once
+    assert [h["phase"] for h in metrics["history"]] == ["joint", "joint", "decoder"]
+    assert all("accuracy" in h["dev"] and "recon_per_token" in h["dev"] for h in metrics["history"])
     assert metrics["best_dev_accuracy"] == max(h["dev"]["accuracy"] for h in metrics["history"])
     fp = json.loads((folder / "data_fingerprint.json").read_text())
     assert fp["train"]["rows"] == 60 and len(fp["train"]["sha256"]) == 64
@@ -41,16 +43,17 @@ def test_training_writes_a_complete_checkpoint(tiny_corpus, tiny_encoder_dir, tm
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]  # no half-written folders
 
 
-def test_resume_continues_from_the_saved_step(tiny_corpus, tiny_encoder_dir, tmp_path):
+@pytest.mark.parametrize("killed_after", [5, 21])  # in the joint phase (16 steps), and in the decoder phase
+def test_resume_continues_from_the_saved_step(tiny_corpus, tiny_encoder_dir, tmp_path, killed_after):
     mc = lambda: tiny_config(tiny_encoder_dir, decoder_vocab_size=64)  # noqa: E731
     full = Trainer(_cfg(tiny_corpus, tmp_path / "full"), mc())
     full.fit()
     interrupted = Trainer(_cfg(tiny_corpus, tmp_path / "cut"), mc())
-    interrupted.fit(stop_after_steps=5)  # "killed" after step 5: the last saved state is step 4
+    interrupted.fit(stop_after_steps=killed_after)  # "killed" then: the last saved state is one step earlier
     state = json.loads((tmp_path / "cut" / "resume" / "state.json").read_text())
-    assert state["step"] == 4
+    assert state["step"] == killed_after - 1
     resumed = Trainer(_cfg(tiny_corpus, tmp_path / "cut"), resume=True)
-    assert resumed.step == 4 and resumed.batch_in_epoch == 4
+    assert resumed.step == killed_after - 1 and resumed.batch_in_epoch == (killed_after - 1) % 8
     resumed.fit()
     assert resumed.step == full.step == full.total_steps
     a = load_file(str(tmp_path / "full" / "resume" / "model.safetensors"))
@@ -80,6 +83,7 @@ def test_two_process_accelerate_launch_on_cpu(tiny_corpus, tiny_encoder_dir, tmp
            "--train-file", str(train_file), "--dev-file", str(dev_file), "--output-dir", str(tmp_path / "ddp"),
            "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1", "--decoder-heads", "2",
            "--decoder-max-length", "16", "--decoder-vocab-size", "64", "--max-length", "32", "--epochs", "1",
+           "--decoder-epochs", "1",
            "--batch-size", "8", "--num-threads", "1", "--save-dtype", "float32"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
@@ -96,4 +100,21 @@ def test_two_process_accelerate_launch_on_cpu(tiny_corpus, tiny_encoder_dir, tmp
     model = TextVAE.from_pretrained(tmp_path / "ddp" / "model")
     assert model.predict_proba(["goal match team"]).shape == (1, 3)
     state = json.loads((tmp_path / "ddp" / "resume" / "state.json").read_text())
-    assert state["step"] == 4  # 60 docs / batch 8 = 8 batches, shared by 2 processes
+    # 60 docs / batch 8 = 8 batches, shared by 2 processes: 4 joint steps, then 4 of the decoder alone
+    assert state["step"] == 8
+
+
+def test_decoder_phase_trains_only_the_decoder_of_the_best_encoder(tiny_corpus, tiny_encoder_dir, tmp_path):
+    mc = tiny_config(tiny_encoder_dir, decoder_vocab_size=64)
+    joint = Trainer(_cfg(tiny_corpus, tmp_path / "joint", decoder_epochs=0), mc).fit()
+    both = Trainer(_cfg(tiny_corpus, tmp_path / "both", decoder_epochs=2), tiny_config(tiny_encoder_dir, decoder_vocab_size=64)).fit()
+    a, b = load_file(str(joint / "model.safetensors")), load_file(str(both / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        if k.startswith("decoder.") and a[k].is_floating_point():
+            continue
+        assert torch.equal(a[k], b[k]), f"{k} changed in the decoder phase"
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder.blocks."))
+    hist = json.loads((both / "metrics.json").read_text())["history"]
+    joint_recon = [h["dev"]["recon_per_token"] for h in hist if h["phase"] == "joint"][-1]
+    assert hist[-1]["phase"] == "decoder" and hist[-1]["dev"]["recon_per_token"] < joint_recon

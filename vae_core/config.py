@@ -104,7 +104,10 @@ class TrainConfig:
     labels_per_class: int | None = None  # keep N labels per class, the rest train as unlabelled text
     max_train_rows: int | None = None
 
-    epochs: float = 5.0
+    epochs: float = 4.0  # joint training of every part
+    # Then the decoder alone, on posteriors of the (best) encoder computed once: cheap epochs that
+    # maximise the same ELBO with the encoder fixed. 0 = none.
+    decoder_epochs: float = 4.0
     batch_size: int = 32
     lr: float = 1e-4  # encoder learning rate
     head_lr: float = 1e-3  # posterior, classifier and decoder
@@ -118,13 +121,15 @@ class TrainConfig:
     beta_max: float = 1.0
     anneal_cycles: int = 4
     anneal_ratio: float = 0.5
-    free_bits: float = 0.5  # nats per latent dimension
+    free_bits: float = 0.75  # nats per latent dimension
+    bow_weight: float = 1.0  # auxiliary bag-of-words reconstruction from z (0 = off)
 
     eval_every: int = 0  # steps between dev evaluations; 0 = once per epoch
     save_every: int = 100  # steps between resume states (and at every epoch end)
     eval_rows: int | None = None  # evaluate on the first N dev rows during training (None = all)
     seed: int = 0
     save_dtype: str = "float16"
+    mixed_precision: str = "bf16"  # "bf16" (autocast; CPUs with AVX-512 BF16 and GPUs) or "no"
     num_threads: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -241,7 +241,7 @@ class TokenizedDataset(torch.utils.data.Dataset):
         return len(self.input_ids)
 
     def __getitem__(self, i: int) -> dict:
-        return {"input_ids": self.input_ids[i], "label": self.labels[i]}
+        return {"input_ids": self.input_ids[i], "label": self.labels[i], "index": i}
 
 
 def tokenize_texts(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -257,7 +257,8 @@ def collate(pad_id: int):
             n = len(r["input_ids"])
             ids[i, :n] = torch.tensor(r["input_ids"])
             mask[i, :n] = 1
-        return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([r["label"] for r in rows])}
+        return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([r["label"] for r in rows]),
+                "index": torch.tensor([r.get("index", -1) for r in rows])}
 
     return fn
 

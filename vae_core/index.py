@@ -91,3 +91,69 @@ def read_index(path: str | Path):
     if raw is None:
         raise ValueError(f"{path} is not an index written by `python -m vae_core index` (no vae_index metadata).")
     return table.to_pandas(), json.loads(raw)
+
+
+class CorpusIndex:
+    """An index table loaded for browsing: latent means as one matrix, the map and its mapping back
+    to latent space, neighbours, search and the class-probability landscape."""
+
+    def __init__(self, df, meta: dict):
+        from .interpret.projection import LatentMap
+
+        self.df, self.meta = df.reset_index(drop=True), meta
+        self.mu = np.stack(self.df["mu"].to_numpy()).astype(np.float32)  # (N, L)
+        self.probs = np.stack(self.df["probs"].to_numpy()).astype(np.float32)  # (N, C)
+        self.xy = self.df[["x", "y"]].to_numpy(dtype=np.float32)  # (N, 2)
+        self.map = LatentMap(self.mu, self.xy)
+        self._lower = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CorpusIndex":
+        df, meta = read_index(path)
+        return cls(df, meta)
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.meta.get("labels", []))
+
+    @property
+    def has_labels(self) -> bool:
+        return bool(self.df["label"].notna().any())
+
+    def search(self, query: str, limit: int = 50) -> list[int]:
+        """Rows whose text contains every word of `query` (case-insensitive), in corpus order."""
+        if self._lower is None:
+            self._lower = self.df["text"].str.lower()
+        words = [w for w in (query or "").lower().split() if w]
+        if not words:
+            return list(range(min(limit, len(self.df))))
+        hit = np.ones(len(self.df), dtype=bool)
+        for w in words:
+            hit &= self._lower.str.contains(w, regex=False).to_numpy()
+        return np.flatnonzero(hit)[:limit].tolist()
+
+    def neighbours(self, mu: np.ndarray, k: int = 8, exclude: int | None = None):
+        """The k documents nearest to `mu` in latent space: (indices, distances)."""
+        dist, idx = self.map.neighbours(mu, k + (exclude is not None))
+        pairs = [(int(i), float(d)) for i, d in zip(idx[0], dist[0]) if i != exclude][:k]
+        return [i for i, _ in pairs], [d for _, d in pairs]
+
+    def centroids(self, by: str = "label") -> dict[str, np.ndarray]:
+        """Mean latent of each class, by true label or by prediction ('pred')."""
+        col = self.df[by]
+        return {lab: self.mu[(col == lab).to_numpy()].mean(0) for lab in self.labels if (col == lab).any()}
+
+    def landscape(self, probs_fn, resolution: int = 60, empty_factor: float = 3.0) -> dict:
+        """Class probabilities over a grid on the map: every grid point is mapped back to latent space
+        (blend of its nearest documents) and classified with `probs_fn` ((N, L) -> (N, C)). Grid points far
+        from any document (mean distance to the 5 nearest above `empty_factor` times the corpus' typical
+        spacing) are marked empty."""
+        xs, ys, pts = self.map.grid(resolution)
+        z = self.map.inverse(pts)
+        probs = probs_fn(z).reshape(resolution, resolution, -1)
+        spacing = float(np.median(self.map.density(self.xy[:: max(1, len(self.xy) // 2000)], k=6)))
+        far = self.map.density(pts).reshape(resolution, resolution) > empty_factor * max(spacing, 1e-6)
+        return {"x": xs, "y": ys, "probs": probs, "empty": far, "z": z.reshape(resolution, resolution, -1)}

@@ -1,57 +1,189 @@
-"""One loaded model for an app or a service: thread-safe predictions, decoding and text checks."""
+"""One loaded model for an app or a service: thread-safe predictions, uncertainty, attributions,
+decoding and walks through latent space. Inputs and outputs are plain Python and NumPy, so that a
+caller never touches torch modules."""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
+import numpy as np
 import torch
 
 from .modeling import TextVAE
 
-MAX_CHARS = 20_000
+MAX_CHARS = 20_000  # characters read from a typed text; the encoder reads at most max_length tokens of them
+INTERPOLATION_MODES = ("linear", "spherical")
 
 
 @dataclass
 class Prediction:
     text: str
     labels: list[str]
-    probs: list[float]  # one per label
+    probs: list[float]  # one per label, from the posterior mean
     label: str
     confidence: float
     mu: list[float]
+    logvar: list[float]
     reconstruction: str | None
     truncated: bool  # the text was longer than the encoder reads
     tokens_read: int
+    tokens_total: int
+
+
+@dataclass
+class Uncertainty:
+    """Class probabilities over K samples z ~ q(z|x)."""
+
+    mean: list[float]  # (C,)
+    std: list[float]  # (C,)
+    flip_share: float  # share of samples whose predicted class differs from the one at mu
+    samples: int
+
+
+@dataclass
+class LatentPath:
+    """Points of latent space with what the model makes of them."""
+
+    z: np.ndarray  # (N, L)
+    texts: list[str]  # decoded from each z
+    probs: np.ndarray  # (N, C)
+    labels: list[str]  # predicted class of each z
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical interpolation between a and b (L,) at fractions t (N,) -> (N, L); linear when they are parallel."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    cos = float(np.dot(a, b) / max(na * nb, 1e-12))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    t = t[:, None]
+    if omega < 1e-4:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
 class Explorer:
-    """Wraps a TextVAE for concurrent use: torch modules and the fast tokenizer are used under a lock."""
+    """Wraps a TextVAE for concurrent use: torch modules, captum hooks and the fast tokenizer are only
+    touched under one lock, so sessions of an app can share a single loaded model."""
 
-    def __init__(self, model: TextVAE, name: str = "model"):
+    def __init__(self, model: TextVAE, name: str = "model", folder: str | Path | None = None):
         self.model, self.name = model, name
+        self.folder = Path(folder) if folder is not None else None
         self.lock = threading.Lock()
 
     @classmethod
     def load(cls, folder: str | Path) -> "Explorer":
-        return cls(TextVAE.from_pretrained(folder), Path(folder).name)
+        return cls(TextVAE.from_pretrained(folder), Path(folder).name, folder)
 
     @property
     def labels(self) -> list[str]:
         return self.model.labels
 
+    @property
+    def latent_size(self) -> int:
+        return self.model.config.latent_size
+
+    # ---- text -> latent ----
     def classify(self, text: str, reconstruct: bool = True) -> Prediction:
         text = text or ""
         if not text.strip():
             raise ValueError("The text is empty: type or paste a document to classify.")
         model = self.model
+        clipped = text[:MAX_CHARS]
         with self.lock, torch.no_grad():
-            n_tokens = len(model.tokenizer(text[:MAX_CHARS], truncation=False)["input_ids"])
-            post = model.encode(**model.tokenize([text[:MAX_CHARS]]))
+            n_tokens = len(model.tokenizer(clipped, truncation=False)["input_ids"])
+            post = model.encode(**model.tokenize([clipped]))
             probs = torch.softmax(model.classify(post.mu), -1)[0]
             rec = model.decode_text(post.mu)[0] if reconstruct else None
         k = int(probs.argmax())
         return Prediction(text=text, labels=self.labels, probs=[float(p) for p in probs], label=self.labels[k],
-                          confidence=float(probs[k]), mu=[float(v) for v in post.mu[0]], reconstruction=rec,
-                          truncated=len(text) > MAX_CHARS or n_tokens > model.config.max_length,
-                          tokens_read=min(n_tokens, model.config.max_length))
+                          confidence=float(probs[k]), mu=post.mu[0].tolist(), logvar=post.logvar[0].tolist(),
+                          reconstruction=rec, truncated=len(text) > MAX_CHARS or n_tokens > model.config.max_length,
+                          tokens_read=min(n_tokens, model.config.max_length), tokens_total=n_tokens)
+
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior (mu, logvar), each (N, L), of several texts."""
+        with self.lock:
+            post = self.model.encode_texts([t[:MAX_CHARS] for t in texts])
+        return post.mu.numpy(), post.logvar.numpy()
+
+    def uncertainty(self, mu: Sequence[float], logvar: Sequence[float], samples: int = 64, seed: int = 0) -> Uncertainty:
+        """Class probabilities over `samples` draws from the posterior (seeded: the same every time)."""
+        mu_t = torch.tensor(np.asarray(mu, dtype=np.float32))[None]  # (1, L)
+        std = torch.tensor(np.asarray(logvar, dtype=np.float32)).mul(0.5).exp()[None]
+        g = torch.Generator().manual_seed(seed)
+        z = mu_t + torch.randn((samples, mu_t.shape[1]), generator=g) * std  # (K, L)
+        with self.lock, torch.no_grad():
+            p = torch.softmax(self.model.classify(z), -1)  # (K, C)
+            at_mu = int(self.model.classify(mu_t).argmax(-1))
+        return Uncertainty(mean=p.mean(0).tolist(), std=p.std(0).tolist(),
+                           flip_share=float((p.argmax(-1) != at_mu).float().mean()), samples=samples)
+
+    def attribute(self, text: str, target: int, method: str = "integrated_gradients", n_steps: int = 32):
+        from .interpret.attribution import attribute
+
+        if not (0 <= target < len(self.labels)):
+            raise ValueError(f"target class {target} is not one of the model's {len(self.labels)} classes.")
+        with self.lock:
+            return attribute(self.model, text[:MAX_CHARS], target, method, n_steps)
+
+    # ---- latent -> text and classes ----
+    def probs(self, z: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, C) of latents (N, L)."""
+        z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
+        with self.lock, torch.no_grad():
+            return torch.softmax(self.model.classify(z_t), -1).numpy()
+
+    def decode(self, z: np.ndarray) -> list[str]:
+        """Greedy decoding of latents (N, L) into text."""
+        z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
+        with self.lock:
+            return self.model.decode_text(z_t)
+
+    def top_words(self, z: np.ndarray, k: int = 8) -> list[list[tuple[str, float]]]:
+        """The words the bag-of-words head expects in a document at each latent, with probabilities."""
+        model = self.model
+        z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
+        with self.lock, torch.no_grad():
+            p = torch.softmax(model.decoder.bow_logits(z_t, model.word_embeddings), -1)  # (N, V)
+            # scored against the corpus-wide word frequencies (the head's bias), so that "the" does not win
+            prior = torch.softmax(model.decoder.bow_bias, -1)
+            lift = p / prior.clamp(min=1e-9)
+            ids = model.decoder.vocab_ids
+            tok = model.tokenizer
+            special = set(tok.all_special_ids)
+            out = []
+            for row, lrow in zip(p, lift):
+                order = torch.argsort(lrow * row.sqrt(), descending=True).tolist()
+                words = []
+                for j in order:
+                    tid = int(ids[j])
+                    piece = tok.convert_ids_to_tokens(tid)
+                    if tid in special or piece.startswith("##") or not any(c.isalnum() for c in piece):
+                        continue
+                    words.append((piece, float(row[j])))
+                    if len(words) == k:
+                        break
+                out.append(words)
+            return out
+
+    def path(self, z: np.ndarray) -> LatentPath:
+        """Decode and classify each latent of a path (N, L)."""
+        z = np.atleast_2d(np.asarray(z, dtype=np.float32))
+        probs = self.probs(z)
+        return LatentPath(z=z, texts=self.decode(z), probs=probs, labels=[self.labels[i] for i in probs.argmax(-1)])
+
+    def interpolate(self, z_a: Sequence[float], z_b: Sequence[float], steps: int = 10, mode: str = "linear") -> LatentPath:
+        """`steps` points from z_a to z_b (both ends included), linear or spherical."""
+        if mode not in INTERPOLATION_MODES:
+            raise ValueError(f"unknown interpolation '{mode}'; choose one of {', '.join(INTERPOLATION_MODES)}.")
+        if not 2 <= steps <= 50:
+            raise ValueError(f"steps must be between 2 and 50, got {steps}.")
+        a, b = np.asarray(z_a, dtype=np.float32), np.asarray(z_b, dtype=np.float32)
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)
+        z = slerp(a, b, t) if mode == "spherical" else (1 - t[:, None]) * a + t[:, None] * b
+        return self.path(z)

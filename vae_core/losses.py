@@ -31,16 +31,26 @@ def kl_free_bits(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> to
 def reconstruction_nll(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Token cross-entropy summed per document: logits (B, T, V), targets (B, T) with -100 for padding.
     Returns (nll per document (B,), number of target tokens per document (B,))."""
-    nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")  # (B, T)
+    nll = F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")  # (B, T)
     mask = targets != IGNORE
     return (nll * mask).sum(1), mask.sum(1)
+
+
+def bag_of_words_nll(bow_logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log p(w | z) summed over the document's target tokens, each scored under one distribution over
+    the vocabulary predicted from z (Zhao et al. 2017): bow_logits (B, V), targets (B, T) with -100 for
+    padding -> (B,)."""
+    logp = F.log_softmax(bow_logits.float(), dim=-1)  # (B, V)
+    mask = targets != IGNORE
+    picked = logp.gather(1, targets.clamp(min=0))  # (B, T)
+    return -(picked * mask).sum(1)
 
 
 def classification_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over labelled rows (label -100 = unlabelled); 0 when the batch has none."""
     if not bool((labels != IGNORE).any()):
         return logits.sum() * 0.0
-    return F.cross_entropy(logits, labels, ignore_index=IGNORE)
+    return F.cross_entropy(logits.float(), labels, ignore_index=IGNORE)
 
 
 def cyclical_beta(step: int, total_steps: int, cycles: int = 4, ratio: float = 0.5, beta_max: float = 1.0) -> float:
@@ -71,17 +81,22 @@ def vae_loss(
     free_bits: float = 0.0,
     class_weight: float = 1.0,
     recon_weight: float = 1.0,
+    bow_logits: torch.Tensor | None = None,
+    bow_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """The training objective. The ELBO part (reconstruction + beta * KL with free bits) is taken per
-    target token so that its scale does not grow with document length; classification is added to it
-    for labelled rows. Returns the total `loss` and its parts (detached) for logging."""
+    """The training objective. The ELBO part (reconstruction + beta * KL with free bits, plus the
+    auxiliary bag-of-words reconstruction when `bow_weight` > 0) is taken per target token so that its
+    scale does not grow with document length; classification is added to it for labelled rows.
+    Returns the total `loss` and its parts (detached) for logging."""
     nll, ntok = reconstruction_nll(recon_logits, recon_targets)  # (B,), (B,)
     kl_fb = kl_free_bits(mu, logvar, free_bits)  # scalar, nats per document
     tokens_per_doc = ntok.float().mean().clamp(min=1.0)
-    elbo_term = (nll.mean() + beta * kl_fb) / tokens_per_doc
+    bow = bag_of_words_nll(bow_logits, recon_targets).mean() if bow_logits is not None and bow_weight > 0 else nll.new_zeros(())
+    elbo_term = (nll.mean() + beta * kl_fb + bow_weight * bow) / tokens_per_doc
     ce = classification_ce(class_logits, labels)
     loss = recon_weight * elbo_term + class_weight * ce
     return {
+        "bow_per_token": (bow / tokens_per_doc).detach(),
         "loss": loss,
         "ce": ce.detach(),
         "recon_per_doc": nll.mean().detach(),

@@ -108,6 +108,7 @@ class VAEOutput:
     class_logits: torch.Tensor  # (B, C), from z
     recon_logits: torch.Tensor  # (B, T, V)
     recon_targets: torch.Tensor  # (B, T), decoder vocabulary indices, -100 where padding
+    bow_logits: torch.Tensor  # (B, V), the document's bag of words predicted from z alone
     mu: torch.Tensor  # (B, L)
     logvar: torch.Tensor  # (B, L)
     z: torch.Tensor  # (B, L)
@@ -188,6 +189,11 @@ class LatentDecoder(nn.Module):
         self.transform = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden))
         V = vocab_ids.numel()
         self.out_bias = nn.Parameter(torch.zeros(V))
+        # Bag-of-words head (Zhao et al. 2017): z alone predicts which words the document holds. Its loss
+        # makes z carry the content words, which keeps decoded text on topic; it also names the words
+        # any point of latent space stands for.
+        self.bow_proj = nn.Sequential(nn.Linear(L, hidden), nn.GELU(), nn.LayerNorm(hidden))
+        self.bow_bias = nn.Parameter(torch.zeros(V))
         # vocab_ids: decoder index -> encoder token id; vocab_map: encoder token id -> decoder index.
         self.register_buffer("vocab_ids", vocab_ids.clone(), persistent=True)
         vocab_map = torch.full((encoder_vocab_size,), -1, dtype=torch.long)
@@ -212,6 +218,10 @@ class LatentDecoder(nn.Module):
     def logits(self, h: torch.Tensor, word_embeddings: nn.Embedding) -> torch.Tensor:
         out_emb = word_embeddings.weight[self.vocab_ids]  # (V, H)
         return self.transform(h) @ out_emb.T + self.out_bias  # (B, T, V)
+
+    def bow_logits(self, z: torch.Tensor, word_embeddings: nn.Embedding) -> torch.Tensor:
+        out_emb = word_embeddings.weight[self.vocab_ids]  # (V, H)
+        return self.bow_proj(z) @ out_emb.T + self.bow_bias  # (B, V)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -282,6 +292,7 @@ class TextVAE(nn.Module):
         dec.vocab_map.fill_(-1)
         dec.vocab_map[vocab_ids] = torch.arange(vocab_ids.numel())
         dec.out_bias = nn.Parameter(torch.zeros(vocab_ids.numel()))
+        dec.bow_bias = nn.Parameter(torch.zeros(vocab_ids.numel()))
         self.config.decoder_vocab_size = int(vocab_ids.numel())
 
     @property
@@ -330,6 +341,7 @@ class TextVAE(nn.Module):
             class_logits=self.classify(z),
             recon_logits=self.decode_logits(z, dec_in),
             recon_targets=tgt,
+            bow_logits=self.decoder.bow_logits(z, self.word_embeddings),
             mu=post.mu,
             logvar=post.logvar,
             z=z,

@@ -33,7 +33,7 @@ from .data import (
     tokenize_texts,
 )
 from .losses import cyclical_beta, vae_loss
-from .modeling import TextVAE, atomic_replace_dir, load_encoder_tokenizer, packaged_encoder, tensor_sha256
+from .modeling import Posterior, TextVAE, atomic_replace_dir, load_encoder_tokenizer, packaged_encoder, tensor_sha256
 
 DEFAULT_DECODER_VOCAB = 8192
 
@@ -73,7 +73,7 @@ class Trainer:
             if saved.exists():
                 cfg = dataclasses.replace(TrainConfig.from_dict(json.loads(saved.read_text())), output_dir=cfg.output_dir)
         self.cfg, self.resume = cfg, resume
-        self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        self.accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=_mixed_precision(cfg.mixed_precision))
         acc = self.accelerator
         if cfg.num_threads or not torch.cuda.is_available():
             torch.set_num_threads(cfg.num_threads or max(1, (os.cpu_count() or 1) // acc.num_processes))
@@ -146,12 +146,12 @@ class Trainer:
         )
         self.steps_per_epoch = len(self.sampler)
         per_process = -(-self.steps_per_epoch // acc.num_processes)
-        self.total_steps = max(1, int(round(cfg.epochs * per_process)))
-        from transformers import get_linear_schedule_with_warmup
-
-        self.scheduler = get_linear_schedule_with_warmup(
-            self.optimizer, int(cfg.warmup_ratio * self.total_steps), self.total_steps
-        )
+        self.joint_steps = max(1, int(round(cfg.epochs * per_process)))
+        self.decoder_steps = max(0, int(round(cfg.decoder_epochs * per_process)))
+        self.total_steps = self.joint_steps + self.decoder_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, two_phase_schedule(self.joint_steps, self.decoder_steps, cfg.warmup_ratio))
+        self._posteriors: tuple[torch.Tensor, torch.Tensor] | None = None  # (mu, logvar) of every training row
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best, self.history, self.elapsed = -1.0, [], 0.0
         if resume:
@@ -238,16 +238,18 @@ class Trainer:
         from .evaluate import classification_metrics, forward_corpus
 
         model = self._unwrapped()
-        out = forward_corpus(model, self.dev.texts, batch_size=64, progress=False, reconstruction=False)
+        out = forward_corpus(model, self.dev.texts, batch_size=64, progress=False)
         y = encode_labels(self.dev.labels, model.labels, self.dev.source)
         m = classification_metrics(y, out["probs"].argmax(-1).tolist(), model.labels)
-        return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kl_per_doc": float(out["kl"].mean())}
+        return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kl_per_doc": float(out["kl"].mean()),
+                "recon_per_token": float(out["recon_nll"].sum() / out["recon_tokens"].sum().clamp(min=1))}
 
     def _eval_and_save(self) -> None:
         acc = self.accelerator
         acc.wait_for_everyone()
-        if acc.is_main_process:
+        if acc.is_main_process and not (self.history and self.history[-1]["step"] == self.step):
             record = {"step": self.step, "epoch": round(self.step / max(1, self.steps_per_epoch_local), 3),
+                      "phase": "decoder" if self.step > self.joint_steps else "joint",
                       "seconds": round(self.elapsed, 1)}
             if self.dev is not None:
                 t0 = time.time()
@@ -258,19 +260,78 @@ class Trainer:
                 score = float(self.step)  # without a dev set the latest model is kept
             self.history.append(record)
             self._log({"eval": record})
-            if score > self.best:
-                self.best = score
+            # In the decoder phase the encoder (and so the accuracy) is the best one's; every decoder
+            # improvement is kept.
+            if score > self.best or self.in_decoder_phase:
+                self.best = max(score, self.best)
                 self._unwrapped().save_pretrained(self.model_dir, dtype=self.cfg.save_dtype, extra_files=self._extra_files())
             self.model.train()
         acc.wait_for_everyone()
 
+    @property
+    def in_decoder_phase(self) -> bool:
+        return self.step >= self.joint_steps
+
+    def _enter_decoder_phase(self) -> None:
+        """Restore the best encoder, posterior and classifier (by dev accuracy), freeze them, and
+        compute every training row's posterior once. Idempotent, so a resumed run does the same."""
+        model = self._unwrapped()
+        if self.model_dir.exists():
+            from safetensors.torch import load_file
+
+            best = load_file(str(self.model_dir / "model.safetensors"))
+            own = model.state_dict()
+            keep = {k: v.to(own[k].dtype) for k, v in best.items() if not k.startswith("decoder.")}
+            model.load_state_dict(keep, strict=False)
+        for name, p in model.named_parameters():
+            if not name.startswith("decoder."):
+                p.requires_grad_(False)
+        model.eval()
+        sampler = LengthGroupedBatches([len(x) for x in self.dataset.input_ids], 64, 0, shuffle=False)
+        fn = collate(model._special["pad"])
+        mu = torch.zeros(len(self.dataset), model.config.latent_size)
+        logvar = torch.zeros_like(mu)
+        device = self.accelerator.device
+        with torch.no_grad(), self.accelerator.autocast():
+            for idx in sampler:
+                b = fn([self.dataset[i] for i in idx])
+                post = model.encode(b["input_ids"].to(device), b["attention_mask"].to(device))
+                mu[idx], logvar[idx] = post.mu.float().cpu(), post.logvar.float().cpu()
+        self._posteriors = (mu, logvar)
+        self.model.train()
+
+    def _losses(self, batch: dict, beta: float) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        if not self.in_decoder_phase:
+            out = self.model(batch["input_ids"], batch["attention_mask"])
+            mu, logvar = out.mu, out.logvar
+            logits = (out.class_logits, out.recon_logits, out.recon_targets, out.bow_logits)
+        else:
+            # The decoder alone, on z sampled from the stored posteriors of the frozen encoder.
+            if self._posteriors is None:
+                self._enter_decoder_phase()
+            model = self._unwrapped()
+            idx = batch["index"].cpu()
+            mu, logvar = (t[idx].to(batch["input_ids"].device) for t in self._posteriors)
+            with self.accelerator.autocast():
+                z = Posterior(mu, logvar).sample()
+                dec_in, tgt = model.decoder_io(batch["input_ids"], batch["attention_mask"])
+                logits = (model.classify(z), model.decode_logits(z, dec_in), tgt,
+                          model.decoder.bow_logits(z, model.word_embeddings))
+        class_logits, recon_logits, targets, bow_logits = logits
+        return vae_loss(class_logits, batch["labels"], recon_logits, targets, mu, logvar, beta, cfg.free_bits,
+                        cfg.class_weight, cfg.recon_weight, bow_logits, cfg.bow_weight)
+
     def _step(self, batch: dict) -> dict[str, float]:
         cfg, acc = self.cfg, self.accelerator
-        beta = cyclical_beta(self.step, self.total_steps, cfg.anneal_cycles, cfg.anneal_ratio, cfg.beta_max)
-        out = self.model(batch["input_ids"], batch["attention_mask"])
-        parts = vae_loss(out.class_logits, batch["labels"], out.recon_logits, out.recon_targets,
-                         out.mu, out.logvar, beta, cfg.free_bits, cfg.class_weight, cfg.recon_weight)
+        beta = cyclical_beta(min(self.step, self.joint_steps), self.joint_steps, cfg.anneal_cycles, cfg.anneal_ratio, cfg.beta_max)
+        parts = self._losses(batch, beta)
         acc.backward(parts["loss"])
+        if self.in_decoder_phase and acc.num_processes > 1:
+            # The decoder runs outside the DDP wrapper here, so its gradients are averaged by hand.
+            for p in self._unwrapped().decoder.parameters():
+                if p.grad is not None:
+                    p.grad = acc.reduce(p.grad, reduction="mean")
         if cfg.grad_clip:
             acc.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
@@ -312,16 +373,18 @@ class Trainer:
                 bar.update(1)
                 if self.step % 20 == 0 or self.step == self.total_steps:
                     avg = {k: round(sum(w[k] for w in window) / len(window), 4) for k in window[0]}
-                    bar.set_postfix(ce=avg["ce"], rec=avg["recon_per_token"], kl=round(avg["kl"], 1), beta=round(avg["beta"], 2))
+                    bar.set_postfix(phase="decoder" if self.in_decoder_phase else "joint", ce=avg["ce"],
+                                    rec=avg["recon_per_token"], bow=avg["bow_per_token"], kl=round(avg["kl"], 1),
+                                    beta=round(avg["beta"], 2))
                     self._log({"step": self.step, "seconds": round(self.elapsed, 1), **avg,
                                "lr": self.scheduler.get_last_lr()[0], "docs_per_s": round(docs / max(self.elapsed, 1e-9), 2)})
                     window = []
-                last = self.step >= self.total_steps
+                last = self.step >= self.total_steps or self.step == self.joint_steps  # the end of a phase
                 stopped = stop_after_steps is not None and ran >= stop_after_steps
                 if last or (cfg.eval_every and self.step % cfg.eval_every == 0) or self.step % max(1, cfg.save_every) == 0:
                     self._checkpoint(evaluate=last or bool(cfg.eval_every and self.step % cfg.eval_every == 0))
                     start = time.time()
-                if last or stopped:
+                if self.step >= self.total_steps or stopped:
                     exhausted = False
                     break
             if exhausted:
@@ -337,6 +400,35 @@ class Trainer:
                               json.dumps(self._extra_files()["metrics.json"], indent=2, default=float) + "\n")
         acc.wait_for_everyone()
         return self.model_dir
+
+
+def _mixed_precision(name: str) -> str:
+    """bf16 where the hardware has it (CUDA, or a CPU with AVX-512 BF16 / AMX), else full precision."""
+    if name != "bf16":
+        return name
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "no"
+
+
+def two_phase_schedule(joint_steps: int, decoder_steps: int, warmup_ratio: float):
+    """Learning-rate factor per step: linear warm-up and decay over the joint phase, then the same
+    again over the decoder phase."""
+
+    def phase(s: int, n: int) -> float:
+        warm = int(warmup_ratio * n)
+        if s < warm:
+            return (s + 1) / (warm + 1)
+        return max(0.0, (n - s) / max(1, n - warm))
+
+    def factor(step: int) -> float:
+        return phase(step, joint_steps) if step < joint_steps else phase(step - joint_steps, decoder_steps)
+
+    return factor
 
 
 def write_text_atomic(path: Path, text: str) -> None:

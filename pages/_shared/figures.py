@@ -1,24 +1,179 @@
-"""Plotly figure builders shared by the pages (one colour per class everywhere)."""
+"""Plotly figure builders shared by the pages: one colour per class everywhere, rounded numbers, and
+every piece of corpus or user text escaped before it reaches a hover label."""
 from __future__ import annotations
 
+import html
+
+import numpy as np
 import plotly.graph_objects as go
 
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B"]
+CORRECT, WRONG = "#B8BEC6", "#1F2937"
+COLOR_MODES = {
+    "label": "True label",
+    "pred": "Prediction",
+    "correct": "Correct / wrong",
+    "confidence": "Confidence",
+    "prob_std": "Uncertainty (spread over z samples)",
+}
+FONT = dict(family="Source Sans Pro, sans-serif", size=13)
 
 
 def class_colors(labels: list[str]) -> dict[str, str]:
     return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labels)}
 
 
-def probability_bars(labels: list[str], probs: list[float]) -> go.Figure:
+def safe(text: str, limit: int | None = None) -> str:
+    """Corpus or user text made inert for plotly's HTML-like labels, cut to `limit` characters."""
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return html.escape(text, quote=True)
+
+
+def _base(fig: go.Figure, height: int) -> go.Figure:
+    fig.update_layout(height=height, font=FONT, margin=dict(l=10, r=10, t=30, b=10), paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)", hoverlabel=dict(align="left"))
+    return fig
+
+
+def probability_bars(labels: list[str], probs: list[float], errors: list[float] | None = None,
+                     title: str | None = None) -> go.Figure:
     colors = class_colors(labels)
     fig = go.Figure(go.Bar(
-        x=[round(p, 4) for p in probs], y=labels, orientation="h",
+        x=[round(float(p), 4) for p in probs], y=[safe(lab) for lab in labels], orientation="h",
         marker_color=[colors[lab] for lab in labels],
-        text=[f"{p:.1%}" for p in probs], textposition="auto",
+        error_x=dict(type="data", array=[round(float(e), 4) for e in errors], color="#374151", thickness=1.5)
+        if errors is not None else None,
+        text=[f"{p:.1%}" + (f" ± {e:.1%}" if errors is not None else "") for p, e in zip(probs, errors or probs)],
+        textposition="outside" if errors is not None else "auto", insidetextanchor="end", cliponaxis=False,
         hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     ))
-    fig.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
-                      yaxis=dict(autorange="reversed"), height=60 + 45 * len(labels),
-                      margin=dict(l=10, r=10, t=10, b=40))
+    fig.update_layout(xaxis=dict(range=[0, 1.02], tickformat=".0%", title=None, gridcolor="#E5E7EB"),
+                      yaxis=dict(autorange="reversed"), title=dict(text=title, x=0, font=dict(size=14)) if title else None)
+    _base(fig, 40 + 42 * len(labels) + (30 if title else 0))
+    fig.update_layout(margin=dict(l=10, r=10, t=30 if title else 5, b=5))
     return fig
+
+
+def _hover_lines(df) -> list[str]:
+    out = []
+    has_label = "label" in df and df["label"].notna().any()
+    for text, label, pred, conf in zip(df["text"], df["label"] if has_label else [None] * len(df), df["pred"],
+                                       df["confidence"]):
+        head = f"<b>{safe(pred)}</b> {conf:.0%}" + (f" · true: {safe(label)}" if label is not None else "")
+        snippet = "<br>".join(_wrap(safe(text, 180), 60))
+        out.append(f"{head}<br>{snippet}")
+    return out
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split(" "):
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return lines + ([line] if line else [])
+
+
+def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620, landscape: dict | None = None,
+               star: tuple[float, float, str] | None = None, path: dict | None = None,
+               highlight: list[int] | None = None, dim: bool = False) -> go.Figure:
+    """The corpus on its 2-D map (WebGL), one trace per class for categorical colours so that the legend
+    toggles classes; `customdata` carries each point's row number for selections."""
+    colors = class_colors(labels)
+    fig = go.Figure()
+    if landscape is not None:
+        _add_landscape(fig, landscape, labels, colors)
+    rows = np.arange(len(df))
+    hover = _hover_lines(df)
+    marker = dict(size=5, opacity=0.25 if dim else 0.8, line=dict(width=0))
+    categorical = color_by in ("label", "pred", "correct")
+    if color_by == "label" and not df["label"].notna().any():
+        color_by = "pred"
+    if categorical:
+        if color_by == "correct":
+            groups = [("correct", df["correct"] == True, CORRECT, "circle"),  # noqa: E712
+                      ("wrong", df["correct"] == False, WRONG, "x")]  # noqa: E712
+        else:
+            groups = [(lab, df[color_by] == lab, colors[lab], "circle") for lab in labels]
+        for name, sel, color, symbol in groups:
+            sel = sel.to_numpy(dtype=bool)
+            if not sel.any():
+                continue
+            fig.add_trace(go.Scattergl(
+                x=df["x"].to_numpy()[sel], y=df["y"].to_numpy()[sel], mode="markers", name=safe(name),
+                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel],
+                hovertext=[hover[i] for i in rows[sel]], hoverinfo="text",
+            ))
+    else:
+        values = df[color_by].to_numpy(dtype=float)
+        title = {"confidence": "confidence", "prob_std": "spread"}[color_by]
+        fig.add_trace(go.Scattergl(
+            x=df["x"], y=df["y"], mode="markers", name=title, showlegend=False,
+            marker={**marker, "color": values, "colorscale": "Viridis" if color_by == "confidence" else "Magma_r",
+                    "colorbar": dict(title=title, thickness=12, tickformat=".0%" if color_by == "confidence" else ".2f")},
+            customdata=rows, hovertext=hover, hoverinfo="text",
+        ))
+    if highlight:
+        h = np.asarray(highlight, dtype=int)
+        fig.add_trace(go.Scattergl(x=df["x"].to_numpy()[h], y=df["y"].to_numpy()[h], mode="markers", name="selected",
+                                   marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111827")),
+                                   hoverinfo="skip", customdata=h))
+    if path is not None:
+        _add_path(fig, path, colors)
+    if star is not None:
+        x, y, label = star
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", name="your text", text=["your text"],
+                                 textposition="top center", hovertext=[safe(label)], hoverinfo="text",
+                                 marker=dict(symbol="star", size=20, color="#FACC15", line=dict(width=1.5, color="#111827"))))
+    fig.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"), dragmode="lasso",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant"),
+                      uirevision="map")
+    return _base(fig, height)
+
+
+def _add_landscape(fig: go.Figure, land: dict, labels: list[str], colors: dict[str, str]) -> None:
+    probs = land["probs"]  # (R, R, C)
+    k = probs.argmax(-1).astype(float)
+    k[land["empty"]] = np.nan
+    n = len(labels)
+    scale = []
+    for i, lab in enumerate(labels):  # a discrete colour scale: class i fills [i/n, (i+1)/n]
+        scale += [[i / n, colors[lab]], [(i + 1) / n, colors[lab]]]
+    fig.add_trace(go.Heatmap(
+        x=land["x"], y=land["y"], z=k, zmin=-0.5, zmax=n - 0.5, colorscale=scale, opacity=0.2, showscale=False,
+        hoverinfo="skip", name="landscape",
+    ))
+
+
+
+def _add_path(fig: go.Figure, path: dict, colors: dict[str, str]) -> None:
+    """path: x, y (N,), labels (N,), texts (N,), name."""
+    fig.add_trace(go.Scatter(x=path["x"], y=path["y"], mode="lines", line=dict(color="#111827", width=2, dash="dot"),
+                             name=safe(path.get("name", "path")), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=path["x"], y=path["y"], mode="markers+text", showlegend=False,
+        text=[str(i) for i in range(len(path["x"]))], textposition="top center",
+        marker=dict(size=11, color=[colors.get(lab, "#111827") for lab in path["labels"]],
+                    line=dict(width=1.5, color="#111827")),
+        hovertext=[f"step {i}: <b>{safe(lab)}</b><br>" + "<br>".join(_wrap(safe(t, 160), 60))
+                   for i, (lab, t) in enumerate(zip(path["labels"], path["texts"]))], hoverinfo="text",
+    ))
+
+
+def path_probabilities(labels: list[str], probs: np.ndarray, x_title: str = "step") -> go.Figure:
+    """Class probabilities (N, C) along a path."""
+    colors = class_colors(labels)
+    steps = list(range(len(probs)))
+    fig = go.Figure()
+    for j, lab in enumerate(labels):
+        fig.add_trace(go.Scatter(x=steps, y=np.round(probs[:, j], 4), mode="lines+markers", name=safe(lab),
+                                 line=dict(color=colors[lab], width=2.5),
+                                 hovertemplate=f"{safe(lab)}: " + "%{y:.1%}<extra>step %{x}</extra>"))
+    fig.update_layout(xaxis=dict(title=x_title, dtick=1, gridcolor="#E5E7EB"),
+                      yaxis=dict(title="probability", range=[0, 1.02], tickformat=".0%", gridcolor="#E5E7EB"),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), hovermode="x unified")
+    return _base(fig, 300)

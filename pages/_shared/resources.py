@@ -1,4 +1,5 @@
-"""Where models live and how the app loads them (once per process, shared by all sessions)."""
+"""Where models and corpora live and how the app loads them: once per process with st.cache_resource,
+shared by every session (the Explorer serialises model access with a lock)."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ import streamlit as st
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "assets" / "models"
 DEFAULT_MODEL_NAME = "ag_news_vae"
+USER_PREFIX = "my models / "
 
 
 def user_models_dir() -> Path | None:
@@ -22,27 +24,68 @@ def user_models_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _checkpoints_under(root: Path) -> list[Path]:
+    """Checkpoint folders directly under `root` (or `root` itself), never reached through a symlink
+    that leaves it."""
+    root = root.resolve()
+    candidates = [root] + sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    found = []
+    for folder in candidates:
+        real = folder.resolve()
+        if real != root and root not in real.parents:
+            continue
+        if (real / "config.json").is_file() and (real / "model.safetensors").is_file():
+            found.append(real)
+    return found
+
+
 def list_models() -> dict[str, Path]:
-    """Checkpoint folders (holding config.json and model.safetensors) directly under the model roots."""
+    """Display name -> checkpoint folder: the bundled models, then the user's."""
     found: dict[str, Path] = {}
     roots = [("", BUNDLED)]
     user = user_models_dir()
     if user is not None:
-        roots.append(("my models / ", user))
+        roots.append((USER_PREFIX, user))
     for prefix, root in roots:
-        if not root.is_dir():
-            continue
-        for folder in sorted(root.iterdir()):
-            if folder.is_dir() and (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+        try:
+            for folder in _checkpoints_under(root):
                 found[prefix + folder.name] = folder
+        except OSError:
+            continue
     return found
 
 
-@st.cache_resource(show_spinner="Loading the model…")
+def list_corpora(model_folder: Path) -> dict[str, Path]:
+    """Index tables of a model (MODEL/index/*.parquet), by display name."""
+    index_dir = model_folder / "index"
+    if not index_dir.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(index_dir.glob("*.parquet")) if p.is_file()}
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_explorer(folder: str):
     from vae_core.inference import Explorer
 
     return Explorer.load(folder)
+
+
+@st.cache_resource(show_spinner="Loading the corpus…", max_entries=8)
+def load_corpus(path: str, mtime: float):
+    from vae_core.index import CorpusIndex
+
+    return CorpusIndex.load(path)
+
+
+def current_model_name() -> str | None:
+    models = list_models()
+    if not models:
+        return None
+    name = st.session_state.get("model_name")
+    if name not in models:
+        name = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in models else next(iter(models))
+        st.session_state["model_name"] = name
+    return name
 
 
 def current_explorer():
@@ -50,20 +93,43 @@ def current_explorer():
     telling the user what is missing and what to do."""
     from vae_core.modeling import CheckpointError
 
-    models = list_models()
-    if not models:
+    name = current_model_name()
+    if name is None:
         st.error(
             "No model found. The bundled default model belongs in `assets/models/ag_news_vae`; rebuild it with "
             "`python -m vae_core build-default`, or start the app with `-- --models-dir DIR` pointing at your "
             "checkpoint folders."
         )
         return None
-    name = st.session_state.get("model_name")
-    if name not in models:
-        name = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in models else next(iter(models))
-        st.session_state["model_name"] = name
     try:
-        return load_explorer(str(models[name]))
+        return load_explorer(str(list_models()[name]))
     except (CheckpointError, ValueError, OSError) as e:
-        st.error(f"The model '{name}' could not be loaded: {e}")
+        st.error(f"The model '{name}' could not be loaded: {e} Pick another model in the sidebar.")
         return None
+
+
+def current_corpus(explorer, required: bool = True):
+    """The corpus (index table) picked in the sidebar for the current model, or None after saying why."""
+    if explorer is None or explorer.folder is None:
+        return None
+    corpora = list_corpora(explorer.folder)
+    if not corpora:
+        if required:
+            st.info(f"The model '{explorer.name}' has no indexed corpus yet. Build one with "
+                    f"`python -m vae_core index {explorer.folder} --data FILE`, then reload this page.")
+        return None
+    name = st.session_state.get("corpus_name")
+    if name not in corpora:
+        name = next(iter(corpora))
+        st.session_state["corpus_name"] = name
+    path = corpora[name]
+    try:
+        corpus = load_corpus(str(path), path.stat().st_mtime)
+    except (ValueError, OSError, KeyError) as e:
+        st.error(f"The corpus '{name}' could not be read: {e} Rebuild it with `python -m vae_core index`.")
+        return None
+    if corpus.labels and corpus.labels != explorer.labels:
+        st.error(f"The corpus '{name}' was indexed with other classes ({', '.join(corpus.labels)}) than the model "
+                 f"'{explorer.name}' has ({', '.join(explorer.labels)}). Re-index it with this model.")
+        return None
+    return corpus

@@ -1,16 +1,18 @@
-"""2-D maps of latent space: UMAP (or PCA, fast) fit on posterior means, and a k-nearest-neighbour
-mapping between the map and latent space for points the projection was not fit on."""
+"""2-D maps of latent space: UMAP (or PCA, fast) fit on posterior means, and a nearest-neighbour
+mapping between the map and latent space for points the projection was not fit on (a typed text, a
+place on the map to decode, a grid for the class landscape). Nothing here is quadratic in the corpus
+size: neighbours come from scikit-learn's trees.
+"""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 METHODS = ("umap", "pca")
+UMAP_FIT_SAMPLE = 20_000  # larger corpora: fit on a sample, place the rest with transform
 
 
 def fit_projection(mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
-                   min_dist: float = 0.1) -> np.ndarray:
+                   min_dist: float = 0.1, fit_sample: int = UMAP_FIT_SAMPLE) -> np.ndarray:
     """Project latent means (N, L) to 2-D (N, 2), deterministically for a given seed."""
     mu = np.asarray(mu, dtype=np.float32)
     if method not in METHODS:
@@ -26,33 +28,64 @@ def fit_projection(mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighb
     import umap
 
     reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(mu) - 1), min_dist=min_dist,
-                        random_state=seed, metric="euclidean")
-    return reducer.fit_transform(mu).astype(np.float32)
+                        random_state=seed, metric="euclidean", n_jobs=1)
+    if len(mu) <= fit_sample:
+        return reducer.fit_transform(mu).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(mu), fit_sample, replace=False))
+    xy = np.empty((len(mu), 2), dtype=np.float32)
+    xy[sample] = reducer.fit_transform(mu[sample])
+    rest = np.setdiff1d(np.arange(len(mu)), sample)
+    for s in range(0, len(rest), 50_000):
+        xy[rest[s : s + 50_000]] = reducer.transform(mu[rest[s : s + 50_000]])
+    return xy
 
 
-@dataclass
 class LatentMap:
-    """Maps new latents onto a fitted map and map positions back to latents, by inverse-distance
-    weighting over the k nearest indexed documents (no pickled projector is ever stored)."""
+    """Maps latents onto a fitted map and map positions back to latents, by inverse-distance weighting
+    over the k nearest indexed documents (no pickled projector is ever stored)."""
 
-    mu: np.ndarray  # (N, L)
-    xy: np.ndarray  # (N, 2)
-    k: int = 10
+    def __init__(self, mu: np.ndarray, xy: np.ndarray, k: int = 10):
+        from sklearn.neighbors import NearestNeighbors
 
-    def _weights(self, ref: np.ndarray, query: np.ndarray):
-        d = np.sqrt(((query[:, None, :] - ref[None, :, :]) ** 2).sum(-1))  # (Q, N)
-        k = min(self.k, ref.shape[0])
-        nn = np.argsort(d, axis=1)[:, :k]  # (Q, k)
-        dn = np.take_along_axis(d, nn, axis=1)
-        w = 1.0 / (dn + 1e-6)
-        return nn, w / w.sum(1, keepdims=True)
+        self.mu = np.asarray(mu, dtype=np.float32)  # (N, L)
+        self.xy = np.asarray(xy, dtype=np.float32)  # (N, 2)
+        self.k = max(1, min(k, len(self.mu)))
+        self._latent_nn = NearestNeighbors(n_neighbors=self.k).fit(self.mu)
+        self._map_nn = NearestNeighbors(n_neighbors=self.k).fit(self.xy)
+
+    @staticmethod
+    def _blend(values: np.ndarray, dist: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        w = 1.0 / (dist + 1e-6)  # (Q, k)
+        w /= w.sum(1, keepdims=True)
+        return (values[idx] * w[..., None]).sum(1)
+
+    def neighbours(self, mu_query: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(distances, indices), each (Q, k), of the nearest documents in latent space."""
+        q = np.atleast_2d(np.asarray(mu_query, dtype=np.float32))
+        return self._latent_nn.kneighbors(q, n_neighbors=min(k or self.k, len(self.mu)))
 
     def transform(self, mu_new: np.ndarray) -> np.ndarray:
         """(Q, L) latents -> (Q, 2) map positions."""
-        nn, w = self._weights(self.mu, np.atleast_2d(np.asarray(mu_new, dtype=np.float32)))
-        return (self.xy[nn] * w[..., None]).sum(1)
+        dist, idx = self._latent_nn.kneighbors(np.atleast_2d(np.asarray(mu_new, dtype=np.float32)))
+        return self._blend(self.xy, dist, idx)
 
     def inverse(self, xy_new: np.ndarray) -> np.ndarray:
         """(Q, 2) map positions -> (Q, L) latents."""
-        nn, w = self._weights(self.xy, np.atleast_2d(np.asarray(xy_new, dtype=np.float32)))
-        return (self.mu[nn] * w[..., None]).sum(1)
+        dist, idx = self._map_nn.kneighbors(np.atleast_2d(np.asarray(xy_new, dtype=np.float32)))
+        return self._blend(self.mu, dist, idx)
+
+    def density(self, xy_new: np.ndarray, k: int = 5) -> np.ndarray:
+        """Mean distance (Q,) from each map position to its k nearest documents: large where the map is empty."""
+        dist, _ = self._map_nn.kneighbors(np.atleast_2d(np.asarray(xy_new, dtype=np.float32)),
+                                          n_neighbors=min(k, len(self.xy)))
+        return dist.mean(1)
+
+    def grid(self, resolution: int = 60, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A regular grid over the map: (xs (R,), ys (R,), points (R*R, 2), row-major in y)."""
+        lo, hi = self.xy.min(0), self.xy.max(0)
+        pad = (hi - lo) * margin
+        xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution, dtype=np.float32)
+        ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution, dtype=np.float32)
+        gx, gy = np.meshgrid(xs, ys)
+        return xs, ys, np.stack([gx.ravel(), gy.ravel()], 1)

@@ -1,0 +1,168 @@
+"""Streamlit pieces shared by the pages: coloured attributions, document cards, links between pages,
+and cached model calls (keyed by model and input, so that reruns and other sessions reuse them)."""
+from __future__ import annotations
+
+import html
+from contextlib import contextmanager
+
+import numpy as np
+import streamlit as st
+
+from pages._shared import figures
+
+NEGATIVE = (55, 65, 81)  # hatched dark grey: evidence against the explained class (no class has it)
+
+
+def _shade(score: float, alpha: float, pos: tuple[int, int, int]) -> str:
+    """CSS background: the class colour for evidence for the class, grey hatching for evidence against."""
+    if score >= 0:
+        r, g, b = pos
+        return f"background: rgba({r},{g},{b},{alpha:.2f});"
+    r, g, b = NEGATIVE
+    return (f"background: repeating-linear-gradient(135deg, rgba({r},{g},{b},{alpha:.2f}) 0 3px, "
+            f"rgba({r},{g},{b},{alpha * 0.35:.2f}) 3px 6px);")
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    color = color.lstrip("#")
+    return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def attribution_html(text: str, attr, color: str, scale: float | None = None) -> str:
+    """The text with every word the model read coloured by its score: the class colour for evidence
+    for the class, slate for evidence against, stronger for larger scores. All text is escaped."""
+    scale = scale or max((abs(s) for s in attr.scores), default=0.0) or 1.0
+    pos = hex_to_rgb(color)
+    parts, cursor = [], 0
+    for (s, e), score in zip(attr.spans, attr.scores):
+        if s < cursor:
+            continue
+        parts.append(html.escape(text[cursor:s]))
+        alpha = min(1.0, abs(score) / scale) * 0.85
+        title = html.escape(f"{score:+.3f}", quote=True)
+        parts.append(f'<span title="{title}" style="{_shade(score, alpha, pos)} border-radius: 3px; padding: 1px 2px;">'
+                     f'{html.escape(text[s:e])}</span>')
+        cursor = e
+    tail = text[cursor:]
+    if attr.truncated and tail:
+        parts.append(f'<span style="color:#9CA3AF">{html.escape(tail[:400])}{"…" if len(tail) > 400 else ""}</span>')
+    else:
+        parts.append(html.escape(tail))
+    body = "".join(parts).replace("\n", "<br>")
+    return f'<div style="line-height: 1.9; font-size: 0.98rem;">{body}</div>'
+
+
+def attribution_legend(label: str, color: str) -> str:
+    pos = hex_to_rgb(color)
+    return (f'<span style="{_shade(1.0, 0.7, pos)} padding: 1px 6px; border-radius: 3px;">for '
+            f'{html.escape(label)}</span> &nbsp; <span style="{_shade(-1.0, 0.7, pos)} padding: 1px 6px; '
+            f'border-radius: 3px; color: white;">against</span>')
+
+
+def show_attribution(text: str, attr, labels: list[str], title: str, scale: float | None = None) -> None:
+    colors = figures.class_colors(labels)
+    label = labels[attr.target]
+    st.markdown(f"**{title}**")
+    st.markdown(attribution_legend(label, colors[label]), unsafe_allow_html=True)
+    st.markdown(attribution_html(text, attr, colors[label], scale), unsafe_allow_html=True)
+    facts = [f"p({label}) = {attr.target_prob:.1%}, with every word removed {attr.baseline_prob:.1%}"]
+    if attr.delta is not None:
+        total = sum(attr.scores)
+        facts.append(f"scores sum to {total:+.3f}; convergence delta {attr.delta:+.1e}"
+                     + (" (good)" if abs(attr.delta) < 0.01 else " (large: the path integral is not converged)"))
+    if attr.truncated:
+        facts.append("grey text lies past what the model reads")
+    st.caption(" · ".join(facts))
+
+
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """A link to another page; nothing when the page runs on its own (no navigation to link into)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except Exception:  # StreamlitAPIException / KeyError when the page is not registered
+        pass
+
+
+@contextmanager
+def user_error():
+    """Show a ValueError (a bad input) as a message instead of a traceback; the page keeps running."""
+    try:
+        yield
+    except ValueError as e:
+        st.warning(str(e))
+
+
+def class_badge(label: str, labels: list[str], suffix: str = "") -> str:
+    color = figures.class_colors(labels).get(label, "#6B7280")
+    return (f'<span style="background:{color}; color:white; padding:1px 8px; border-radius:10px; '
+            f'font-size:0.85rem; font-weight:600;">{html.escape(label)}</span>{html.escape(suffix)}')
+
+
+# ---- cached model calls: `_explorer` is not hashed; the model name stands for it ----
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_classify(_explorer, model: str, text: str):
+    return _explorer.classify(text)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_attribution(_explorer, model: str, text: str, target: int, method: str):
+    return _explorer.attribute(text, target, method)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_decode(_explorer, model: str, z: tuple[tuple[float, ...], ...]) -> list[str]:
+    return _explorer.decode(np.asarray(z, dtype=np.float32))
+
+
+def as_key(z) -> tuple[tuple[float, ...], ...]:
+    """A hashable, exact copy of latents for cache keys."""
+    return tuple(tuple(float(v) for v in row) for row in np.atleast_2d(np.asarray(z, dtype=np.float32)))
+
+
+def snippet(text: str, limit: int = 90) -> str:
+    """Plain text cut to `limit` characters on one line (for widget labels, which are never HTML)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def document_panel(explorer, corpus, row: int, key: str) -> None:
+    """One corpus document: its text, classes, probabilities, reconstruction, nearest neighbours in
+    latent space, and attributions on demand."""
+    df, labels = corpus.df, explorer.labels
+    doc = df.iloc[row]
+    mu = np.asarray(doc["mu"], dtype=np.float32)
+    st.markdown(f"#### Document #{row}")
+    badges = "predicted " + class_badge(doc["pred"], labels, f"  {doc['confidence']:.0%}")
+    if doc["label"] is not None and doc["label"] == doc["label"]:
+        mark = "✓" if doc["label"] == doc["pred"] else "✗ misclassified"
+        badges += " &nbsp; true " + class_badge(doc["label"], labels, f"  {mark}")
+    st.markdown(badges, unsafe_allow_html=True)
+    st.markdown(f'<div style="padding:0.6rem 0.8rem; background:#F9FAFB; border-radius:6px; margin:0.4rem 0;">'
+                f'{html.escape(str(doc["text"]))}</div>', unsafe_allow_html=True)
+    a, b = st.columns([2, 3], gap="large")
+    with a:
+        st.plotly_chart(figures.probability_bars(labels, list(doc["probs"])), width="stretch",
+                        config={"displayModeBar": False}, key=f"{key}_doc_probs")
+        st.caption(f"KL {doc['kl']:.1f} nats · spread of p(pred) over z samples ±{doc['prob_std']:.1%} · "
+                   f"{doc['flip_rate']:.0%} of samples predict another class")
+    with b:
+        st.markdown("**Decoded from its latent**")
+        st.code(cached_decode(explorer, explorer.name, as_key(mu))[0] or "(empty)", language=None, wrap_lines=True)
+        idx, dist = corpus.neighbours(mu, k=6, exclude=row)
+        st.markdown("**Nearest neighbours in latent space**")
+        nb = df.iloc[idx][["text", "label", "pred"]].copy()
+        nb.insert(0, "distance", np.round(dist, 2))
+        nb.insert(0, "row", idx)
+        nb["text"] = [snippet(t, 120) for t in nb["text"]]
+        st.dataframe(nb, hide_index=True, width="stretch")
+    if st.toggle("Show word attributions", key=f"{key}_attr_{row}",
+                 help="Integrated Gradients for the predicted class, and for the true class when they differ."):
+        targets = [doc["pred"]]
+        if doc["label"] in labels and doc["label"] != doc["pred"]:
+            targets.append(doc["label"])
+        cols = st.columns(len(targets), gap="large")
+        for col, lab in zip(cols, targets):
+            with col:
+                attr = cached_attribution(explorer, explorer.name, str(doc["text"]), labels.index(lab),
+                                          "integrated_gradients")
+                show_attribution(str(doc["text"]), attr, labels, f"Why {lab}?")

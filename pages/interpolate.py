@@ -1,0 +1,103 @@
+"""Interpolate: walk through latent space from one document to another, decoding and classifying every step."""
+import html
+import sys
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pages._shared import figures, views  # noqa: E402
+from pages._shared.resources import current_corpus, current_explorer  # noqa: E402
+
+st.title("Interpolate")
+st.caption("Pick two documents, or type them. The path between their latent means is decoded and classified at "
+           "every step: watch where the topic turns and where the class flips.")
+
+explorer = current_explorer()
+corpus = current_corpus(explorer, required=False)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def walk(_explorer, model: str, za: tuple, zb: tuple, steps: int, mode: str):
+    return _explorer.interpolate(np.asarray(za), np.asarray(zb), steps, mode)
+
+
+def endpoint(side: str, default_row: int | None, default_text: str):
+    """Widgets for one end of the path; returns (latent mean, short description) or None."""
+    st.markdown(f"**{side}**")
+    sources = ["From the corpus", "Type a text"] if corpus is not None else ["Type a text"]
+    source = st.radio(f"Source of {side}", sources, key=f"interp_src_{side}", horizontal=True,
+                      label_visibility="collapsed")
+    if source == "Type a text":
+        st.session_state.setdefault(f"interp_text_{side}", default_text)
+        text = st.text_area(f"Text {side}", key=f"interp_text_{side}", height=100, max_chars=20_000,
+                            label_visibility="collapsed")
+        if not text.strip():
+            st.info(f"Type a text for {side}.")
+            return None
+        pred = views.cached_classify(explorer, explorer.name, text)
+        return np.asarray(pred.mu, dtype=np.float32), views.snippet(text, 80)
+    query = st.text_input(f"Search the corpus for {side}", key=f"interp_q_{side}", placeholder="words to search for")
+    hits = corpus.search(query, limit=200)
+    if not hits:
+        st.warning("No document contains all of these words. Try fewer or other words.")
+        return None
+    if default_row is not None and not query.strip() and default_row not in hits:
+        hits = [default_row] + hits
+    key = f"interp_doc_{side}"
+    if st.session_state.get(key) not in hits:
+        st.session_state[key] = default_row if default_row in hits else hits[0]
+    row = st.selectbox(f"Document {side}", hits, key=key, label_visibility="collapsed",
+                       format_func=lambda i: f"#{i} · {corpus.df['pred'].iat[i]} · {views.snippet(corpus.df['text'].iat[i], 80)}")
+    doc = corpus.df.iloc[row]
+    st.caption(views.snippet(doc["text"], 300))
+    return np.asarray(doc["mu"], dtype=np.float32), f"#{row}"
+
+
+if explorer is not None:
+    labels = explorer.labels
+    default_a = default_b = None
+    if corpus is not None:
+        by = corpus.df["pred"]
+        firsts = [int(np.flatnonzero((by == lab).to_numpy())[0]) for lab in labels if (by == lab).any()]
+        default_a, default_b = (firsts + [0, min(1, len(corpus) - 1)])[:2]
+    left, right = st.columns(2, gap="large")
+    with left:
+        a = endpoint("A", default_a, "Oil prices climbed to a record as traders worried about supplies.")
+    with right:
+        b = endpoint("B", default_b, "Microsoft released a security update for Windows that fixes a flaw.")
+    c1, c2, _ = st.columns([2, 1.5, 2])
+    steps = c1.slider("Steps", 2, 20, 8, key="interp_steps", help="Points on the path, both ends included.")
+    mode = c2.radio("Path", ["linear", "spherical"], key="interp_mode", horizontal=True,
+                    help="Spherical (slerp) keeps the latent's norm, as samples from a Gaussian prior have.")
+    if a is not None and b is not None:
+        path = walk(explorer, explorer.name, views.as_key(a[0])[0], views.as_key(b[0])[0], steps, mode)
+        flips = [i for i in range(1, len(path)) if path.labels[i] != path.labels[i - 1]]
+        st.subheader("Class probabilities along the path")
+        st.plotly_chart(figures.path_probabilities(labels, path.probs), width="stretch",
+                        config={"displayModeBar": False}, key="interp_probs")
+        if flips:
+            st.caption("The class changes at step " + ", ".join(
+                f"{i} ({path.labels[i - 1]} → {path.labels[i]})" for i in flips) + ".")
+        else:
+            st.caption(f"The whole path stays in {path.labels[0]}.")
+        st.subheader("Decoded text at every step")
+        rows = []
+        for i, (text, lab, p) in enumerate(zip(path.texts, path.labels, path.probs)):
+            end = " (A)" if i == 0 else " (B)" if i == len(path) - 1 else ""
+            rows.append(f'<tr><td style="padding:4px 8px; color:#6B7280; white-space:nowrap;">{i}{end}</td>'
+                        f'<td style="padding:4px 8px; white-space:nowrap;">{views.class_badge(lab, labels, f" {p.max():.0%}")}</td>'
+                        f'<td style="padding:4px 8px;">{html.escape(text) or "<i>(empty)</i>"}</td></tr>')
+        st.markdown('<table style="width:100%; border-collapse:collapse;">' + "".join(rows) + "</table>",
+                    unsafe_allow_html=True)
+        if corpus is not None:
+            st.subheader("The path on the map")
+            xy = corpus.map.transform(path.z)
+            fig = figures.latent_map(corpus.df, labels, "pred", height=480, dim=True,
+                                     path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
+                                           "name": "A → B"})
+            st.plotly_chart(fig, width="stretch", key="interp_map", config={"displaylogo": False})
+            st.caption("Steps are placed by their nearest documents in latent space, so a step between clusters lands "
+                       "near the documents it resembles most.")

@@ -1,0 +1,140 @@
+"""Latent map: the corpus projected from latent space; select documents, open one, decode any place."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pages._shared import figures, views  # noqa: E402
+from pages._shared.resources import current_corpus, current_explorer  # noqa: E402
+
+st.title("Latent map")
+st.caption("Every document of the corpus at its posterior mean, projected to 2-D. Click a point to open it; drag a "
+           "box or lasso to select a region; hover for a snippet.")
+
+explorer = current_explorer()
+corpus = current_corpus(explorer)
+
+
+@st.cache_data(max_entries=16, show_spinner="Classifying the map's background…")
+def landscape(_explorer, _corpus, model: str, corpus_key: str, resolution: int = 60) -> dict:
+    return _corpus.landscape(_explorer.probs, resolution)
+
+
+def selected_rows(event, df) -> tuple[list[int], tuple[float, float] | None]:
+    """Row numbers picked on the chart, and the centre of a box or lasso when one was drawn."""
+    sel = event.selection if event else None
+    if not sel:
+        return [], None
+    rows = set()
+    for p in sel.get("points", []):
+        cd = p.get("customdata")
+        if isinstance(cd, list) and len(cd) == 1:
+            cd = cd[0]
+        if isinstance(cd, (int, float)) and 0 <= int(cd) < len(df):
+            rows.add(int(cd))
+    centre = None
+    for shape in list(sel.get("box", [])) + list(sel.get("lasso", [])):
+        xs, ys = shape.get("x", []), shape.get("y", [])
+        if xs and ys:
+            centre = (float(np.mean(xs)), float(np.mean(ys)))
+    return sorted(rows), centre
+
+
+if explorer is not None and corpus is not None:
+    labels, df = explorer.labels, corpus.df
+    corpus_key = f"{corpus.meta.get('source', '')}:{len(df)}:{corpus.meta.get('model', '')}"
+    c1, c2, c3, c4 = st.columns([2, 1.2, 1.2, 1.4])
+    modes = dict(figures.COLOR_MODES)
+    if not corpus.has_labels:
+        modes.pop("label"), modes.pop("correct")
+    color_by = c1.selectbox("Colour by", list(modes), format_func=modes.get, key="map_color")
+    show_land = c2.toggle("Class landscape", value=True, key="map_landscape",
+                          help="The class the model gives each place of the map (the map mapped back to latent "
+                               "space and classified). Grey: no documents nearby.")
+    typed = st.session_state.get("classify_text", "")
+    show_star = c3.toggle("Your text", value=bool(typed.strip()), key="map_star", disabled=not typed.strip(),
+                          help="The text typed on the Classify page, as a star.")
+    with c4.popover("Select by filter", width="stretch"):
+        st.caption("Selects the documents that match, as a box on the map would.")
+        f_words = st.text_input("Text contains", key="map_filter_text", placeholder="e.g. oil prices")
+        f_label = st.multiselect("True label", labels, key="map_filter_label") if corpus.has_labels else []
+        f_pred = st.multiselect("Prediction", labels, key="map_filter_pred")
+        f_wrong = st.checkbox("Only misclassified", key="map_filter_wrong", disabled=not corpus.has_labels)
+
+    land = landscape(explorer, corpus, explorer.name, corpus_key) if show_land else None
+    star = None
+    if show_star and typed.strip():
+        with views.user_error():
+            pred = views.cached_classify(explorer, explorer.name, typed)
+            sx, sy = corpus.map.transform(np.asarray(pred.mu))[0]
+            star = (float(sx), float(sy), f"your text: {pred.label} {pred.confidence:.0%}")
+
+    filtered = []
+    if f_words.strip() or f_label or f_pred or f_wrong:
+        mask = np.ones(len(df), dtype=bool)
+        if f_words.strip():
+            mask &= np.isin(np.arange(len(df)), corpus.search(f_words, limit=len(df)))
+        if f_label:
+            mask &= df["label"].isin(f_label).to_numpy()
+        if f_pred:
+            mask &= df["pred"].isin(f_pred).to_numpy()
+        if f_wrong:
+            mask &= (df["correct"] == False).to_numpy()  # noqa: E712
+        filtered = np.flatnonzero(mask).tolist()
+
+    fig = figures.latent_map(df, labels, color_by, landscape=land, star=star, highlight=filtered or None)
+    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            key="map_chart", config={"displaylogo": False, "scrollZoom": True})
+    chart_rows, centre = selected_rows(event, df)
+    rows = chart_rows or filtered
+    info = (f"{len(df):,} documents · projection: {corpus.meta.get('projection', '?').upper()} of the "
+            f"{explorer.latent_size}-d posterior means · model {explorer.name}")
+    st.caption(info)
+
+    if not rows and centre is None:
+        st.info("Select documents: click a point, drag a box or a lasso on the map, or use **Select by filter**.")
+    if centre is not None or rows:
+        st.subheader("Decode here")
+        where = "the centre of the area you drew" if centre is not None else "the centre of the selected documents"
+        st.caption(f"The latent at {where} (a blend of the nearest documents' latents), decoded and classified.")
+        if centre is None:
+            centre = tuple(corpus.xy[rows].mean(0))
+        z = corpus.map.inverse(np.asarray([centre]))
+        path = explorer.path(z)
+        words = explorer.top_words(z, 8)[0]
+        a, b = st.columns([3, 2])
+        a.markdown(views.class_badge(path.labels[0], labels, f"  {path.probs[0].max():.0%}"), unsafe_allow_html=True)
+        a.code(path.texts[0] or "(empty)", language=None, wrap_lines=True)
+        b.markdown("**Words this latent stands for** (bag-of-words head)")
+        b.write(", ".join(f"{w} ({p:.1%})" for w, p in words))
+
+    if rows:
+        st.subheader(f"Selected documents ({len(rows):,})")
+        sel = df.iloc[rows]
+        table = sel[["text", "label", "pred", "confidence", "prob_std"]].copy()
+        probs = np.stack(sel["probs"].to_numpy())
+        for j, lab in enumerate(labels):
+            table[f"p({lab})"] = probs[:, j].round(3)
+        table["confidence"] = table["confidence"].round(3)
+        table["prob_std"] = table["prob_std"].round(3)
+        table.insert(0, "row", rows)
+        st.dataframe(table.head(1000), hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320),
+                     column_config={"text": st.column_config.TextColumn("text", width="large"),
+                                    "prob_std": st.column_config.NumberColumn("spread", help="std of p(pred) over z samples")})
+        if len(table) > 1000:
+            st.caption(f"Showing the first 1,000 of {len(table):,}.")
+        if corpus.has_labels:
+            acc = float((sel["correct"] == True).mean())  # noqa: E712
+            st.caption(f"Accuracy in the selection: {acc:.1%} · " + " · ".join(
+                f"{lab}: {int((sel['pred'] == lab).sum())}" for lab in labels))
+        st.download_button("Download the selection (CSV)", table.to_csv(index=False).encode("utf-8"),
+                           file_name="selection.csv", mime="text/csv", key="map_download")
+
+        options = rows[:1000]
+        doc = st.selectbox("Open a document", options, key="map_doc",
+                           format_func=lambda i: f"#{i} · {df['pred'].iat[i]} · {views.snippet(df['text'].iat[i], 90)}")
+        if doc is not None:
+            views.document_panel(explorer, corpus, int(doc), key="map")

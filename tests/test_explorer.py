@@ -1,0 +1,133 @@
+"""The library behind the app, on tiny random models: attributions, uncertainty, decoding walks,
+the map <-> latent mapping and the corpus index."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_texts
+from vae_core.index import CorpusIndex, build_index
+from vae_core.inference import Explorer, slerp
+from vae_core.interpret.attribution import attribute
+from vae_core.interpret.projection import LatentMap, fit_projection
+
+TEXT = "The market rallied as bank shares and oil prices climbed; profit growth beat forecasts."
+
+
+@pytest.fixture()
+def explorer(tiny_model):
+    return Explorer(tiny_model, "tiny")
+
+
+@pytest.fixture()
+def corpus(tiny_model):
+    rows = make_texts(10, seed=4)
+    df = build_index(tiny_model, [t for t, _ in rows], [y for _, y in rows], "pca", seed=0, progress=False)
+    return CorpusIndex(df, {"labels": tiny_model.labels, "projection": "pca"})
+
+
+def test_integrated_gradients_are_complete_and_cover_every_word(tiny_model):
+    a = attribute(tiny_model, TEXT, target=1, method="integrated_gradients", n_steps=64)
+    # completeness: the scores add up to f(x) - f(baseline), up to the reported delta
+    assert sum(a.scores) == pytest.approx(a.target_prob - a.baseline_prob, abs=abs(a.delta) + 1e-4)
+    assert abs(a.delta) < 0.05
+    assert a.words[:3] == ["The", "market", "rallied"] and a.words[-1] == "."
+    for w, (s, e) in zip(a.words, a.spans):
+        assert TEXT[s:e] == w
+    assert not a.truncated
+
+
+def test_occlusion_scores_are_the_drop_when_a_word_is_removed(tiny_model):
+    a = attribute(tiny_model, "oil bank", target=0, method="occlusion")
+    assert a.delta is None and len(a.scores) == 2
+    ids = tiny_model.tokenizer(["oil bank"], return_tensors="pt")
+    pad = tiny_model._special["pad"]
+    without_oil = ids["input_ids"].clone()
+    without_oil[0, 1] = pad  # [CLS] oil bank [SEP]
+    with torch.no_grad():
+        p = torch.softmax(tiny_model.classify(tiny_model.encode(without_oil, ids["attention_mask"]).mu), -1)[0, 0]
+    assert a.scores[0] == pytest.approx(a.target_prob - float(p), abs=1e-5)
+
+
+def test_attribution_of_a_long_text_says_it_was_truncated(tiny_model):
+    a = attribute(tiny_model, "word " * 200, target=0, method="occlusion")
+    assert a.truncated and len(a.words) == tiny_model.config.max_length - 2
+
+
+def test_unknown_attribution_method_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        attribute(tiny_model, TEXT, 0, method="shap")
+
+
+def test_classify_uncertainty_and_determinism(explorer):
+    p1 = explorer.classify(TEXT)
+    p2 = explorer.classify(TEXT)
+    assert p1.probs == p2.probs and abs(sum(p1.probs) - 1) < 1e-5
+    assert p1.label == explorer.labels[int(np.argmax(p1.probs))] and isinstance(p1.reconstruction, str)
+    u1 = explorer.uncertainty(p1.mu, p1.logvar, samples=32)
+    u2 = explorer.uncertainty(p1.mu, p1.logvar, samples=32)
+    assert u1 == u2 and 0 <= u1.flip_share <= 1 and len(u1.std) == len(explorer.labels)
+    # a posterior with (almost) no spread never leaves its class
+    sharp = explorer.uncertainty(p1.mu, [-30.0] * len(p1.mu), samples=16)
+    assert sharp.flip_share == 0 and max(sharp.std) < 1e-4
+    with pytest.raises(ValueError, match="empty"):
+        explorer.classify("   ")
+
+
+def test_interpolation_ends_at_its_endpoints(explorer):
+    a, b = np.ones(4, dtype=np.float32), -np.arange(4, dtype=np.float32)
+    for mode in ("linear", "spherical"):
+        path = explorer.interpolate(a, b, steps=5, mode=mode)
+        assert len(path) == 5 and path.probs.shape == (5, 3)
+        np.testing.assert_allclose(path.z[0], a, atol=1e-5)
+        np.testing.assert_allclose(path.z[-1], b, atol=1e-5)
+        assert path.labels == [explorer.labels[i] for i in path.probs.argmax(-1)]
+    with pytest.raises(ValueError, match="steps"):
+        explorer.interpolate(a, b, steps=1)
+    with pytest.raises(ValueError, match="unknown interpolation"):
+        explorer.interpolate(a, b, mode="cubic")
+
+
+def test_slerp_keeps_the_norm_between_vectors_of_equal_norm():
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    z = slerp(a, b, np.linspace(0, 1, 7))
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(slerp(a, a, np.array([0.5]))[0], a)  # parallel: falls back to linear
+
+
+def test_top_words_are_real_words(explorer):
+    words = explorer.top_words(np.zeros((2, 4), dtype=np.float32), k=5)
+    assert len(words) == 2 and all(len(w) == 5 for w in words)
+    assert all(w.isascii() and not w.startswith("##") and w not in ("[CLS]", "[SEP]", "[PAD]") for w, _ in words[0])
+
+
+def test_latent_map_round_trips_indexed_points():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(50, 6)).astype(np.float32)
+    xy = fit_projection(mu, "pca")
+    m = LatentMap(mu, xy, k=5)
+    np.testing.assert_allclose(m.transform(mu[:3]), xy[:3], atol=1e-3)  # a known latent lands on its own point
+    np.testing.assert_allclose(m.inverse(xy[:3]), mu[:3], atol=1e-3)
+    xs, ys, pts = m.grid(8)
+    assert pts.shape == (64, 2) and xs[0] < xy[:, 0].min() and ys[-1] > xy[:, 1].max()
+    assert m.density(np.array([[1e3, 1e3]]))[0] > m.density(xy[:1])[0]
+
+
+def test_projection_is_deterministic_for_a_seed():
+    mu = np.random.default_rng(1).normal(size=(40, 5)).astype(np.float32)
+    np.testing.assert_array_equal(fit_projection(mu, "umap", seed=3), fit_projection(mu, "umap", seed=3))
+    with pytest.raises(ValueError, match="unknown projection"):
+        fit_projection(mu, "tsne")
+
+
+def test_corpus_index_search_neighbours_and_landscape(corpus, explorer):
+    assert len(corpus) == 30 and corpus.has_labels and corpus.labels == explorer.labels
+    hits = corpus.search("GOAL")
+    assert hits and all("goal" in corpus.df.text[i] for i in hits)
+    assert corpus.search("no-such-word") == []
+    idx, dist = corpus.neighbours(corpus.mu[0], k=4, exclude=0)
+    assert len(idx) == 4 and 0 not in idx and dist == sorted(dist)
+    land = corpus.landscape(explorer.probs, resolution=12)
+    assert land["probs"].shape == (12, 12, 3) and land["empty"].shape == (12, 12)
+    np.testing.assert_allclose(land["probs"].sum(-1), 1.0, atol=1e-5)
+    cents = corpus.centroids()
+    assert set(cents) == set(corpus.df.label) and cents["money"].shape == (4,)
