@@ -104,10 +104,10 @@ class TrainConfig:
     labels_per_class: int | None = None  # keep N labels per class, the rest train as unlabelled text
     max_train_rows: int | None = None
 
-    epochs: float = 4.0  # joint training of every part
+    epochs: float = 5.0  # joint training of every part
     # Then the decoder alone, on posteriors of the (best) encoder computed once: cheap epochs that
     # maximise the same ELBO with the encoder fixed. 0 = none.
-    decoder_epochs: float = 4.0
+    decoder_epochs: float = 3.0
     batch_size: int = 32
     lr: float = 1e-4  # encoder learning rate
     head_lr: float = 1e-3  # posterior, classifier and decoder
@@ -121,7 +121,7 @@ class TrainConfig:
     beta_max: float = 1.0
     anneal_cycles: int = 4
     anneal_ratio: float = 0.5
-    free_bits: float = 0.75  # nats per latent dimension
+    free_bits: float = 1.0  # nats per latent dimension
     bow_weight: float = 1.0  # auxiliary bag-of-words reconstruction from z (0 = off)
 
     eval_every: int = 0  # steps between dev evaluations; 0 = once per epoch

@@ -194,11 +194,25 @@ class LatentDecoder(nn.Module):
         # any point of latent space stands for.
         self.bow_proj = nn.Sequential(nn.Linear(L, hidden), nn.GELU(), nn.LayerNorm(hidden))
         self.bow_bias = nn.Parameter(torch.zeros(V))
+        self._init_weights(config.decoder_layers)
         # vocab_ids: decoder index -> encoder token id; vocab_map: encoder token id -> decoder index.
         self.register_buffer("vocab_ids", vocab_ids.clone(), persistent=True)
         vocab_map = torch.full((encoder_vocab_size,), -1, dtype=torch.long)
         vocab_map[vocab_ids] = torch.arange(V)
         self.register_buffer("vocab_map", vocab_map, persistent=False)
+
+    def _init_weights(self, n_layers: int) -> None:
+        """GPT-2 style: N(0, 0.02) for weights and positions, zero biases, residual outputs scaled by
+        1/sqrt(2 * layers). PyTorch's default N(0, 1) positions would be ~20x larger than the (frozen)
+        word embeddings and drown which token the decoder is reading."""
+        for name, m in self.named_modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                std = 0.02
+                if name.endswith(("self_out", "cross_out", "mlp.2")):
+                    std /= (2 * max(1, n_layers)) ** 0.5
+                nn.init.normal_(m.weight, 0.0, std)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def memory_kv(self, z: torch.Tensor):
         mem = self.z_to_mem(z).view(z.shape[0], self.K, self.hidden)  # (B, K, H)
