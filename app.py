@@ -17,6 +17,9 @@ PAGES = [
     st.Page("pages/classify.py", title="Classify", icon=":material/label:", default=True),
     st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/timeline:"),
+    st.Page("pages/debug.py", title="Debug", icon=":material/bug_report:"),
+    st.Page("pages/samples.py", title="Samples", icon=":material/casino:"),
+    st.Page("pages/model.py", title="Model", icon=":material/monitor_heart:"),
 ]
 page = st.navigation(PAGES)
 

@@ -7,8 +7,10 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pages._shared import figures, views  # noqa: E402
-from pages._shared.resources import current_explorer  # noqa: E402
+from pages._shared import figures, share, views  # noqa: E402
+from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+
+route_through_app()
 
 EXAMPLES = {
     "World": "Iran said on Monday it would resume talks with European envoys over its nuclear programme, as the UN watchdog met in Vienna.",
@@ -24,6 +26,8 @@ st.caption("Type or paste a document: the model encodes it to a posterior over l
            "shows which words drove the decision, and decodes the latent back into text.")
 
 explorer = current_explorer()
+corpus = current_corpus(explorer, required=False)
+share.restore("classify")
 if explorer is not None:
     labels = explorer.labels
     if TEXT_KEY not in st.session_state:
@@ -100,3 +104,9 @@ if explorer is not None:
                 else:
                     st.warning(f"The decoded text is classified as {rec_pred.label}, not {pred.label}: the latent "
                                "sits where the decoder writes about something else. Treat this prediction with care.")
+
+            st.subheader("Move it along a class direction")
+            st.caption("Walk the text's latent towards another class, decoding and classifying at every step: where "
+                       "does the prediction flip, and what does the text turn into on the way?")
+            views.class_direction_panel(explorer, corpus, pred.mu, pred.label, "classify")
+    share.publish("classify", {"classify_text": text, "attr_target": st.session_state.get("attr_target")})

@@ -1,5 +1,4 @@
 """Interpolate: walk through latent space from one document to another, decoding and classifying every step."""
-import html
 import sys
 from pathlib import Path
 
@@ -8,8 +7,10 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pages._shared import figures, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer  # noqa: E402
+from pages._shared import figures, share, views  # noqa: E402
+from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+
+route_through_app()
 
 st.title("Interpolate")
 st.caption("Pick two documents, or type them. The path between their latent means is decoded and classified at "
@@ -17,6 +18,7 @@ st.caption("Pick two documents, or type them. The path between their latent mean
 
 explorer = current_explorer()
 corpus = current_corpus(explorer, required=False)
+share.restore("interpolate")
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -84,14 +86,7 @@ if explorer is not None:
         else:
             st.caption(f"The whole path stays in {path.labels[0]}.")
         st.subheader("Decoded text at every step")
-        rows = []
-        for i, (text, lab, p) in enumerate(zip(path.texts, path.labels, path.probs)):
-            end = " (A)" if i == 0 else " (B)" if i == len(path) - 1 else ""
-            rows.append(f'<tr><td style="padding:4px 8px; color:#6B7280; white-space:nowrap;">{i}{end}</td>'
-                        f'<td style="padding:4px 8px; white-space:nowrap;">{views.class_badge(lab, labels, f" {p.max():.0%}")}</td>'
-                        f'<td style="padding:4px 8px;">{html.escape(text) or "<i>(empty)</i>"}</td></tr>')
-        st.markdown('<table style="width:100%; border-collapse:collapse;">' + "".join(rows) + "</table>",
-                    unsafe_allow_html=True)
+        views.path_table(path, labels)
         if corpus is not None:
             st.subheader("The path on the map")
             xy = corpus.map.transform(path.z)
@@ -101,3 +96,9 @@ if explorer is not None:
             st.plotly_chart(fig, width="stretch", key="interp_map", config={"displaylogo": False})
             st.caption("Steps are placed by their nearest documents in latent space, so a step between clusters lands "
                        "near the documents it resembles most.")
+        st.subheader("Move A along a class direction")
+        st.caption("Instead of towards B, walk A's latent towards a class; decoded and classified at every step.")
+        views.class_direction_panel(explorer, corpus, a[0], path.labels[0], "interp")
+    share.publish("interpolate", {"interp_doc_A": st.session_state.get("interp_doc_A"),
+                                  "interp_doc_B": st.session_state.get("interp_doc_B"),
+                                  "interp_steps": steps, "interp_mode": mode})

@@ -7,8 +7,10 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pages._shared import figures, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer  # noqa: E402
+from pages._shared import figures, share, views  # noqa: E402
+from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+
+route_through_app()
 
 st.title("Latent map")
 st.caption("Every document of the corpus at its posterior mean, projected to 2-D. Click a point to open it; drag a "
@@ -16,6 +18,7 @@ st.caption("Every document of the corpus at its posterior mean, projected to 2-D
 
 explorer = current_explorer()
 corpus = current_corpus(explorer)
+share.restore("map")
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying the map's background…")
@@ -85,11 +88,15 @@ if explorer is not None and corpus is not None:
             mask &= (df["correct"] == False).to_numpy()  # noqa: E712
         filtered = np.flatnonzero(mask).tolist()
 
-    fig = figures.latent_map(df, labels, color_by, landscape=land, star=star, highlight=filtered or None)
+    shared_rows = [int(r) for r in st.session_state.get("map_rows_shared", []) if str(r).isdigit() and int(r) < len(df)]
+    fig = figures.latent_map(df, labels, color_by, landscape=land, star=star, highlight=filtered or shared_rows or None)
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="map_chart", config={"displaylogo": False, "scrollZoom": True})
     chart_rows, centre = selected_rows(event, df)
-    rows = chart_rows or filtered
+    shared = shared_rows
+    if chart_rows:
+        st.session_state["map_rows_shared"] = shared = []  # a new selection replaces the one from a link
+    rows = chart_rows or filtered or shared
     info = (f"{len(df):,} documents · projection: {corpus.meta.get('projection', '?').upper()} of the "
             f"{explorer.latent_size}-d posterior means · model {explorer.name}")
     st.caption(info)
@@ -138,3 +145,7 @@ if explorer is not None and corpus is not None:
                            format_func=lambda i: f"#{i} · {df['pred'].iat[i]} · {views.snippet(df['text'].iat[i], 90)}")
         if doc is not None:
             views.document_panel(explorer, corpus, int(doc), key="map")
+    share.publish("map", {"map_color": color_by, "map_filter_text": f_words, "map_filter_pred": f_pred,
+                          "map_filter_label": f_label, "map_filter_wrong": f_wrong,
+                          "map_doc": st.session_state.get("map_doc") if rows else None,
+                          "map_rows_shared": chart_rows or shared})

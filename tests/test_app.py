@@ -1,33 +1,117 @@
-"""AppTest: the app and its pages on the default model."""
+"""AppTest: the app and each page on the default model, every widget path once."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO
+from conftest import DEFAULT_MODEL, REPO
 
 pytestmark = pytest.mark.integration
+TIMEOUT = 180
 
 
-def test_classify_page_shows_probabilities_and_reconstruction():
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "pages" / name), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown_text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_app_routes_every_page_and_keeps_the_typed_text():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Classify"
+    assert at.sidebar.selectbox(key="model_name").value == "ag_news_vae"
+    assert at.sidebar.selectbox(key="corpus_name").value == "ag_news_dev"
+    at.text_area(key="classify_text").set_value("Manchester United beat Arsenal 2-0 to go top of the league.").run()
+    assert at.metric[0].value == "Sports"
+    for path, title in (("pages/latent_map.py", "Latent map"), ("pages/interpolate.py", "Interpolate")):
+        at.switch_page(path).run()
+        assert not at.exception, at.exception
+        assert at.title[0].value == title
+    at.switch_page("pages/classify.py").run()
+    assert at.text_area(key="classify_text").value.startswith("Manchester United"), "the typed text survives"
+
+
+def test_classify_probabilities_uncertainty_attributions_and_reconstruction():
+    at = page("classify.py")
     at.text_area(key="classify_text").set_value(
         "Manchester United beat Arsenal 2-0 to go top of the Premier League table.").run()
     assert not at.exception
-    metric = at.metric[0]
-    assert metric.label == "Predicted class" and metric.value == "Sports"
-    assert at.get("plotly_chart"), "the probability chart is drawn"
-    assert at.text[0].value.strip(), "the reconstruction is shown"
+    assert at.metric[0].label == "Predicted class" and at.metric[0].value == "Sports"
+    assert at.metric[1].label == "Samples predicting another class" and at.metric[1].value.endswith("%")
+    assert len(at.get("plotly_chart")) == 2  # probabilities, and their spread over z samples
+    text = markdown_text(at)
+    assert "Integrated Gradients" in text and "Occlusion" in text and "convergence delta" in "\n".join(
+        c.value for c in at.caption)
+    assert "Arsenal" in text  # the words, coloured
+    assert at.code[0].value.strip(), "the reconstruction is shown"
+    at.selectbox(key="attr_target").set_value("World").run()
+    assert not at.exception and "for World" in markdown_text(at)
 
 
 def test_example_buttons_fill_the_text_box():
-    at = AppTest.from_file(str(REPO / "pages" / "classify.py"), default_timeout=120).run()
+    at = page("classify.py")
     at.button(key="example_Business").click().run()
     assert "Oil prices" in at.text_area(key="classify_text").value
     assert at.metric[0].value == "Business"
 
 
 def test_empty_text_asks_for_input():
-    at = AppTest.from_file(str(REPO / "pages" / "classify.py"), default_timeout=120).run()
+    at = page("classify.py")
     at.text_area(key="classify_text").set_value("   ").run()
     assert not at.exception and "Type a text" in at.info[0].value
+
+
+def test_long_text_is_truncated_with_a_notice():
+    at = page("classify.py")
+    at.text_area(key="classify_text").set_value("Stocks fell on Wall Street. " * 200).run()
+    assert not at.exception
+    assert any("reads only the first 128" in w.value for w in at.warning)
+
+
+def test_latent_map_colour_modes_filter_selection_and_one_document():
+    at = page("latent_map.py")
+    chart = at.get("plotly_chart")[0]
+    assert chart.proto.spec or chart.proto.figure.spec, "the map is drawn"
+    for mode in ("pred", "correct", "confidence", "prob_std", "label"):
+        at.selectbox(key="map_color").set_value(mode).run()
+        assert not at.exception, mode
+    at.toggle(key="map_landscape").set_value(False).run()
+    assert not at.exception
+    assert "Select documents" in at.info[0].value
+    # select the misclassified Sports documents through the filter
+    at.multiselect(key="map_filter_pred").set_value(["Sports"]).run()
+    at.checkbox(key="map_filter_wrong").set_value(True).run()
+    assert not at.exception
+    sub = [s.value for s in at.subheader]
+    assert any(s.startswith("Selected documents (") for s in sub) and "Decode here" in sub
+    table = at.dataframe[0].value
+    assert len(table) > 0 and (table["pred"] == "Sports").all() and (table["label"] != "Sports").all()
+    assert at.code[0].value.strip(), "the centre of the selection is decoded"
+    row = at.selectbox(key="map_doc").value
+    assert any(h.value == f"#### Document #{row}" for h in at.markdown) or f"Document #{row}" in markdown_text(at)
+    at.toggle(key=f"map_attr_{row}").set_value(True).run()
+    assert not at.exception
+    text = markdown_text(at)
+    assert "Why Sports?" in text and "Why " in text.replace("Why Sports?", "")  # predicted and true class
+
+
+def test_interpolate_between_two_corpus_documents_and_typed_texts():
+    at = page("interpolate.py")
+    assert [s.value for s in at.subheader][:2] == ["Class probabilities along the path", "Decoded text at every step"]
+    at.slider(key="interp_steps").set_value(12).run()
+    at.radio(key="interp_mode").set_value("spherical").run()
+    assert not at.exception
+    table = [m.value for m in at.markdown if m.value.startswith("<table")][0]
+    assert table.count("<tr>") == 12
+    at.radio(key="interp_src_A").set_value("Type a text").run()
+    at.text_area(key="interp_text_A").set_value("The central bank raised interest rates again.").run()
+    at.text_input(key="interp_q_B").set_value("olympic").run()
+    assert not at.exception
+    from vae_core.index import read_index
+
+    df, _ = read_index(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
+    assert "olympic" in df.text[at.selectbox(key="interp_doc_B").value].lower()
+    assert len(at.get("plotly_chart")) == 2  # the probabilities along the path, and the path on the map

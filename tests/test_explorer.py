@@ -131,3 +131,92 @@ def test_corpus_index_search_neighbours_and_landscape(corpus, explorer):
     np.testing.assert_allclose(land["probs"].sum(-1), 1.0, atol=1e-5)
     cents = corpus.centroids()
     assert set(cents) == set(corpus.df.label) and cents["money"].shape == (4,)
+
+
+def test_latent_health_flags_a_collapsed_posterior():
+    from vae_core.evaluate import latent_health
+
+    rng = np.random.default_rng(0)
+    healthy = latent_health(rng.normal(size=(200, 8)) * 2, np.full((200, 8), -2.0))
+    assert not healthy["collapsed"] and healthy["active_units"] == 8 and healthy["kl_per_doc"] > 1
+    collapsed = latent_health(rng.normal(size=(200, 8)) * 0.01, np.zeros((200, 8)))
+    assert collapsed["collapsed"] and collapsed["active_units"] == 0
+    assert any("active" in r for r in collapsed["collapse_reasons"])
+    assert any("KL per document" in r for r in collapsed["collapse_reasons"])
+    assert len(collapsed["kl_per_dim"]) == 8 and collapsed["mutual_information"] < healthy["mutual_information"] / 5
+
+
+def test_min_norm_move_two_classes_is_the_projection_onto_the_boundary():
+    from vae_core.interpret.counterfactual import min_norm_move
+
+    W, b = np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2)
+    z0 = np.array([2.0, 0.0])  # class 0 wins by 2
+    d = min_norm_move(W, b, z0, target=1, margin=0.5)
+    # constraint (w1 - w0) . (z0 + d) >= 0.5 with w1 - w0 = (-1, 1): the projection moves (-1.25, 1.25)
+    np.testing.assert_allclose(d, [-1.25, 1.25], atol=1e-6)
+    assert np.allclose(min_norm_move(W, b, np.array([0.0, 3.0]), 1, 0.5), 0)  # already the target
+
+
+def test_min_norm_move_meets_every_constraint_minimally():
+    from vae_core.interpret.counterfactual import min_norm_move
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        W, b, z0 = rng.normal(size=(5, 6)), rng.normal(size=5), rng.normal(size=6) * 2
+        t = int(np.argmin(W @ z0 + b))
+        d = min_norm_move(W, b, z0, t, margin=1.0)
+        logits = W @ (z0 + d) + b
+        assert all(logits[t] >= logits[j] + 1.0 - 1e-5 for j in range(5) if j != t)
+        # no feasible move is shorter: random feasible moves found by scaling random directions
+        for _ in range(50):
+            u = rng.normal(size=6)
+            for s in np.linspace(0, 2 * np.linalg.norm(d), 40)[1:]:
+                lg = W @ (z0 + s * u / np.linalg.norm(u)) + b
+                if all(lg[t] >= lg[j] + 1.0 for j in range(5) if j != t):
+                    assert s >= np.linalg.norm(d) - 1e-4
+                    break
+
+
+def test_latent_counterfactual_line_search_and_budget():
+    from vae_core.interpret.counterfactual import latent_counterfactual
+
+    W, b = np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2)
+    z0 = np.array([2.0, 0.0], dtype=np.float32)
+
+    def decode_and_classify(z):  # the decoded text reads as class 1 once z[1] - z[0] >= 1.5
+        return [f"text {i}" for i in range(len(z))], np.where(z[:, 1] - z[:, 0] >= 1.5 - 1e-6, 1, 0)
+
+    cf = latent_counterfactual(W, b, z0, 1, decode_and_classify, budget=8.0)
+    assert cf.flipped and cf.found and cf.decoded_label == 1
+    assert cf.flip_distance == pytest.approx(2.25 / np.sqrt(2), rel=1e-4)  # margin 0.25
+    assert cf.distance == pytest.approx(3.5 / np.sqrt(2), rel=1e-4)  # margin 1.5, the first readable one
+    small = latent_counterfactual(W, b, z0, 1, decode_and_classify, budget=1.0)
+    assert not small.flipped and not small.found and small.tried == []
+
+
+def test_explorer_counterfactual_flips_the_tiny_model(explorer):
+    mu = np.array(explorer.classify(TEXT).mu, dtype=np.float32)
+    current = int(np.argmax(explorer.probs(mu)[0]))
+    target = (current + 1) % len(explorer.labels)
+    cf = explorer.counterfactual(mu, target, budget=50.0)
+    assert cf.flipped and int(np.argmax(explorer.probs(cf.flip)[0])) == target
+    assert len(cf.tried) >= 1 and all(isinstance(t["decoded"], str) for t in cf.tried)
+    with pytest.raises(ValueError):
+        explorer.counterfactual(mu, 99)
+
+
+def test_class_direction_walk_and_samples(explorer, corpus):
+    d = explorer.class_direction(0, 1)
+    assert np.linalg.norm(d) == pytest.approx(1.0, abs=1e-5)
+    walk = explorer.walk(np.zeros(4), d, [0.0, 5.0, 50.0])
+    assert len(walk) == 3 and walk.probs[2, 1] > walk.probs[0, 1]  # walking towards class 1 raises its probability
+    d2 = explorer.class_direction(0, 2, corpus.centroids("pred")) if {"money", "tech"} <= set(corpus.df.pred) else d
+    assert np.linalg.norm(d2) == pytest.approx(1.0, abs=1e-5)
+    prior = explorer.sample_prior(5, seed=1)
+    assert len(prior) == 5 and np.array_equal(prior.z, explorer.sample_prior(5, seed=1).z)
+    z = corpus.class_samples(corpus.df.pred.iloc[0], 4, seed=2)
+    assert z.shape == (4, 4) and np.array_equal(z, corpus.class_samples(corpus.df.pred.iloc[0], 4, seed=2))
+    with pytest.raises(ValueError, match="no document"):
+        corpus.class_samples("nothing", 2)
+    places = corpus.empty_places(3, resolution=20)
+    assert places.shape[1] == 2 and len(places) <= 3

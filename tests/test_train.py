@@ -32,6 +32,8 @@ def test_training_writes_a_complete_checkpoint(tiny_corpus, tiny_encoder_dir, tm
     assert [h["phase"] for h in metrics["history"]] == ["joint", "joint", "decoder"]
     assert all("accuracy" in h["dev"] and "recon_per_token" in h["dev"] for h in metrics["history"])
     assert metrics["best_dev_accuracy"] == max(h["dev"]["accuracy"] for h in metrics["history"])
+    curve = metrics["steps"]  # training curves for the app: every 20th step and the last
+    assert [r["step"] for r in curve] == [20, 24] and all({"loss", "ce", "kl", "beta"} <= set(r) for r in curve)
     fp = json.loads((folder / "data_fingerprint.json").read_text())
     assert fp["train"]["rows"] == 60 and len(fp["train"]["sha256"]) == 64
     model = TextVAE.from_pretrained(folder)

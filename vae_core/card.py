@@ -56,9 +56,11 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         f"- Data: `{(fp.get('train') or {}).get('file')}`, {(fp.get('train') or {}).get('rows')} rows "
         f"({fp.get('labelled_rows_used')} labelled), sha256 `{(fp.get('train') or {}).get('sha256', '')[:16]}`",
         f"- Model selection on `{(fp.get('dev') or {}).get('file')}` by accuracy",
-        f"- {args.get('epochs')} epochs, batch {args.get('batch_size')}, encoder lr {args.get('lr')}, head lr "
-        f"{args.get('head_lr')}, free bits {args.get('free_bits')} nats/dim, cyclical beta "
-        f"({args.get('anneal_cycles')} cycles, max {args.get('beta_max')}), seed {args.get('seed')}",
+        f"- {args.get('epochs')} epochs of every part together, then {args.get('decoder_epochs', 0)} epochs of the "
+        f"decoder alone on the best encoder's posteriors; batch {args.get('batch_size')}, encoder lr {args.get('lr')}, "
+        f"head lr {args.get('head_lr')}, free bits {args.get('free_bits')} nats/dim, cyclical beta "
+        f"({args.get('anneal_cycles')} cycles, max {args.get('beta_max')}), bag-of-words loss weight "
+        f"{args.get('bow_weight', 0)}, mixed precision {args.get('mixed_precision', 'no')}, seed {args.get('seed')}",
     ]
     if metrics.get("train_seconds"):
         lines.append(f"- Training time (optimisation steps, excluding evaluation): {metrics['train_seconds'] / 60:.1f} min")

@@ -14,8 +14,9 @@ from .modeling import TextVAE
 
 @torch.no_grad()
 def forward_corpus(model: TextVAE, texts: Sequence[str], batch_size: int = 64, progress: bool = True,
-                   reconstruction: bool = True) -> dict[str, torch.Tensor]:
-    """One pass over a corpus with z = mu: probabilities, posterior and reconstruction NLL per document.
+                   reconstruction: bool | int = True) -> dict[str, torch.Tensor]:
+    """One pass over a corpus with z = mu: probabilities, posterior and reconstruction NLL per document
+    (for every document, or for the first N when `reconstruction` is a number; 0 elsewhere).
     Texts are batched by length (less padding) and returned in their original order."""
     from tqdm.auto import tqdm
 
@@ -39,10 +40,11 @@ def forward_corpus(model: TextVAE, texts: Sequence[str], batch_size: int = 64, p
         post = model.encode(input_ids, mask)
         probs[idx] = torch.softmax(model.classify(post.mu), -1)
         mu[idx], logvar[idx] = post.mu, post.logvar
-        if reconstruction:
-            dec_in, tgt = model.decoder_io(input_ids, mask)
-            n, t = reconstruction_nll(model.decode_logits(post.mu, dec_in), tgt)
-            nll[idx], ntok[idx] = n, t.float()
+        rec = [r for r, i in enumerate(idx) if reconstruction is True or (reconstruction and i < reconstruction)]
+        if rec:
+            dec_in, tgt = model.decoder_io(input_ids[rec], mask[rec])
+            n, t = reconstruction_nll(model.decode_logits(post.mu[rec], dec_in), tgt)
+            nll[[idx[r] for r in rec]], ntok[[idx[r] for r in rec]] = n, t.float()
     kl = kl_per_dim(mu, logvar)  # (N, L)
     return {"probs": probs, "mu": mu, "logvar": logvar, "recon_nll": nll, "recon_tokens": ntok,
             "kl": kl.sum(-1), "kl_per_dim": kl}
@@ -80,6 +82,25 @@ def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, seed: int = 0, ch
         log_q = gaussian_log_density(zc, mu[None], logvar[None])  # (c, N)
         log_qz.append(torch.logsumexp(log_q, dim=1) - math.log(N))
     return float(neg_entropy - torch.cat(log_qz).mean())
+
+
+def latent_health(mu, logvar, seed: int = 0) -> dict:
+    """The VAE's health on a corpus from its posteriors (N, L) alone: KL per document and per dimension,
+    active units, mutual information, and whether the posterior has collapsed (fewer than half the units
+    active, or under 1 nat of KL per document: the latent then says little about the text)."""
+    mu, logvar = torch.as_tensor(np.asarray(mu, dtype=np.float32)), torch.as_tensor(np.asarray(logvar, dtype=np.float32))
+    kl = kl_per_dim(mu, logvar)  # (N, L)
+    au, variances = active_units(mu)
+    L = mu.shape[1]
+    kl_doc = float(kl.sum(-1).mean())
+    reasons = []
+    if au < L / 2:
+        reasons.append(f"only {au} of {L} latent units are active (posterior means vary across documents)")
+    if kl_doc < 1.0:
+        reasons.append(f"KL per document is {kl_doc:.2f} nats: the posteriors barely differ from the prior")
+    return {"kl_per_doc": kl_doc, "kl_per_dim": kl.mean(0).tolist(), "active_units": au, "latent_size": L,
+            "mu_variance_per_dim": variances, "mutual_information": mutual_information(mu, logvar, seed),
+            "collapsed": bool(reasons), "collapse_reasons": reasons}
 
 
 def generation_metrics(model: TextVAE, texts: Sequence[str], mu: torch.Tensor, pred: torch.Tensor,

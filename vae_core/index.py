@@ -157,3 +157,29 @@ class CorpusIndex:
         spacing = float(np.median(self.map.density(self.xy[:: max(1, len(self.xy) // 2000)], k=6)))
         far = self.map.density(pts).reshape(resolution, resolution) > empty_factor * max(spacing, 1e-6)
         return {"x": xs, "y": ys, "probs": probs, "empty": far, "z": z.reshape(resolution, resolution, -1)}
+
+    def class_samples(self, label: str, n: int = 8, seed: int = 0, by: str = "pred") -> np.ndarray:
+        """n latents from a class's region: z ~ q(z|x) for documents x of that class (seeded) -> (n, L)."""
+        rows = np.flatnonzero((self.df[by] == label).to_numpy())
+        if not len(rows):
+            raise ValueError(f"no document of class '{label}' in this corpus.")
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(rows, size=n, replace=len(rows) < n)
+        logvar = np.stack(self.df["logvar"].to_numpy()[pick]).astype(np.float32)
+        return (self.mu[pick] + rng.standard_normal(self.mu[pick].shape).astype(np.float32) * np.exp(0.5 * logvar))
+
+    def empty_places(self, n: int = 6, resolution: int = 40, factor: float = 3.0) -> np.ndarray:
+        """Up to n map positions (n, 2) inside the map's extent that lie far from every document, the
+        emptiest first."""
+        _, _, pts = self.map.grid(resolution, margin=0.0)
+        d = self.map.density(pts)
+        spacing = float(np.median(self.map.density(self.xy[:: max(1, len(self.xy) // 2000)], k=6)))
+        order = [i for i in np.argsort(-d) if d[i] > factor * max(spacing, 1e-6)]
+        chosen: list[int] = []
+        min_gap = 0.1 * float(np.linalg.norm(self.xy.max(0) - self.xy.min(0)))
+        for i in order:  # spread the picks out
+            if all(np.linalg.norm(pts[i] - pts[j]) > min_gap for j in chosen):
+                chosen.append(i)
+            if len(chosen) == n:
+                break
+        return pts[chosen] if chosen else np.zeros((0, 2), dtype=np.float32)

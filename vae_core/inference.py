@@ -187,3 +187,51 @@ class Explorer:
         t = np.linspace(0.0, 1.0, steps, dtype=np.float32)
         z = slerp(a, b, t) if mode == "spherical" else (1 - t[:, None]) * a + t[:, None] * b
         return self.path(z)
+
+    # ---- debugging a decision ----
+    def classifier_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(W (C, L), b (C,)) of the linear classifier on z."""
+        head = self.model.classifier
+        return head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy()
+
+    def reclassify(self, texts: Sequence[str]) -> np.ndarray:
+        """Predicted class index of each text (empty texts count as '.')."""
+        mu, _ = self.encode([t if t.strip() else "." for t in texts])
+        return self.probs(mu).argmax(-1)
+
+    def counterfactual(self, mu: Sequence[float], target: int, budget: float = 8.0):
+        """The smallest move of z towards class `target` whose decoded text is classified as `target`."""
+        from .interpret.counterfactual import latent_counterfactual
+
+        if not (0 <= target < len(self.labels)):
+            raise ValueError(f"target class {target} is not one of the model's {len(self.labels)} classes.")
+        W, b = self.classifier_weights()
+
+        def decode_and_classify(z: np.ndarray):
+            texts = self.decode(z)
+            return texts, self.reclassify(texts)
+
+        return latent_counterfactual(W, b, np.asarray(mu, dtype=np.float32), target, decode_and_classify, budget)
+
+    def class_direction(self, source: int, target: int, centroids: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Unit vector (L,) from class `source` towards `target`: the difference of their centroids when
+        given, else of the classifier's weight rows (the gradient of logit_target - logit_source)."""
+        if centroids is not None:
+            d = centroids[self.labels[target]] - centroids[self.labels[source]]
+        else:
+            W, _ = self.classifier_weights()
+            d = W[target] - W[source]
+        n = float(np.linalg.norm(d))
+        if n == 0:
+            raise ValueError("the two classes have the same direction; pick two different classes.")
+        return (d / n).astype(np.float32)
+
+    def walk(self, z0: Sequence[float], direction: np.ndarray, distances: Sequence[float]) -> LatentPath:
+        """z0 + s * direction for each distance s, decoded and classified."""
+        z0 = np.asarray(z0, dtype=np.float32)
+        return self.path(z0[None] + np.asarray(distances, dtype=np.float32)[:, None] * direction[None])
+
+    def sample_prior(self, n: int = 8, seed: int = 0) -> LatentPath:
+        """n latents drawn from the prior N(0, I) (seeded), decoded and classified."""
+        rng = np.random.default_rng(seed)
+        return self.path(rng.standard_normal((n, self.latent_size)).astype(np.float32))

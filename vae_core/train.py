@@ -192,7 +192,8 @@ class Trainer:
 
     def _extra_files(self) -> dict:
         return {
-            "metrics.json": {"history": self.history, "best_dev_accuracy": self.best, "train_seconds": self.elapsed},
+            "metrics.json": {"history": self.history, "best_dev_accuracy": self.best if self.dev is not None else None,
+                             "train_seconds": self.elapsed},
             "training_args.json": self.cfg.to_dict(),
             "data_fingerprint.json": self.fingerprint,
         }
@@ -238,7 +239,8 @@ class Trainer:
         from .evaluate import classification_metrics, forward_corpus
 
         model = self._unwrapped()
-        out = forward_corpus(model, self.dev.texts, batch_size=64, progress=False)
+        # reconstruction on the first 1,000 documents only: enough for a curve, at a third of the cost
+        out = forward_corpus(model, self.dev.texts, batch_size=64, progress=False, reconstruction=1000)
         y = encode_labels(self.dev.labels, model.labels, self.dev.source)
         m = classification_metrics(y, out["probs"].argmax(-1).tolist(), model.labels)
         return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kl_per_doc": float(out["kl"].mean()),
@@ -395,9 +397,10 @@ class Trainer:
                 start = time.time()
         bar.close()
         if acc.is_main_process and self.model_dir.exists():
-            # The best checkpoint's metrics file gets the whole history, not only the part before it.
-            write_text_atomic(self.model_dir / "metrics.json",
-                              json.dumps(self._extra_files()["metrics.json"], indent=2, default=float) + "\n")
+            # The best checkpoint's metrics file gets the whole history, not only the part before it, and
+            # the training curves (the logged steps).
+            write_text_atomic(self.model_dir / "metrics.json", json.dumps(
+                {**self._extra_files()["metrics.json"], "steps": read_step_log(self.log_path)}, indent=2, default=float) + "\n")
         acc.wait_for_everyone()
         return self.model_dir
 
@@ -429,6 +432,21 @@ def two_phase_schedule(joint_steps: int, decoder_steps: int, warmup_ratio: float
         return phase(step, joint_steps) if step < joint_steps else phase(step - joint_steps, decoder_steps)
 
     return factor
+
+
+def read_step_log(path: Path) -> list[dict]:
+    """The per-step records of a run's metrics.jsonl (loss parts, beta, KL, learning rate), in order."""
+    if not path.exists():
+        return []
+    steps = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by an interruption
+            continue
+        if "step" in rec and "eval" not in rec:
+            steps[rec["step"]] = rec  # a resumed run logs some steps again: the last one stands
+    return [steps[k] for k in sorted(steps)]
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -152,8 +152,9 @@ def _add_landscape(fig: go.Figure, land: dict, labels: list[str], colors: dict[s
 
 def _add_path(fig: go.Figure, path: dict, colors: dict[str, str]) -> None:
     """path: x, y (N,), labels (N,), texts (N,), name."""
-    fig.add_trace(go.Scatter(x=path["x"], y=path["y"], mode="lines", line=dict(color="#111827", width=2, dash="dot"),
-                             name=safe(path.get("name", "path")), hoverinfo="skip"))
+    if path.get("lines", True):
+        fig.add_trace(go.Scatter(x=path["x"], y=path["y"], mode="lines", name=safe(path.get("name", "path")),
+                                 line=dict(color="#111827", width=2, dash="dot"), hoverinfo="skip"))
     fig.add_trace(go.Scatter(
         x=path["x"], y=path["y"], mode="markers+text", showlegend=False,
         text=[str(i) for i in range(len(path["x"]))], textposition="top center",
@@ -177,3 +178,72 @@ def path_probabilities(labels: list[str], probs: np.ndarray, x_title: str = "ste
                       yaxis=dict(title="probability", range=[0, 1.02], tickformat=".0%", gridcolor="#E5E7EB"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), hovermode="x unified")
     return _base(fig, 300)
+
+
+def confusion_matrix(labels: list[str], cm: list[list[int]], chosen: tuple[int, int] | None = None) -> go.Figure:
+    """Rows: true class; columns: predicted class. Counts, shaded by the share of the row."""
+    cm_a = np.asarray(cm, dtype=float)
+    share = cm_a / np.maximum(cm_a.sum(1, keepdims=True), 1)
+    names = [safe(lab) for lab in labels]
+    fig = go.Figure(go.Heatmap(
+        z=share, x=names, y=names, colorscale="Blues", zmin=0, zmax=1, showscale=False,
+        text=[[f"{int(v)}" for v in row] for row in cm_a], texttemplate="%{text}", textfont=dict(size=15),
+        customdata=[[[i, j] for j in range(len(labels))] for i in range(len(labels))],
+        hovertemplate="true %{y}, predicted %{x}: %{text} documents (%{z:.1%} of the row)<extra></extra>",
+    ))
+    if chosen is not None:
+        i, j = chosen
+        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#F59E0B", width=3))
+    fig.update_layout(xaxis=dict(title="predicted", side="top"), yaxis=dict(title="true", autorange="reversed"))
+    return _base(fig, 90 + 70 * len(labels))
+
+
+def kl_per_dimension(kl: list[float], variances: list[float], threshold: float = 0.01) -> go.Figure:
+    """KL per latent dimension (bars) and the variance of the posterior means (active above the threshold)."""
+    from plotly.subplots import make_subplots
+
+    dims = list(range(len(kl)))
+    active = [v > threshold for v in variances]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("KL per dimension (nats)", "Variance of E[z|x] across documents"))
+    fig.add_trace(go.Bar(x=dims, y=np.round(kl, 3), marker_color=["#4C78A8" if a else "#D1D5DB" for a in active],
+                         hovertemplate="dim %{x}: %{y:.2f} nats<extra></extra>", showlegend=False), 1, 1)
+    fig.add_trace(go.Bar(x=dims, y=np.round(variances, 4), marker_color=["#4C78A8" if a else "#D1D5DB" for a in active],
+                         hovertemplate="dim %{x}: %{y:.3f}<extra></extra>", showlegend=False), 1, 2)
+    fig.add_hline(y=threshold, line=dict(color="#DC2626", dash="dot"), row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_xaxes(title="latent dimension")
+    return _base(fig, 320)
+
+
+def training_curves(metrics: dict) -> go.Figure:
+    """Per-step losses (reconstruction and bag of words per token, KL, classification CE, beta) and the
+    per-epoch dev figures of a checkpoint's metrics.json."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("losses per step", "KL per document and beta", "dev set per epoch"),
+                        specs=[[{}, {"secondary_y": True}, {"secondary_y": True}]])
+    steps = metrics.get("steps") or []
+    x = [r["step"] for r in steps]
+    for name, key, color in (("reconstruction / token", "recon_per_token", "#4C78A8"),
+                             ("bag of words / token", "bow_per_token", "#72B7B2"), ("classification CE", "ce", "#F58518")):
+        if steps and key in steps[0]:
+            fig.add_trace(go.Scatter(x=x, y=[round(r[key], 4) for r in steps], name=name, line=dict(color=color)), 1, 1)
+    if steps:
+        fig.add_trace(go.Scatter(x=x, y=[round(r["kl"], 2) for r in steps], name="KL (nats)", line=dict(color="#B279A2")),
+                      1, 2, secondary_y=False)
+        fig.add_trace(go.Scatter(x=x, y=[r["beta"] for r in steps], name="beta", line=dict(color="#9CA3AF", dash="dot")),
+                      1, 2, secondary_y=True)
+    hist = [h for h in metrics.get("history", []) if h.get("dev")]
+    if hist:
+        ex = [h["epoch"] for h in hist]
+        fig.add_trace(go.Scatter(x=ex, y=[round(h["dev"]["accuracy"], 4) for h in hist], name="dev accuracy",
+                                 mode="lines+markers", line=dict(color="#54A24B")), 1, 3, secondary_y=False)
+        if "recon_per_token" in hist[0]["dev"]:
+            fig.add_trace(go.Scatter(x=ex, y=[round(h["dev"]["recon_per_token"], 3) for h in hist],
+                                     name="dev reconstruction / token", mode="lines+markers",
+                                     line=dict(color="#4C78A8", dash="dash")), 1, 3, secondary_y=True)
+    fig.update_xaxes(title="step", row=1, col=1)
+    fig.update_xaxes(title="step", row=1, col=2)
+    fig.update_xaxes(title="epoch", row=1, col=3)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    return _base(fig, 380)

@@ -133,3 +133,16 @@ def current_corpus(explorer, required: bool = True):
                  f"'{explorer.name}' has ({', '.join(explorer.labels)}). Re-index it with this model.")
         return None
     return corpus
+
+
+def route_through_app() -> None:
+    """Run this page through app.py's navigation (sidebar pickers included) even when it is the first
+    thing a fresh server is asked for: Streamlit routes by the pages/ folder ("v1") until st.navigation
+    has been called once in the process, so a deep link such as /debug would run the page bare. The page
+    then switches the process to app.py's navigation and reruns; st.Page's URL paths equal the file
+    names, so the rerun lands on the same page with the same query string."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

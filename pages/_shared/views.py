@@ -55,8 +55,8 @@ def attribution_html(text: str, attr, color: str, scale: float | None = None) ->
 def attribution_legend(label: str, color: str) -> str:
     pos = hex_to_rgb(color)
     return (f'<span style="{_shade(1.0, 0.7, pos)} padding: 1px 6px; border-radius: 3px;">for '
-            f'{html.escape(label)}</span> &nbsp; <span style="{_shade(-1.0, 0.7, pos)} padding: 1px 6px; '
-            f'border-radius: 3px; color: white;">against</span>')
+            f'{html.escape(label)}</span> &nbsp; <span style="{_shade(-1.0, 0.45, pos)} padding: 1px 6px; '
+            f'border-radius: 3px;">against</span>')
 
 
 def show_attribution(text: str, attr, labels: list[str], title: str, scale: float | None = None) -> None:
@@ -119,13 +119,34 @@ def as_key(z) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in row) for row in np.atleast_2d(np.asarray(z, dtype=np.float32)))
 
 
+def quote(text: str) -> None:
+    """A document's text in a light box, escaped."""
+    st.markdown(f'<div style="padding:0.6rem 0.8rem; background:#F9FAFB; border-radius:6px; margin:0.4rem 0;">'
+                f'{html.escape(text)}</div>', unsafe_allow_html=True)
+
+
 def snippet(text: str, limit: int = 90) -> str:
     """Plain text cut to `limit` characters on one line (for widget labels, which are never HTML)."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def document_panel(explorer, corpus, row: int, key: str) -> None:
+def path_table(path, labels: list[str], first: str = "A", last: str = "B", names: list[str] | None = None) -> None:
+    """Decoded text and predicted class at every step of a latent path, as an HTML table (escaped). Rows
+    are named by `names`, or numbered with the two ends marked `first` and `last`."""
+    if names is None:
+        names = [f"{i}" + (f" ({first})" if i == 0 else f" ({last})" if i == len(path) - 1 else "")
+                 for i in range(len(path))]
+    rows = []
+    for name, text, lab, p in zip(names, path.texts, path.labels, path.probs):
+        rows.append(f'<tr><td style="padding:4px 8px; color:#6B7280; white-space:nowrap;">{html.escape(name)}</td>'
+                    f'<td style="padding:4px 8px; white-space:nowrap;">{class_badge(lab, labels, f" {p.max():.0%}")}</td>'
+                    f'<td style="padding:4px 8px;">{html.escape(text) or "<i>(empty)</i>"}</td></tr>')
+    st.markdown('<table style="width:100%; border-collapse:collapse;">' + "".join(rows) + "</table>",
+                unsafe_allow_html=True)
+
+
+def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool = False) -> None:
     """One corpus document: its text, classes, probabilities, reconstruction, nearest neighbours in
     latent space, and attributions on demand."""
     df, labels = corpus.df, explorer.labels
@@ -137,8 +158,7 @@ def document_panel(explorer, corpus, row: int, key: str) -> None:
         mark = "✓" if doc["label"] == doc["pred"] else "✗ misclassified"
         badges += " &nbsp; true " + class_badge(doc["label"], labels, f"  {mark}")
     st.markdown(badges, unsafe_allow_html=True)
-    st.markdown(f'<div style="padding:0.6rem 0.8rem; background:#F9FAFB; border-radius:6px; margin:0.4rem 0;">'
-                f'{html.escape(str(doc["text"]))}</div>', unsafe_allow_html=True)
+    quote(str(doc["text"]))
     a, b = st.columns([2, 3], gap="large")
     with a:
         st.plotly_chart(figures.probability_bars(labels, list(doc["probs"])), width="stretch",
@@ -155,7 +175,7 @@ def document_panel(explorer, corpus, row: int, key: str) -> None:
         nb.insert(0, "row", idx)
         nb["text"] = [snippet(t, 120) for t in nb["text"]]
         st.dataframe(nb, hide_index=True, width="stretch")
-    if st.toggle("Show word attributions", key=f"{key}_attr_{row}",
+    if st.toggle("Show word attributions", key=f"{key}_attr_{row}", value=attributions_open,
                  help="Integrated Gradients for the predicted class, and for the true class when they differ."):
         targets = [doc["pred"]]
         if doc["label"] in labels and doc["label"] != doc["pred"]:
@@ -166,3 +186,41 @@ def document_panel(explorer, corpus, row: int, key: str) -> None:
                 attr = cached_attribution(explorer, explorer.name, str(doc["text"]), labels.index(lab),
                                           "integrated_gradients")
                 show_attribution(str(doc["text"]), attr, labels, f"Why {lab}?")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_walk(_explorer, model: str, z0: tuple, direction: tuple, distances: tuple):
+    return _explorer.walk(np.asarray(z0, dtype=np.float32), np.asarray(direction, dtype=np.float32), distances)
+
+
+def class_direction_panel(explorer, corpus, mu, current: str, key: str) -> None:
+    """Move a latent along a class direction; decode and classify at every step."""
+    labels = explorer.labels
+    c1, c2, c3 = st.columns([1.3, 1.6, 2])
+    default = next((lab for lab in labels if lab != current), labels[0])
+    target = c1.selectbox("Towards", labels, index=labels.index(default), key=f"{key}_dir_target")
+    kinds = ["classifier gradient"] + (["class centroids"] if corpus is not None else [])
+    kind = c2.radio("Direction", kinds, key=f"{key}_dir_kind", horizontal=True,
+                    help="Classifier gradient: w_target − w_current, the fastest way to raise the target's logit. "
+                         "Class centroids: from the current class's mean latent to the target's (needs a corpus).")
+    reach = c3.slider("Distance (latent units)", 0.5, 12.0, 6.0, 0.5, key=f"{key}_dir_reach",
+                      help="How far to walk; 9 steps from −1/4 of it (away from the target) to all of it.")
+    if target == current:
+        st.info(f"The text is already {current}: pick another class to walk towards.")
+        return
+    src, tgt = labels.index(current), labels.index(target)
+    cents = corpus.centroids("pred") if kind == "class centroids" else None
+    if cents is not None and (current not in cents or target not in cents):
+        st.info("This corpus has no documents predicted as one of these classes; use the classifier gradient.")
+        return
+    direction = explorer.class_direction(src, tgt, cents)
+    distances = tuple(float(d) for d in np.round(np.linspace(-reach / 4, reach, 9), 3))
+    path = cached_walk(explorer, explorer.name, as_key(mu)[0], as_key(direction)[0], distances)
+    flip = next((i for i, lab in enumerate(path.labels) if lab == target), None)
+    st.plotly_chart(figures.path_probabilities(labels, path.probs, "distance along the direction"), width="stretch",
+                    key=f"{key}_dir_chart", config={"displayModeBar": False})
+    if flip is not None:
+        st.caption(f"The prediction becomes {target} at distance {distances[flip]:.2f}.")
+    else:
+        st.caption(f"Within {reach:.1f} the prediction never becomes {target}: walk further.")
+    path_table(path, labels, names=[f"{d:+.2f}" for d in distances])

@@ -1,0 +1,111 @@
+"""Model: the VAE's health (training curves, KL per dimension, active units, mutual information, collapse
+warning), reconstructions, per-class figures on the current corpus, and what it was trained on."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pages._shared import figures, views  # noqa: E402
+from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+
+route_through_app()
+
+st.title("Model")
+st.caption("Is the latent space healthy? A VAE whose posterior collapsed classifies and decodes from a latent that "
+           "says little about the text. Figures on this page come from the checkpoint and the current corpus.")
+
+explorer = current_explorer()
+corpus = current_corpus(explorer, required=False)
+
+
+def read_json(name: str):
+    try:
+        return json.loads((explorer.folder / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def health(_corpus, key: str) -> dict:
+    from vae_core.evaluate import latent_health
+
+    return latent_health(_corpus.mu, np.stack(_corpus.df["logvar"].to_numpy()))
+
+
+if explorer is not None:
+    cfg = explorer.model.config
+    labels = explorer.labels
+    st.markdown(f"**{explorer.name}** · encoder `{cfg.encoder_name_or_path}` · latent size {cfg.latent_size} · "
+                f"{len(labels)} classes: {', '.join(labels)} · decoder {cfg.decoder_layers} layers over "
+                f"{cfg.decoder_vocab_size or 'all'} WordPiece tokens")
+
+    if corpus is not None:
+        key = f"{corpus.meta.get('source', '')}:{len(corpus)}:{corpus.meta.get('model', '')}"
+        h = health(corpus, key)
+        st.subheader(f"Latent health on this corpus ({len(corpus):,} documents)")
+        a, b, c, d = st.columns(4)
+        a.metric("Active units", f"{h['active_units']} / {h['latent_size']}", help="Dimensions whose posterior mean "
+                 "varies across documents (Cov > 0.01, Burda et al. 2016).")
+        b.metric("KL per document", f"{h['kl_per_doc']:.1f} nats", help="How far each posterior is from the prior.")
+        c.metric("Mutual information", f"{h['mutual_information']:.2f} nats", help="I(x; z) under the encoder, "
+                 "estimated as in He et al. (2019); at most log N.")
+        if corpus.has_labels:
+            acc = float((corpus.df["correct"] == True).mean())  # noqa: E712
+            d.metric("Accuracy", f"{acc:.1%}")
+        if h["collapsed"]:
+            st.error("Posterior collapse: " + "; ".join(h["collapse_reasons"]) + ". Retrain with more free bits "
+                     "(--free-bits), a lower --beta-max or the bag-of-words loss (--bow-weight).")
+        else:
+            st.success(f"No posterior collapse: {h['active_units']} of {h['latent_size']} units carry information and "
+                       f"each document's posterior sits {h['kl_per_doc']:.1f} nats from the prior.")
+        st.plotly_chart(figures.kl_per_dimension(h["kl_per_dim"], h["mu_variance_per_dim"]), width="stretch",
+                        key="model_kl", config={"displaylogo": False})
+
+    metrics = read_json("metrics.json") or {}
+    if metrics.get("history") or metrics.get("steps"):
+        st.subheader("Training curves")
+        st.plotly_chart(figures.training_curves(metrics), width="stretch", key="model_curves",
+                        config={"displaylogo": False})
+        secs = metrics.get("train_seconds")
+        best = metrics.get("best_dev_accuracy")
+        st.caption((f"Best dev accuracy {best:.4f}. " if best is not None else "Trained without a dev set. ")
+                   + (f"{secs / 60:.1f} min of optimisation steps." if secs else ""))
+
+    if corpus is not None:
+        st.subheader("Reconstructions")
+        st.caption("The first documents of the corpus, decoded greedily from their posterior means.")
+        rows = list(range(min(6, len(corpus))))
+        decoded = views.cached_decode(explorer, explorer.name, views.as_key(corpus.mu[rows]))
+        for i, text in zip(rows, decoded):
+            st.markdown(f"**#{i}** {views.class_badge(corpus.df['pred'].iat[i], labels)}", unsafe_allow_html=True)
+            views.quote(views.snippet(corpus.df["text"].iat[i], 300))
+            st.code(text or "(empty)", language=None, wrap_lines=True)
+
+    evaluation = read_json("evaluation.json")
+    if evaluation:
+        st.subheader("Measured at build time")
+        figs = {k: evaluation.get(k) for k in ("accuracy", "macro_f1", "kl_per_doc", "active_units",
+                                                "mutual_information", "recon_perplexity", "bleu4", "label_consistency")}
+        st.dataframe([{"figure": k, "value": round(v, 4) if isinstance(v, float) else v}
+                      for k, v in figs.items() if v is not None], hide_index=True)
+        st.caption(f"On {evaluation.get('documents', '?')} documents of `{Path(str(evaluation.get('file', ''))).name}`.")
+
+    st.subheader("Configuration and data")
+    conf = cfg.to_dict()
+    conf.pop("encoder_config", None)
+    conf.pop("shared_with_base", None)
+    with st.expander("config.json (without the encoder's own config)"):
+        st.json(conf)
+    for name in ("training_args.json", "data_fingerprint.json"):
+        content = read_json(name)
+        if content is not None:
+            with st.expander(name):
+                st.json(content)
+    card = explorer.folder / "README.md"
+    if card.is_file():
+        with st.expander("Model card (README.md)"):
+            st.code(card.read_text(encoding="utf-8")[:20_000], language="markdown", wrap_lines=True)

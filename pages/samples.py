@@ -1,0 +1,78 @@
+"""Samples: what the decoder writes for latents no document gave it: draws from the prior N(0, I), draws
+from each class's region, and the empty places of the map."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pages._shared import figures, views  # noqa: E402
+from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+
+route_through_app()
+
+st.title("Samples")
+st.caption("A VAE's latent space is meant to be filled: any z should decode to a plausible text. Decode draws from the "
+           "prior, from each class's region, and from the map's empty places, and see how the classifier reads them.")
+
+explorer = current_explorer()
+corpus = current_corpus(explorer, required=False)
+
+
+@st.cache_data(max_entries=32, show_spinner="Decoding…")
+def decode_path(_explorer, model: str, z: tuple):
+    return _explorer.path(np.asarray(z, dtype=np.float32))
+
+
+def show(path, title: str, names: list[str], key: str) -> None:
+    st.markdown(f"**{title}**")
+    views.path_table(path, explorer.labels, names=names)
+    if corpus is not None:
+        xy = corpus.map.transform(path.z)
+        fig = figures.latent_map(corpus.df, explorer.labels, "pred", height=380, dim=True,
+                                 path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
+                                       "name": title, "lines": False})
+        st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+if explorer is not None:
+    labels = explorer.labels
+    c1, c2 = st.columns(2)
+    n = c1.slider("Samples", 3, 16, 8, key="samples_n")
+    seed = c2.number_input("Seed", 0, 10_000, 0, key="samples_seed", help="The same seed draws the same latents.")
+    tabs = st.tabs(["Prior N(0, I)", "Class regions", "Empty places of the map"])
+    with tabs[0]:
+        rng = np.random.default_rng(int(seed))
+        z = rng.standard_normal((n, explorer.latent_size)).astype(np.float32)
+        path = decode_path(explorer, explorer.name, views.as_key(z))
+        share_by = {lab: path.labels.count(lab) / len(path) for lab in labels}
+        st.caption("Share of prior samples per predicted class: " + " · ".join(f"{k} {v:.0%}" for k, v in share_by.items()))
+        show(path, "Draws from the prior", [f"z{i}" for i in range(n)], "samples_prior_map")
+    with tabs[1]:
+        if corpus is None:
+            st.info("Class regions come from an indexed corpus; this model has none.")
+        else:
+            label = st.selectbox("Class", labels, key="samples_class")
+            with views.user_error():
+                z = corpus.class_samples(label, n, int(seed))
+                path = decode_path(explorer, explorer.name, views.as_key(z))
+                kept = path.labels.count(label) / len(path)
+                st.caption(f"z ~ q(z|x) for random documents predicted {label}: {kept:.0%} of the decoded samples are "
+                           f"classified {label} at their latent.")
+                show(path, f"Draws from the {label} region", [f"z{i}" for i in range(n)], "samples_class_map")
+    with tabs[2]:
+        if corpus is None:
+            st.info("The map comes from an indexed corpus; this model has none.")
+        else:
+            places = corpus.empty_places(n)
+            if not len(places):
+                st.info("The map has no empty places: documents are everywhere within its extent.")
+            else:
+                z = corpus.map.inverse(places)
+                path = decode_path(explorer, explorer.name, views.as_key(z))
+                st.caption("The map positions farthest from every document, mapped back to latent space (a blend of the "
+                           "nearest documents' latents) and decoded. To decode any other place, draw a box there on "
+                           "the Latent map.")
+                show(path, "Empty places", [f"place {i}" for i in range(len(path))], "samples_empty_map")

@@ -1,0 +1,109 @@
+"""Real browser: `streamlit run app.py` on a free port, Debian's Chromium driven by Playwright through
+every page. Screenshots go to test-artifacts/."""
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+from app_server import free_port, launch_chromium, settle, start_app, stop, wait_healthy  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = free_port()
+    proc = start_app(port)
+    try:
+        wait_healthy(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        log = stop(proc)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "streamlit.log").write_text(log)
+        assert "Traceback" not in log, log[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+def new_page(browser, width=1280, height=800):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, errors
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def assert_no_error(page, errors) -> None:
+    body = page.inner_text("body")
+    assert "Traceback" not in body and not page.locator("[data-testid='stException']").count(), body[:2000]
+    assert not errors, errors
+
+
+def test_every_page_in_a_real_browser(app_url, browser):
+    page, errors = new_page(browser)
+    page.goto(app_url)
+    settle(page, "Decoded from the latent")
+    time.sleep(0.5)
+    box = page.get_by_label("Text", exact=True)
+    box.fill("Roger Federer beat Andy Roddick to win Wimbledon for the third time.")
+    box.press("Control+Enter")
+    page.get_by_text("Sports").first.wait_for()
+    settle(page, "Decoded from the latent")
+    metric = page.locator("[data-testid='stMetricValue']").first.inner_text()
+    assert metric == "Sports"
+    assert page.locator(".js-plotly-plot").count() >= 2
+    shot(page, "classify")
+    assert_no_error(page, errors)
+
+    # the map, with the typed text as a star; lasso a region
+    page.get_by_role("link", name="Latent map").click()
+    settle(page, "documents · projection")
+    plot = page.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    drag = plot.locator(".nsewdrag").first
+    b = drag.bounding_box()
+    cx, cy, r = b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.5, min(b["width"], b["height"]) * 0.3
+    page.mouse.move(cx - r, cy - r)
+    page.mouse.down()
+    for x, y in ((cx + r, cy - r), (cx + r, cy + r), (cx - r, cy + r), (cx - r, cy - r)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    settle(page, "Selected documents (")
+    assert page.get_by_text("Decode here").count()
+    shot(page, "latent_map_selection")
+    assert_no_error(page, errors)
+
+    page.get_by_role("link", name="Interpolate").click()
+    settle(page, "Decoded text at every step")
+    settle(page, "The path on the map")
+    rows = page.locator("table tr").count()
+    assert rows == 8  # the default 8 steps
+    shot(page, "interpolate")
+    assert_no_error(page, errors)
+
+
+def test_narrow_window(app_url, browser):
+    page, errors = new_page(browser, 420, 900)
+    page.goto(app_url)
+    settle(page, "Decoded from the latent")
+    shot(page, "classify_narrow")
+    assert_no_error(page, errors)
