@@ -8,9 +8,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
-
-route_through_app()
+from pages._shared.resources import start_page  # noqa: E402
 
 EXAMPLES = {
     "World": "Iran said on Monday it would resume talks with European envoys over its nuclear programme, as the UN watchdog met in Vienna.",
@@ -21,13 +19,12 @@ EXAMPLES = {
 TEXT_KEY = "classify_text"
 CHART = {"displayModeBar": False}
 
-st.title("Classify")
-st.caption("Type or paste a document: the model encodes it to a posterior over latent space, classifies its mean, "
-           "shows which words drove the decision, and decodes the latent back into text.")
-
-explorer = current_explorer()
-corpus = current_corpus(explorer, required=False)
-share.restore("classify")
+explorer, corpus = start_page(
+    "Classify",
+    "Type or paste a document: the model encodes it to a posterior over latent space, classifies its mean, "
+    "shows which words drove the decision, and decodes the latent back into text.",
+    corpus="optional", share_as="classify",
+)
 if explorer is not None:
     labels = explorer.labels
     if TEXT_KEY not in st.session_state:

@@ -8,17 +8,14 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+from pages._shared.resources import start_page  # noqa: E402
 
-route_through_app()
-
-st.title("Debug")
-st.caption("The confusion matrix and per-class figures of the corpus; the misclassified documents, most confident "
-           "first; and for one of them its attributions, neighbours, place on the map and latent counterfactual.")
-
-explorer = current_explorer()
-corpus = current_corpus(explorer)
-share.restore("debug")
+explorer, corpus = start_page(
+    "Debug",
+    "The confusion matrix and per-class figures of the corpus; the misclassified documents, most confident "
+    "first; and for one of them its attributions, neighbours, place on the map and latent counterfactual.",
+    corpus="required", share_as="debug",
+)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

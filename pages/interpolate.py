@@ -8,17 +8,14 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+from pages._shared.resources import start_page  # noqa: E402
 
-route_through_app()
-
-st.title("Interpolate")
-st.caption("Pick two documents, or type them. The path between their latent means is decoded and classified at "
-           "every step: watch where the topic turns and where the class flips.")
-
-explorer = current_explorer()
-corpus = current_corpus(explorer, required=False)
-share.restore("interpolate")
+explorer, corpus = start_page(
+    "Interpolate",
+    "Pick two documents, or type them. The path between their latent means is decoded and classified at "
+    "every step: watch where the topic turns and where the class flips.",
+    corpus="optional", share_as="interpolate",
+)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

@@ -8,17 +8,14 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+from pages._shared.resources import start_page  # noqa: E402
 
-route_through_app()
-
-st.title("Latent map")
-st.caption("Every document of the corpus at its posterior mean, projected to 2-D. Click a point to open it; drag a "
-           "box or lasso to select a region; hover for a snippet.")
-
-explorer = current_explorer()
-corpus = current_corpus(explorer)
-share.restore("map")
+explorer, corpus = start_page(
+    "Latent map",
+    "Every document of the corpus at its posterior mean, projected to 2-D. Click a point to open it; drag a "
+    "box or lasso to select a region; hover for a snippet.",
+    corpus="required", share_as="map",
+)
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying the map's background…")

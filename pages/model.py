@@ -10,16 +10,14 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+from pages._shared.resources import start_page  # noqa: E402
 
-route_through_app()
-
-st.title("Model")
-st.caption("Is the latent space healthy? A VAE whose posterior collapsed classifies and decodes from a latent that "
-           "says little about the text. Figures on this page come from the checkpoint and the current corpus.")
-
-explorer = current_explorer()
-corpus = current_corpus(explorer, required=False)
+explorer, corpus = start_page(
+    "Model",
+    "Is the latent space healthy? A VAE whose posterior collapsed classifies and decodes from a latent that "
+    "says little about the text. Figures on this page come from the checkpoint and the current corpus.",
+    corpus="optional",
+)
 
 
 def read_json(name: str):

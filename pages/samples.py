@@ -9,16 +9,14 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, views  # noqa: E402
-from pages._shared.resources import current_corpus, current_explorer, route_through_app  # noqa: E402
+from pages._shared.resources import start_page  # noqa: E402
 
-route_through_app()
-
-st.title("Samples")
-st.caption("A VAE's latent space is meant to be filled: any z should decode to a plausible text. Decode draws from the "
-           "prior, from each class's region, and from the map's empty places, and see how the classifier reads them.")
-
-explorer = current_explorer()
-corpus = current_corpus(explorer, required=False)
+explorer, corpus = start_page(
+    "Samples",
+    "A VAE's latent space is meant to be filled: any z should decode to a plausible text. Decode draws from the "
+    "prior, from each class's region, and from the map's empty places, and see how the classifier reads them.",
+    corpus="optional",
+)
 
 
 @st.cache_data(max_entries=32, show_spinner="Decoding…")

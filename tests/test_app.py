@@ -115,3 +115,48 @@ def test_interpolate_between_two_corpus_documents_and_typed_texts():
     df, _ = read_index(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
     assert "olympic" in df.text[at.selectbox(key="interp_doc_B").value].lower()
     assert len(at.get("plotly_chart")) == 2  # the probabilities along the path, and the path on the map
+
+
+def test_debug_cell_document_counterfactual_and_downloads():
+    at = page("debug.py")
+    assert [m.label for m in at.metric][:3] == ["Accuracy", "Macro-F1", "Misclassified"]
+    at.selectbox(key="debug_true").set_value("Business").run()
+    at.selectbox(key="debug_pred").set_value("Sci/Tech").run()
+    assert not at.exception
+    header = [s.value for s in at.subheader if s.value.startswith("True Business, predicted Sci/Tech")]
+    assert header, [s.value for s in at.subheader]
+    table = at.dataframe[1].value
+    assert (table["label"] == "Business").all() and (table["pred"] == "Sci/Tech").all()
+    assert list(table["confidence"]) == sorted(table["confidence"], reverse=True)
+    row = at.selectbox(key="debug_doc").value
+    assert int(table["row"].iloc[0]) == row
+    text = markdown_text(at)
+    assert "Why Sci/Tech?" in text and "Why Business?" in text  # attributions for both classes side by side
+    assert at.selectbox(key="debug_target").value == "Business"
+    at.button(key="debug_cf_run").click().run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Move to flip the classifier" in labels and "Move to the Business centroid" in labels
+    assert len(at.get("plotly_chart")) >= 3  # confusion matrix, probabilities on the way, path on the map
+    assert len(at.get("download_button")) == 2
+
+
+def test_samples_page_prior_classes_and_empty_places():
+    at = page("samples.py")
+    tables = [m.value for m in at.markdown if m.value.startswith("<table")]
+    assert len(tables) == 3 and tables[0].count("<tr>") == 8  # the prior, a class region, empty places
+    at.slider(key="samples_n").set_value(4).run()
+    at.selectbox(key="samples_class").set_value("Sports").run()
+    assert not at.exception
+    tables = [m.value for m in at.markdown if m.value.startswith("<table")]
+    assert tables[0].count("<tr>") == 4 and tables[1].count("<tr>") == 4
+
+
+def test_model_page_health_and_curves():
+    at = page("model.py")
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Active units"] == "32 / 32"
+    kl = float(labels["KL per document"].split()[0])
+    assert 5 <= kl <= 40
+    assert at.success and "No posterior collapse" in at.success[0].value
+    assert len(at.get("plotly_chart")) == 2  # KL per dimension, training curves

@@ -107,3 +107,27 @@ def test_narrow_window(app_url, browser):
     settle(page, "Decoded from the latent")
     shot(page, "classify_narrow")
     assert_no_error(page, errors)
+
+
+def test_debug_counterfactual_download_and_shared_link(app_url, browser):
+    page, errors = new_page(browser, 1280, 1000)
+    page.goto(f"{app_url}/debug")
+    settle(page, "Find the counterfactual")
+    heading = page.get_by_text("Document #").first.inner_text()
+    page.get_by_role("button", name="Find the counterfactual").click()
+    settle(page, "Move to flip the classifier")
+    shot(page, "debug_counterfactual")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download this cell (CSV)").click()
+    path = dl.value.path()
+    lines = open(path, encoding="utf-8").read().splitlines()
+    assert lines[0].startswith("row,text,label,pred") and len(lines) > 1
+    assert_no_error(page, errors)
+    url = page.url
+    assert "doc=" in url and "true=" in url
+    other, errors2 = new_page(browser, 1280, 1000)
+    other.goto(url)
+    settle(other, "Find the counterfactual")
+    assert other.get_by_text("Document #").first.inner_text() == heading
+    shot(other, "debug_shared_link")
+    assert_no_error(other, errors2)

@@ -43,7 +43,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         "",
         f"- Encoder: `{cfg.get('encoder_name_or_path')}`"
         + (f", weights from the installed package `{cfg['base_package']}`" if cfg.get("base_package") else ""),
-        f"- Encoder weights read from the base model on load (frozen in training): "
+        "- Encoder weights read from the base model on load (frozen in training): "
         + (", ".join(f"`{k}`" for k in cfg.get("shared_with_base", {})) or "none"),
         f"- Latent size {cfg.get('latent_size')}; classes: {', '.join(labels)}",
         f"- Decoder: {cfg.get('decoder_layers')} layers, {cfg.get('decoder_heads')} heads, "

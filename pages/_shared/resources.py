@@ -146,3 +146,19 @@ def route_through_app() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def start_page(title: str, caption: str, corpus: str = "optional", share_as: str | None = None):
+    """The opening every page shares: routing, title and one-line help, the current model and corpus
+    (`corpus`: "required" says what is missing, "optional" stays quiet, "none" loads none), and the page
+    state from a shared link. Returns (explorer, corpus); either may be None."""
+    from pages._shared import share
+
+    route_through_app()
+    st.title(title)
+    st.caption(caption)
+    explorer = current_explorer()
+    loaded = None if corpus == "none" else current_corpus(explorer, required=corpus == "required")
+    if share_as:
+        share.restore(share_as)
+    return explorer, loaded
