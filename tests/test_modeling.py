@@ -33,7 +33,7 @@ def test_predict_and_generate(tiny_model):
 
 
 def test_incremental_decoding_matches_full_forward(tiny_model):
-    z = torch.randn(2, 4)
+    z = tiny_model.decoder_condition(torch.randn(2, 4))  # z and p(y|z)
     ids = torch.tensor([[101, 2000, 2001, 2002], [101, 3000, 3001, 3002]])
     full = tiny_model.decoder.logits(tiny_model.decoder.hidden_states(ids, z, tiny_model.word_embeddings),
                                      tiny_model.word_embeddings)
@@ -158,3 +158,12 @@ def test_generation_never_repeats_a_trigram(tiny_model):
     for row in tiny_model.generate(torch.randn(4, 4) * 3):
         grams = [tuple(row[i : i + 3]) for i in range(len(row) - 2)]
         assert len(grams) == len(set(grams))
+
+
+def test_decoder_reads_z_and_the_class_probabilities(tiny_model):
+    z = torch.randn(3, 4)
+    cond = tiny_model.decoder_condition(z)
+    assert cond.shape == (3, 4 + 3) and torch.equal(cond[:, :4], z)
+    assert torch.allclose(cond[:, 4:].sum(-1), torch.ones(3)) and not cond.requires_grad
+    tiny_model.config.decoder_class_conditioning = False
+    assert torch.equal(tiny_model.decoder_condition(z), z)

@@ -63,6 +63,10 @@ def test_resume_continues_from_the_saved_step(tiny_corpus, tiny_encoder_dir, tmp
     assert a.keys() == b.keys()
     for k in a:  # resuming gives the same weights as never stopping
         assert torch.allclose(a[k], b[k], atol=1e-6), k
+    a = load_file(str(tmp_path / "full" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model" / "model.safetensors"))
+    for k in a:  # and the same averaged weights in the checkpoint
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
 
 
 def test_resume_without_state_says_so(tiny_corpus, tmp_path):
@@ -120,3 +124,20 @@ def test_decoder_phase_trains_only_the_decoder_of_the_best_encoder(tiny_corpus, 
     hist = json.loads((both / "metrics.json").read_text())["history"]
     joint_recon = [h["dev"]["recon_per_token"] for h in hist if h["phase"] == "joint"][-1]
     assert hist[-1]["phase"] == "decoder" and hist[-1]["dev"]["recon_per_token"] < joint_recon
+
+
+def test_checkpoints_hold_the_averaged_weights(tiny_corpus, tiny_encoder_dir, tmp_path):
+    # without a dev set every evaluation point saves, so the checkpoint is the last step's average
+    trainer = Trainer(_cfg(tiny_corpus, tmp_path / "run", ema_decay=0.5, decoder_epochs=0, dev_file=None),
+                      tiny_config(tiny_encoder_dir, decoder_vocab_size=64))
+    folder = trainer.fit()
+    saved = load_file(str(folder / "model.safetensors"))
+    raw = dict(trainer._unwrapped().named_parameters())
+    name = "classifier.weight"
+    assert torch.allclose(saved[name], trainer.ema[name], atol=1e-6)
+    assert (saved[name] - raw[name].detach()).abs().max() > 1e-6  # not the last step's own weights
+    off = Trainer(_cfg(tiny_corpus, tmp_path / "off", ema_decay=0.0, decoder_epochs=0, dev_file=None),
+                  tiny_config(tiny_encoder_dir, decoder_vocab_size=64))
+    folder = off.fit()
+    assert off.ema is None
+    assert torch.allclose(load_file(str(folder / "model.safetensors"))[name], dict(off._unwrapped().named_parameters())[name].detach())

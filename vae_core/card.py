@@ -47,7 +47,9 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         + (", ".join(f"`{k}`" for k in cfg.get("shared_with_base", {})) or "none"),
         f"- Latent size {cfg.get('latent_size')}; classes: {', '.join(labels)}",
         f"- Decoder: {cfg.get('decoder_layers')} layers, {cfg.get('decoder_heads')} heads, "
-        f"{cfg.get('decoder_memory_tokens')} memory vectors from z, up to {cfg.get('decoder_max_length')} tokens, "
+        f"{cfg.get('decoder_memory_tokens')} memory vectors from z"
+        + (" and the classifier's p(y|z)" if cfg.get("decoder_class_conditioning") else "")
+        + f", up to {cfg.get('decoder_max_length')} tokens, "
         f"output vocabulary of {cfg.get('decoder_vocab_size') or 'all'} WordPiece tokens",
         f"- Weights stored as {args.get('save_dtype', 'float16')} safetensors",
         "",
@@ -60,7 +62,8 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         f"decoder alone on the best encoder's posteriors; batch {args.get('batch_size')}, encoder lr {args.get('lr')}, "
         f"head lr {args.get('head_lr')}, free bits {args.get('free_bits')} nats/dim, cyclical beta "
         f"({args.get('anneal_cycles')} cycles, max {args.get('beta_max')}), bag-of-words loss weight "
-        f"{args.get('bow_weight', 0)}, mixed precision {args.get('mixed_precision', 'no')}, seed {args.get('seed')}",
+        f"{args.get('bow_weight', 0)}, weight averaging (EMA) {args.get('ema_decay', 0)}, mixed precision "
+        f"{args.get('mixed_precision', 'no')}, seed {args.get('seed')}",
     ]
     if metrics.get("train_seconds"):
         lines.append(f"- Training time (optimisation steps, excluding evaluation): {metrics['train_seconds'] / 60:.1f} min")

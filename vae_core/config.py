@@ -54,6 +54,9 @@ class VAEConfig:
     decoder_memory_tokens: int = 4
     decoder_max_length: int = 48  # target tokens, [SEP] included
     decoder_vocab_size: int = 0  # size of the output vocabulary subset; 0 = the whole encoder vocabulary
+    # The decoder also reads the class probabilities the classifier gives z (a function of z, detached),
+    # as the label y in Kingma et al.'s M2 model: decoded text then follows the class at z.
+    decoder_class_conditioning: bool = True
     dropout: float = 0.1
     word_dropout: float = 0.0  # share of decoder input tokens replaced by [MASK] in training
 
@@ -107,13 +110,16 @@ class TrainConfig:
     epochs: float = 5.0  # joint training of every part
     # Then the decoder alone, on posteriors of the (best) encoder computed once: cheap epochs that
     # maximise the same ELBO with the encoder fixed. 0 = none.
-    decoder_epochs: float = 3.0
+    decoder_epochs: float = 4.0
     batch_size: int = 32
     lr: float = 1e-4  # encoder learning rate
     head_lr: float = 1e-3  # posterior, classifier and decoder
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     grad_clip: float = 1.0
+    # Exponential moving average of the weights (Polyak averaging); evaluation and checkpoints use the
+    # averaged weights. 0 = off.
+    ema_decay: float = 0.998
     freeze_embeddings: bool = True  # word embeddings stay as in the base model (and are not saved)
 
     class_weight: float = 1.0

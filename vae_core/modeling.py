@@ -175,10 +175,11 @@ class LatentDecoder(nn.Module):
     def __init__(self, config: VAEConfig, hidden: int, encoder_vocab_size: int, vocab_ids: torch.Tensor):
         super().__init__()
         L, K = config.latent_size, config.decoder_memory_tokens
+        cond = L + (config.num_labels if config.decoder_class_conditioning else 0)  # z, and p(y|z) when read
         self.K, self.hidden = K, hidden
         self.pos = nn.Embedding(config.decoder_max_length, hidden)
-        self.z_to_emb = nn.Linear(L, hidden)
-        self.z_to_mem = nn.Linear(L, K * hidden)
+        self.z_to_emb = nn.Linear(cond, hidden)
+        self.z_to_mem = nn.Linear(cond, K * hidden)
         self.ln_in = nn.LayerNorm(hidden)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
@@ -214,17 +215,18 @@ class LatentDecoder(nn.Module):
                 if isinstance(m, nn.Linear) and m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def memory_kv(self, z: torch.Tensor):
-        mem = self.z_to_mem(z).view(z.shape[0], self.K, self.hidden)  # (B, K, H)
+    def memory_kv(self, cond: torch.Tensor):
+        """cond (B, L [+ C]): z, and p(y|z) with class conditioning -> per-layer cross-attention k/v."""
+        mem = self.z_to_mem(cond).view(cond.shape[0], self.K, self.hidden)  # (B, K, H)
         return [blk.memory(mem) for blk in self.blocks]
 
-    def hidden_states(self, input_ids, z, word_embeddings, start: int = 0, memory=None, caches=None):
-        """input_ids (B, T) encoder token ids -> (B, T, H)."""
+    def hidden_states(self, input_ids, cond, word_embeddings, start: int = 0, memory=None, caches=None):
+        """input_ids (B, T) encoder token ids, cond (B, L [+ C]) -> (B, T, H)."""
         T = input_ids.shape[1]
         pos = torch.arange(start, start + T, device=input_ids.device)
-        x = word_embeddings(input_ids) + self.pos(pos)[None] + self.z_to_emb(z)[:, None, :]  # (B, T, H)
+        x = word_embeddings(input_ids) + self.pos(pos)[None] + self.z_to_emb(cond)[:, None, :]  # (B, T, H)
         x = self.drop(self.ln_in(x))
-        memory = memory if memory is not None else self.memory_kv(z)
+        memory = memory if memory is not None else self.memory_kv(cond)
         for i, blk in enumerate(self.blocks):
             x = blk(x, memory[i], None if caches is None else caches[i])
         return self.ln_out(x)
@@ -339,12 +341,20 @@ class TextVAE(nn.Module):
         tgt = torch.where(tgt_mask, tgt, torch.full_like(tgt, -100))  # (B, T)
         return dec_in, tgt
 
+    def decoder_condition(self, z: torch.Tensor) -> torch.Tensor:
+        """What the decoder reads: z (B, L), and with class conditioning also p(y|z) (B, C), detached so
+        that reconstruction does not move the classifier."""
+        if not self.config.decoder_class_conditioning:
+            return z
+        p = torch.softmax(self.classify(z).detach().float(), dim=-1).to(z.dtype)
+        return torch.cat([z, p], dim=-1)  # (B, L + C)
+
     def decode_logits(self, z: torch.Tensor, dec_in: torch.Tensor) -> torch.Tensor:
         if self.training and self.config.word_dropout > 0:
             drop = torch.rand(dec_in.shape, device=dec_in.device) < self.config.word_dropout
             drop[:, 0] = False
             dec_in = torch.where(drop, torch.full_like(dec_in, self._special["mask"]), dec_in)
-        h = self.decoder.hidden_states(dec_in, z, self.word_embeddings)  # (B, T, H)
+        h = self.decoder.hidden_states(dec_in, self.decoder_condition(z), self.word_embeddings)  # (B, T, H)
         return self.decoder.logits(h, self.word_embeddings)  # (B, T, V)
 
     def forward(self, input_ids, attention_mask, sample: bool = True, generator=None) -> VAEOutput:
@@ -375,7 +385,8 @@ class TextVAE(nn.Module):
             B = z.shape[0]
             T = min(max_length or self.config.decoder_max_length, self.config.decoder_max_length)
             dec = self.decoder
-            memory = dec.memory_kv(z)
+            cond = self.decoder_condition(z)
+            memory = dec.memory_kv(cond)
             caches = [dict() for _ in dec.blocks]
             tok = torch.full((B, 1), self._special["bos"], dtype=torch.long, device=z.device)
             eos_idx = int(dec.vocab_map[self._special["eos"]])
@@ -383,7 +394,7 @@ class TextVAE(nn.Module):
             out = torch.zeros((B, 0), dtype=torch.long, device=z.device)
             done = torch.zeros(B, dtype=torch.bool, device=z.device)
             for t in range(T):
-                h = dec.hidden_states(tok, z, self.word_embeddings, start=t, memory=memory, caches=caches)
+                h = dec.hidden_states(tok, cond, self.word_embeddings, start=t, memory=memory, caches=caches)
                 logits = dec.logits(h[:, -1], self.word_embeddings)  # (B, V)
                 if not allow_unk and unk_idx != eos_idx:
                     logits[:, unk_idx] = float("-inf")

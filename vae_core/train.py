@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -154,6 +155,9 @@ class Trainer:
         self._posteriors: tuple[torch.Tensor, torch.Tensor] | None = None  # (mu, logvar) of every training row
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best, self.history, self.elapsed = -1.0, [], 0.0
+        # the averaged weights: a float32 copy of every trainable tensor
+        self.ema = ({n: p.detach().clone().float() for n, p in self.model.named_parameters() if p.requires_grad}
+                    if cfg.ema_decay > 0 else None)
         if resume:
             self._load_state()
         self.model, self.optimizer, self.loader, self.scheduler = acc.prepare(
@@ -213,6 +217,8 @@ class Trainer:
             (tmp / "w").rmdir()
             opt_tensors, opt_meta = _flatten_optimizer(self.optimizer.state_dict())
             opt_tensors["rng.torch"] = torch.get_rng_state()
+            for name, t in (self.ema or {}).items():
+                opt_tensors[f"ema.{name}"] = t.contiguous()
             save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
             state = {
                 "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
@@ -230,10 +236,44 @@ class Trainer:
         state = json.loads((self.resume_dir / "state.json").read_text())
         tensors = load_file(str(self.resume_dir / "optimizer.safetensors"))
         torch.set_rng_state(tensors.pop("rng.torch"))
+        for key in [k for k in tensors if k.startswith("ema.")]:
+            value = tensors.pop(key)
+            if self.ema is not None:
+                self.ema[key[4:]] = value
         self.optimizer.load_state_dict(_unflatten_optimizer(tensors, state["optimizer"]))
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.best, self.history, self.elapsed = state["best"], state["history"], state["elapsed"]
+
+    def _ema_update(self) -> None:
+        if self.ema is None:
+            return
+        d = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))  # short memory early on
+        avg, cur = [], []
+        for name, p in self._unwrapped().named_parameters():
+            if p.requires_grad and name in self.ema:
+                avg.append(self.ema[name])
+                cur.append(p.detach().float())
+        torch._foreach_mul_(avg, d)
+        torch._foreach_add_(avg, cur, alpha=1 - d)
+
+    @contextmanager
+    def _averaged_weights(self):
+        """The model holds the averaged weights inside the block, its own after it."""
+        if self.ema is None:
+            yield
+            return
+        params = dict(self._unwrapped().named_parameters())
+        own = {n: params[n].detach().clone() for n in self.ema}
+        with torch.no_grad():
+            for n, t in self.ema.items():
+                params[n].copy_(t)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for n, t in own.items():
+                    params[n].copy_(t)
 
     def evaluate(self) -> dict:
         from .evaluate import classification_metrics, forward_corpus
@@ -255,7 +295,8 @@ class Trainer:
                       "seconds": round(self.elapsed, 1)}
             if self.dev is not None:
                 t0 = time.time()
-                record["dev"] = self.evaluate()
+                with self._averaged_weights():
+                    record["dev"] = self.evaluate()
                 record["eval_seconds"] = round(time.time() - t0, 1)
                 score = record["dev"]["accuracy"]
             else:
@@ -266,7 +307,9 @@ class Trainer:
             # improvement is kept.
             if score > self.best or self.in_decoder_phase:
                 self.best = max(score, self.best)
-                self._unwrapped().save_pretrained(self.model_dir, dtype=self.cfg.save_dtype, extra_files=self._extra_files())
+                with self._averaged_weights():
+                    self._unwrapped().save_pretrained(self.model_dir, dtype=self.cfg.save_dtype,
+                                                      extra_files=self._extra_files())
             self.model.train()
         acc.wait_for_everyone()
 
@@ -288,6 +331,8 @@ class Trainer:
         for name, p in model.named_parameters():
             if not name.startswith("decoder."):
                 p.requires_grad_(False)
+                if self.ema is not None and name in self.ema:
+                    self.ema[name] = p.detach().clone().float()  # frozen: its average is itself
         model.eval()
         sampler = LengthGroupedBatches([len(x) for x in self.dataset.input_ids], 64, 0, shuffle=False)
         fn = collate(model._special["pad"])
@@ -340,6 +385,7 @@ class Trainer:
         self.scheduler.step()
         self.optimizer.zero_grad()
         self.step += 1
+        self._ema_update()
         self.batch_in_epoch += 1
         return {k: float(v.detach()) for k, v in parts.items()}
 
@@ -393,7 +439,8 @@ class Trainer:
                 if seen == 0 and self.batch_in_epoch == 0:
                     raise RuntimeError("the training data loader yielded no batches")
                 self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                self._checkpoint(evaluate=not cfg.eval_every)
+                # the decoder phase is evaluated once, at its end (its accuracy cannot change)
+                self._checkpoint(evaluate=not cfg.eval_every and not self.in_decoder_phase)
                 start = time.time()
         bar.close()
         if acc.is_main_process and self.model_dir.exists():
