@@ -8,6 +8,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pages._shared import uploads  # noqa: E402
 from pages._shared.resources import current_model_name, list_corpora, list_models  # noqa: E402
 from pages._shared.state import keep_widget_values  # noqa: E402
 
@@ -20,6 +21,8 @@ PAGES = [
     st.Page("pages/debug.py", title="Debug", icon=":material/bug_report:"),
     st.Page("pages/samples.py", title="Samples", icon=":material/casino:"),
     st.Page("pages/model.py", title="Model", icon=":material/monitor_heart:"),
+    st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
+    st.Page("pages/upload.py", title="Your corpus", icon=":material/upload_file:"),
 ]
 page = st.navigation(PAGES)
 
@@ -30,7 +33,8 @@ with st.sidebar:
         current_model_name()  # puts a valid choice in session state before the widget reads it
         st.selectbox("Checkpoint", list(models), key="model_name",
                      help="Bundled models from assets/models, and yours from --models-dir or VAE_MODELS_DIR.")
-        corpora = list_corpora(models[st.session_state["model_name"]])
+        corpora = {**list_corpora(models[st.session_state["model_name"]]),
+                   **uploads.for_model(st.session_state["model_name"])}
         if corpora:
             cnames = list(corpora)
             if st.session_state.get("corpus_name") not in cnames:

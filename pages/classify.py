@@ -8,6 +8,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, share, views  # noqa: E402
+from pages._shared.views import md  # noqa: E402
 from pages._shared.resources import start_page  # noqa: E402
 
 EXAMPLES = {
@@ -71,7 +72,7 @@ if explorer is not None:
                 verdict = ("settled: the whole posterior sits in one class" if unc.flip_share == 0 and spread < 0.05
                            else "near a class boundary: part of the posterior crosses it" if unc.flip_share > 0.1
                            else "mostly settled")
-                st.caption(f"Spread of p({pred.label}): ±{spread:.1%} — {verdict}.")
+                st.caption(f"Spread of p({md(pred.label)}): ±{spread:.1%} — {verdict}.")
 
             st.subheader("Which words drove it?")
             c1, c2 = st.columns([2, 3])
@@ -96,10 +97,10 @@ if explorer is not None:
             if rec.strip():
                 rec_pred = explorer.classify(rec, reconstruct=False)
                 if rec_pred.label == pred.label:
-                    st.success(f"The decoded text is classified as {pred.label} too ({rec_pred.confidence:.0%}): "
+                    st.success(f"The decoded text is classified as {md(pred.label)} too ({rec_pred.confidence:.0%}): "
                                "the latent kept the class.")
                 else:
-                    st.warning(f"The decoded text is classified as {rec_pred.label}, not {pred.label}: the latent "
+                    st.warning(f"The decoded text is classified as {md(rec_pred.label)}, not {md(pred.label)}: the latent "
                                "sits where the decoder writes about something else. Treat this prediction with care.")
 
             st.subheader("Move it along a class direction")

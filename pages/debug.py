@@ -8,6 +8,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pages._shared import figures, share, views  # noqa: E402
+from pages._shared.views import md  # noqa: E402
 from pages._shared.resources import start_page  # noqa: E402
 
 explorer, corpus = start_page(
@@ -71,7 +72,7 @@ if explorer is not None and corpus is not None:
 
     cell = df[(df["label"] == true_lab) & (df["pred"] == pred_lab)].sort_values("confidence", ascending=False)
     kind = "correct" if ti == pi else "misclassified"
-    st.subheader(f"True {true_lab}, predicted {pred_lab} ({len(cell):,} {kind}, most confident first)")
+    st.subheader(f"True {md(true_lab)}, predicted {md(pred_lab)} ({len(cell):,} {kind}, most confident first)")
     if cell.empty:
         st.info("No document in this cell. Pick another one.")
         st.stop()
@@ -117,7 +118,7 @@ if explorer is not None and corpus is not None:
     if run:
         st.session_state["debug_cf_for"] = cf_key
     if target_lab == doc["pred"]:
-        st.info(f"The model already predicts {target_lab} for this document: pick another target class.")
+        st.info(f"The model already predicts {md(target_lab)} for this document: pick another target class.")
     elif st.session_state.get("debug_cf_for") == cf_key:
         target = labels.index(target_lab)
         cf = counterfactual(explorer, explorer.name, views.as_key(mu)[0], target, float(budget))
@@ -127,18 +128,18 @@ if explorer is not None and corpus is not None:
         k1.metric("Move to flip the classifier", f"{cf.flip_distance:.2f}" if cf.flipped else "beyond budget")
         k2.metric("Move to readable flip", f"{cf.distance:.2f}" if cf.found else "beyond budget",
                   help="The shortest move whose decoded text is classified as the target after encoding it again.")
-        k3.metric(f"Move to the {target_lab} centroid", f"{to_centroid:.2f}")
+        k3.metric(f"Move to the {md(target_lab)} centroid", f"{to_centroid:.2f}")
         if cf.found:
             shorter = cf.distance < to_centroid
-            st.success(f"At distance {cf.distance:.2f} the decoded text reads as {target_lab}"
+            st.success(f"At distance {cf.distance:.2f} the decoded text reads as {md(target_lab)}"
                        + (f" — {cf.distance / to_centroid:.0%} of the way to the class centroid." if shorter else "."))
             end = cf.point
         elif cf.flipped:
             st.warning(f"The classifier flips at distance {cf.flip_distance:.2f}, but no decoded text within the budget "
-                       f"reads as {target_lab}. Raise the budget to search further.")
+                       f"reads as {md(target_lab)}. Raise the budget to search further.")
             end = cf.flip
         else:
-            st.warning(f"No move within {budget:.1f} makes the model pick {target_lab}. Raise the budget.")
+            st.warning(f"No move within {budget:.1f} makes the model pick {md(target_lab)}. Raise the budget.")
             end = None
         if end is not None:
             steps = np.linspace(0, 1, 6, dtype=np.float32)

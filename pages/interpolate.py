@@ -79,9 +79,9 @@ if explorer is not None:
                         config={"displayModeBar": False}, key="interp_probs")
         if flips:
             st.caption("The class changes at step " + ", ".join(
-                f"{i} ({path.labels[i - 1]} → {path.labels[i]})" for i in flips) + ".")
+                f"{i} ({views.md(path.labels[i - 1])} → {views.md(path.labels[i])})" for i in flips) + ".")
         else:
-            st.caption(f"The whole path stays in {path.labels[0]}.")
+            st.caption(f"The whole path stays in {views.md(path.labels[0])}.")
         st.subheader("Decoded text at every step")
         views.path_table(path, labels)
         if corpus is not None:

@@ -95,7 +95,7 @@ if explorer is not None and corpus is not None:
         st.session_state["map_rows_shared"] = shared = []  # a new selection replaces the one from a link
     rows = chart_rows or filtered or shared
     info = (f"{len(df):,} documents · projection: {corpus.meta.get('projection', '?').upper()} of the "
-            f"{explorer.latent_size}-d posterior means · model {explorer.name}")
+            f"{explorer.latent_size}-d posterior means · model {views.md(explorer.name)}")
     st.caption(info)
 
     if not rows and centre is None:
@@ -133,7 +133,7 @@ if explorer is not None and corpus is not None:
         if corpus.has_labels:
             acc = float((sel["correct"] == True).mean())  # noqa: E712
             st.caption(f"Accuracy in the selection: {acc:.1%} · " + " · ".join(
-                f"{lab}: {int((sel['pred'] == lab).sum())}" for lab in labels))
+                f"{views.md(lab)}: {int((sel['pred'] == lab).sum())}" for lab in labels))
         st.download_button("Download the selection (CSV)", table.to_csv(index=False).encode("utf-8"),
                            file_name="selection.csv", mime="text/csv", key="map_download")
 

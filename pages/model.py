@@ -37,8 +37,8 @@ def health(_corpus, key: str) -> dict:
 if explorer is not None:
     cfg = explorer.model.config
     labels = explorer.labels
-    st.markdown(f"**{explorer.name}** · encoder `{cfg.encoder_name_or_path}` · latent size {cfg.latent_size} · "
-                f"{len(labels)} classes: {', '.join(labels)} · decoder {cfg.decoder_layers} layers over "
+    st.markdown(f"**{views.md(explorer.name)}** · encoder {views.md(cfg.encoder_name_or_path)} · latent size {cfg.latent_size} · "
+                f"{len(labels)} classes: {views.md(', '.join(labels))} · decoder {cfg.decoder_layers} layers over "
                 f"{cfg.decoder_vocab_size or 'all'} WordPiece tokens")
 
     if corpus is not None:
@@ -90,7 +90,7 @@ if explorer is not None:
                                                 "mutual_information", "recon_perplexity", "bleu4", "label_consistency")}
         st.dataframe([{"figure": k, "value": round(v, 4) if isinstance(v, float) else v}
                       for k, v in figs.items() if v is not None], hide_index=True)
-        st.caption(f"On {evaluation.get('documents', '?')} documents of `{Path(str(evaluation.get('file', ''))).name}`.")
+        st.caption(f"On {evaluation.get('documents', '?')} documents of {views.md(Path(str(evaluation.get('file', ''))).name)}.")
 
     st.subheader("Configuration and data")
     conf = cfg.to_dict()

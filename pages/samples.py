@@ -25,7 +25,7 @@ def decode_path(_explorer, model: str, z: tuple):
 
 
 def show(path, title: str, names: list[str], key: str) -> None:
-    st.markdown(f"**{title}**")
+    st.markdown(f"**{views.md(title)}**")
     views.path_table(path, explorer.labels, names=names)
     if corpus is not None:
         xy = corpus.map.transform(path.z)
@@ -57,8 +57,8 @@ if explorer is not None:
                 z = corpus.class_samples(label, n, int(seed))
                 path = decode_path(explorer, explorer.name, views.as_key(z))
                 kept = path.labels.count(label) / len(path)
-                st.caption(f"z ~ q(z|x) for random documents predicted {label}: {kept:.0%} of the decoded samples are "
-                           f"classified {label} at their latent.")
+                st.caption(f"z ~ q(z|x) for random documents predicted {views.md(label)}: {kept:.0%} of the decoded samples are "
+                           f"classified {views.md(label)} at their latent.")
                 show(path, f"Draws from the {label} region", [f"z{i}" for i in range(n)], "samples_class_map")
     with tabs[2]:
         if corpus is None:

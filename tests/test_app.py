@@ -160,3 +160,69 @@ def test_model_page_health_and_curves():
     assert 5 <= kl <= 40
     assert at.success and "No posterior collapse" in at.success[0].value
     assert len(at.get("plotly_chart")) == 2  # KL per dimension, training curves
+
+
+def test_upload_a_corpus_encode_it_and_use_it_on_the_map(tmp_path):
+    rows = ["text,label,source"] + [
+        f'"{t}",{y},test' for t, y in [
+            ("The striker scored twice as the home side won the cup final.", "Sports"),
+            ("Shares fell after the bank cut its profit forecast for the year.", "Business"),
+            ("The new chip doubles battery life for laptops and phones.", "Sci/Tech"),
+            ("Rebels and the army agreed to a ceasefire after talks in the capital.", "World"),
+            ("The coach was sacked after a run of five defeats.", "Sports"),
+            ("Oil prices rose on fears of supply cuts.", "Business"),
+        ]]
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["upload_kept"] = ("my_corpus.csv", "\n".join(rows).encode("utf-8"))
+    at.run()
+    at.switch_page("pages/upload.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="upload_text_col").value == "text"
+    assert at.selectbox(key="upload_label_col").value == "label"
+    at.radio(key="upload_projection").set_value("pca").run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception, at.exception
+    assert any("is ready" in s.value for s in at.success)
+    assert at.sidebar.selectbox(key="corpus_name").value == "uploaded / my_corpus"
+    at.switch_page("pages/latent_map.py").run()
+    assert not at.exception
+    assert "6 documents" in " ".join(c.value for c in at.caption)
+
+
+def test_upload_with_a_bad_file_says_what_is_wrong():
+    at = AppTest.from_file(str(REPO / "pages" / "upload.py"), default_timeout=TIMEOUT)
+    at.session_state["upload_kept"] = ("bad.csv", b"text,label\n\xff\xfe broken,World\n")
+    at.run()
+    assert not at.exception
+    assert at.error and "not UTF-8" in at.error[0].value
+    at = AppTest.from_file(str(REPO / "pages" / "upload.py"), default_timeout=TIMEOUT)
+    at.session_state["upload_kept"] = ("empty_text.csv", b"text,label\nfine text,World\n ,Sports\n")
+    at.run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception
+    assert at.error and "row 2" in at.error[0].value and "empty" in at.error[0].value
+
+
+def test_compare_two_models_on_text_and_corpus(tiny_encoder_dir, tmp_path, monkeypatch):
+    import torch
+
+    from conftest import tiny_config
+    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+
+    torch.manual_seed(0)
+    other = TextVAE(tiny_config(tiny_encoder_dir, labels=["Business", "Sci/Tech", "Sports", "World"]))
+    other.tokenizer = load_encoder_tokenizer(tiny_encoder_dir)
+    other.set_special_ids(other.tokenizer)
+    other.save_pretrained(tmp_path / "models" / "tiny", dtype="float32")
+    monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path / "models"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="compare_b").value == "my models / tiny"
+    assert "Why " in markdown_text(at)  # attributions from both models
+    assert len(at.get("plotly_chart")) == 2  # the probabilities of A and of B
+    at.button(key="compare_encode").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Same prediction"].endswith("%") and "Accuracy A / B" in metrics
+    assert len(at.get("plotly_chart")) == 4  # and the two maps

@@ -167,3 +167,20 @@ def test_decoder_reads_z_and_the_class_probabilities(tiny_model):
     assert torch.allclose(cond[:, 4:].sum(-1), torch.ones(3)) and not cond.requires_grad
     tiny_model.config.decoder_class_conditioning = False
     assert torch.equal(tiny_model.decoder_condition(z), z)
+
+
+def test_a_checkpoint_from_before_class_conditioning_loads_without_it(tiny_encoder_dir, tmp_path):
+    import json
+
+    from conftest import tiny_config
+    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+
+    old = TextVAE(tiny_config(tiny_encoder_dir, decoder_class_conditioning=False))
+    old.tokenizer = load_encoder_tokenizer(tiny_encoder_dir)
+    folder = old.save_pretrained(tmp_path / "old", dtype="float32")
+    cfg = json.loads((folder / "config.json").read_text())
+    del cfg["decoder_class_conditioning"]  # as written before the field existed
+    (folder / "config.json").write_text(json.dumps(cfg))
+    model = TextVAE.from_pretrained(folder)
+    assert model.config.decoder_class_conditioning is False
+    assert model.decoder.z_to_emb.in_features == model.config.latent_size

@@ -93,6 +93,8 @@ class VAEConfig:
             raise ConfigError(f"{path} is not valid JSON ({e}).") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path} must hold a JSON object.")
+        # checkpoints written before a field existed were built without what it switches on
+        data.setdefault("decoder_class_conditioning", False)
         return cls.from_dict(data, str(path))
 
 

@@ -135,6 +135,15 @@ def _read_frame(path: Path, fmt: str, max_rows: int | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=header, dtype=object)
 
 
+def read_frame(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
+    """The raw table of a CSV / Parquet / JSONL file (every CSV cell as text), for choosing columns;
+    problems raise DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "does not exist or is not a file.")
+    return _read_frame(path, file_format(path), max_rows)
+
+
 def _missing(value) -> bool:
     if value is None:
         return True

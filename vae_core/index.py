@@ -35,13 +35,20 @@ def posterior_uncertainty(model: TextVAE, mu: torch.Tensor, logvar: torch.Tensor
 
 def build_index(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None = None,
                 projection: str = "umap", seed: int = 0, batch_size: int = 64, progress: bool = True):
+    out = forward_corpus(model, texts, batch_size, progress, reconstruction=False)
+    return index_table(model, texts, labels, out, projection, seed)
+
+
+def index_table(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None, out: dict,
+                projection: str = "umap", seed: int = 0, uncertainty: dict | None = None):
+    """The index table from a corpus pass (`forward_corpus` output): uncertainty (computed here unless
+    given), map, one row a document."""
     import pandas as pd
 
-    out = forward_corpus(model, texts, batch_size, progress, reconstruction=False)
     probs, mu, logvar = out["probs"], out["mu"], out["logvar"]
     pred = probs.argmax(-1).numpy()
     names = np.array(model.labels)
-    unc = posterior_uncertainty(model, mu, logvar, seed=seed)
+    unc = uncertainty if uncertainty is not None else posterior_uncertainty(model, mu, logvar, seed=seed)
     xy = fit_projection(mu.numpy(), projection, seed)
     df = pd.DataFrame({
         "text": list(texts),

@@ -235,3 +235,26 @@ class Explorer:
         """n latents drawn from the prior N(0, I) (seeded), decoded and classified."""
         rng = np.random.default_rng(seed)
         return self.path(rng.standard_normal((n, self.latent_size)).astype(np.float32))
+
+    # ---- corpora ----
+    def index_corpus(self, texts: Sequence[str], labels: Sequence[str | None] | None = None, projection: str = "umap",
+                     seed: int = 0, chunk: int = 256, on_progress=None):
+        """Encode a corpus into an index table (see vae_core.index), `chunk` documents at a time so that
+        other users of the model get their turn in between; `on_progress(done, total, stage)` is called
+        after every chunk and before the map is built (raise from it to cancel)."""
+        from .evaluate import forward_corpus
+        from .index import index_table, posterior_uncertainty
+
+        texts = [t[:MAX_CHARS] for t in texts]
+        parts = []
+        for s in range(0, len(texts), chunk):
+            with self.lock:
+                parts.append(forward_corpus(self.model, texts[s : s + chunk], progress=False, reconstruction=False))
+            if on_progress is not None:
+                on_progress(min(s + chunk, len(texts)), len(texts), "encoding")
+        out = {k: torch.cat([p[k] for p in parts]) for k in ("probs", "mu", "logvar", "kl")}
+        with self.lock:
+            unc = posterior_uncertainty(self.model, out["mu"], out["logvar"], seed=seed)
+        if on_progress is not None:
+            on_progress(len(texts), len(texts), "map")
+        return index_table(self.model, texts, labels, out, projection, seed, uncertainty=unc)  # the map needs no lock

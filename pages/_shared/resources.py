@@ -9,6 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._shared.views import md
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "assets" / "models"
 DEFAULT_MODEL_NAME = "ag_news_vae"
@@ -104,33 +106,37 @@ def current_explorer():
     try:
         return load_explorer(str(list_models()[name]))
     except (CheckpointError, ValueError, OSError) as e:
-        st.error(f"The model '{name}' could not be loaded: {e} Pick another model in the sidebar.")
+        st.error(f"The model '{md(name)}' could not be loaded: {md(e)} Pick another model in the sidebar.")
         return None
 
 
 def current_corpus(explorer, required: bool = True):
     """The corpus (index table) picked in the sidebar for the current model, or None after saying why."""
+    from pages._shared import uploads
+
     if explorer is None or explorer.folder is None:
         return None
-    corpora = list_corpora(explorer.folder)
+    corpora = {**list_corpora(explorer.folder), **uploads.for_model(explorer.name)}
     if not corpora:
         if required:
-            st.info(f"The model '{explorer.name}' has no indexed corpus yet. Build one with "
-                    f"`python -m vae_core index {explorer.folder} --data FILE`, then reload this page.")
+            st.info(f"The model '{md(explorer.name)}' has no indexed corpus yet. Build one with "
+                    f"`python -m vae_core index MODEL_FOLDER --data FILE`, or upload one on the page Your corpus.")
         return None
     name = st.session_state.get("corpus_name")
     if name not in corpora:
         name = next(iter(corpora))
         st.session_state["corpus_name"] = name
     path = corpora[name]
+    if not isinstance(path, Path):
+        return path  # an upload of this session, already loaded
     try:
         corpus = load_corpus(str(path), path.stat().st_mtime)
     except (ValueError, OSError, KeyError) as e:
-        st.error(f"The corpus '{name}' could not be read: {e} Rebuild it with `python -m vae_core index`.")
+        st.error(f"The corpus '{md(name)}' could not be read: {md(e)} Rebuild it with `python -m vae_core index`.")
         return None
     if corpus.labels and corpus.labels != explorer.labels:
-        st.error(f"The corpus '{name}' was indexed with other classes ({', '.join(corpus.labels)}) than the model "
-                 f"'{explorer.name}' has ({', '.join(explorer.labels)}). Re-index it with this model.")
+        st.error(f"The corpus '{md(name)}' was indexed with other classes ({md(', '.join(corpus.labels))}) than the model "
+                 f"'{md(explorer.name)}' has ({md(', '.join(explorer.labels))}). Re-index it with this model.")
         return None
     return corpus
 

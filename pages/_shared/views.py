@@ -3,6 +3,7 @@ and cached model calls (keyed by model and input, so that reruns and other sessi
 from __future__ import annotations
 
 import html
+import re
 from contextlib import contextmanager
 
 import numpy as np
@@ -21,6 +22,15 @@ def _shade(score: float, alpha: float, pos: tuple[int, int, int]) -> str:
     r, g, b = NEGATIVE
     return (f"background: repeating-linear-gradient(135deg, rgba({r},{g},{b},{alpha:.2f}) 0 3px, "
             f"rgba({r},{g},{b},{alpha * 0.35:.2f}) 3px 6px);")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md(value) -> str:
+    """A user-controlled string (class name, file or model name, document text) made inert inside
+    Streamlit markdown: every markdown, HTML and LaTeX ($) character is backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
@@ -62,10 +72,10 @@ def attribution_legend(label: str, color: str) -> str:
 def show_attribution(text: str, attr, labels: list[str], title: str, scale: float | None = None) -> None:
     colors = figures.class_colors(labels)
     label = labels[attr.target]
-    st.markdown(f"**{title}**")
+    st.markdown(f"**{md(title)}**")
     st.markdown(attribution_legend(label, colors[label]), unsafe_allow_html=True)
     st.markdown(attribution_html(text, attr, colors[label], scale), unsafe_allow_html=True)
-    facts = [f"p({label}) = {attr.target_prob:.1%}, with every word removed {attr.baseline_prob:.1%}"]
+    facts = [f"p({md(label)}) = {attr.target_prob:.1%}, with every word removed {attr.baseline_prob:.1%}"]
     if attr.delta is not None:
         total = sum(attr.scores)
         facts.append(f"scores sum to {total:+.3f}; convergence delta {attr.delta:+.1e}"
@@ -206,7 +216,7 @@ def class_direction_panel(explorer, corpus, mu, current: str, key: str) -> None:
     reach = c3.slider("Distance (latent units)", 0.5, 12.0, 6.0, 0.5, key=f"{key}_dir_reach",
                       help="How far to walk; 9 steps from −1/4 of it (away from the target) to all of it.")
     if target == current:
-        st.info(f"The text is already {current}: pick another class to walk towards.")
+        st.info(f"The text is already {md(current)}: pick another class to walk towards.")
         return
     src, tgt = labels.index(current), labels.index(target)
     cents = corpus.centroids("pred") if kind == "class centroids" else None
@@ -220,7 +230,7 @@ def class_direction_panel(explorer, corpus, mu, current: str, key: str) -> None:
     st.plotly_chart(figures.path_probabilities(labels, path.probs, "distance along the direction"), width="stretch",
                     key=f"{key}_dir_chart", config={"displayModeBar": False})
     if flip is not None:
-        st.caption(f"The prediction becomes {target} at distance {distances[flip]:.2f}.")
+        st.caption(f"The prediction becomes {md(target)} at distance {distances[flip]:.2f}.")
     else:
-        st.caption(f"Within {reach:.1f} the prediction never becomes {target}: walk further.")
+        st.caption(f"Within {reach:.1f} the prediction never becomes {md(target)}: walk further.")
     path_table(path, labels, names=[f"{d:+.2f}" for d in distances])

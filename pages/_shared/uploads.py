@@ -1,0 +1,73 @@
+"""Corpora uploaded in the app: validated, encoded with the current model (progress bar; the Cancel
+button stops it), kept in the session and offered in the sidebar next to the model's own indexes."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from pages._shared.views import md
+
+MAX_MB = 50  # also server.maxUploadSize in .streamlit/config.toml
+MAX_ROWS = 20_000
+PREFIX = "uploaded / "
+
+
+def key_for(model: str, name: str) -> str:
+    return f"{model}|{name}"
+
+
+def display_name(name: str) -> str:
+    return PREFIX + Path(name).stem
+
+
+def for_model(model: str) -> dict[str, object]:
+    """Display name -> CorpusIndex of this session's uploads encoded with `model`."""
+    found = {}
+    for key, corpus in st.session_state.get("uploads", {}).items():
+        m, name = key.split("|", 1)
+        if m == model:
+            found[display_name(name)] = corpus
+    return found
+
+
+def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | None, projection: str) -> None:
+    """Validate, encode and keep an uploaded corpus; every problem is shown as a message."""
+    from vae_core.data import DataError, read_corpus
+    from vae_core.index import CorpusIndex
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(name).name
+        path.write_bytes(data)
+        try:
+            corpus = read_corpus(path, text_col, label_col, allow_unlabelled=True, max_rows=MAX_ROWS)
+        except DataError as e:
+            where = f" (row {e.row})" if e.row else ""
+            st.error(f"{md(name)}{where}: {md(e.problem)} Fix the file, or pick other columns, and try again.")
+            return
+    unknown = sorted({lab for lab in corpus.labels if lab is not None} - set(explorer.labels))
+    if unknown:
+        st.warning(f"Labels the model does not know are treated as missing: {md(', '.join(unknown[:8]))}"
+                   f"{' …' if len(unknown) > 8 else ''}. The model's classes are {md(', '.join(explorer.labels))}.")
+    labels = [lab if lab in explorer.labels else None for lab in corpus.labels]
+    bar = st.progress(0.0, text=f"Encoding {len(corpus):,} documents…")
+    t0 = time.time()
+
+    def progress(done: int, total: int, stage: str) -> None:
+        if stage == "map":
+            bar.progress(1.0, text=f"Encoded {total:,} documents in {time.time() - t0:.0f} s; building the "
+                                   f"{projection.upper()} map…")
+        else:
+            rate = done / max(time.time() - t0, 1e-6)
+            bar.progress(done / total, text=f"Encoding: {done:,} of {total:,} documents ({rate:.0f}/s, about "
+                                            f"{(total - done) / max(rate, 1e-6):.0f} s left)")
+
+    df = explorer.index_corpus(corpus.texts, labels if any(labels) else None, projection, on_progress=progress)
+    meta = {"labels": explorer.labels, "projection": projection, "source": name, "model": explorer.name,
+            "rows": len(df)}
+    st.session_state.setdefault("uploads", {})[key_for(explorer.name, name)] = CorpusIndex(df, meta)
+    st.session_state["corpus_name"] = display_name(name)
+    bar.progress(1.0, text=f"Done: {len(df):,} documents in {time.time() - t0:.0f} s.")
+    st.success(f"'{md(name)}' is ready and selected in the sidebar: open the Latent map, Debug or Interpolate.")

@@ -1,0 +1,127 @@
+"""Compare two models side by side: the same text through both (probabilities, attributions), their maps
+of the same corpus, and how often they agree."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pages._shared import figures, views  # noqa: E402
+from pages._shared.views import md  # noqa: E402
+from pages._shared.resources import current_model_name, list_models, load_explorer, start_page  # noqa: E402
+
+explorer, corpus = start_page(
+    "Compare models",
+    "The model from the sidebar (A) next to another one (B): the same text through both, their maps of the same "
+    "documents, and where they disagree.",
+    corpus="optional",
+)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def agreement(pred_a: tuple, pred_b: tuple, labels_true: tuple | None, labels: tuple) -> dict:
+    from sklearn.metrics import cohen_kappa_score
+
+    a, b = np.asarray(pred_a), np.asarray(pred_b)
+    out = {"agree": float((a == b).mean()), "kappa": float(cohen_kappa_score(a, b, labels=list(labels)))}
+    if labels_true is not None:
+        y = np.asarray(labels_true, dtype=object)
+        known = np.array([v is not None for v in y])
+        if known.any():
+            out["acc_a"], out["acc_b"] = float((a[known] == y[known]).mean()), float((b[known] == y[known]).mean())
+            out["both_wrong"] = float(((a != y) & (b != y))[known].mean())
+    return out
+
+
+def encoded_by_b(explorer_b, name_b: str, corpus) -> object | None:
+    """The current corpus as model B sees it: kept in the session once encoded (progress bar)."""
+    from vae_core.index import CorpusIndex
+
+    store = st.session_state.setdefault("compare_indexes", {})
+    key = f"{name_b}|{corpus.meta.get('source', '')}|{len(corpus)}"
+    if key in store:
+        return store[key]
+    if not st.button(f"Encode the {len(corpus):,} documents with {md(name_b)}", key="compare_encode", type="primary"):
+        st.info(f"To compare maps and agreement, model B has to encode this corpus once (about "
+                f"{len(corpus) / 60:.0f} s here).")
+        return None
+    bar = st.progress(0.0, text="Encoding…")
+
+    def progress(done, total, stage):
+        bar.progress(done / total, text="Building the map…" if stage == "map" else f"Encoding {done:,} of {total:,}")
+
+    labels = [v if v == v else None for v in corpus.df["label"]]
+    df = explorer_b.index_corpus(corpus.df["text"].tolist(), labels if any(labels) else None,
+                                 corpus.meta.get("projection", "umap"), on_progress=progress)
+    store[key] = CorpusIndex(df, {"labels": explorer_b.labels, "projection": corpus.meta.get("projection", "umap"),
+                                  "source": corpus.meta.get("source", ""), "model": name_b})
+    bar.empty()
+    return store[key]
+
+
+if explorer is not None:
+    models = list_models()
+    name_a = current_model_name()
+    others = [n for n in models if n != name_a]
+    if not others:
+        st.info("Only one model is available. Train another one (see the README: `python -m vae_core train ...`) into "
+                "your models folder and start the app with `-- --models-dir DIR`; it then appears here.")
+        st.stop()
+    name_b = st.selectbox("Model B", others, key="compare_b")
+    try:
+        explorer_b = load_explorer(str(models[name_b]))
+    except (ValueError, OSError) as e:
+        st.error(f"The model '{md(name_b)}' could not be loaded: {md(e)} Pick another one.")
+        st.stop()
+    st.session_state.setdefault("compare_text", st.session_state.get("classify_text") or
+                                "Oil prices climbed to a record as traders worried about supplies.")
+    text = st.text_area("Text for both models", key="compare_text", height=100, max_chars=20_000)
+    if text.strip():
+        cols = st.columns(2, gap="large")
+        for col, (name, ex) in zip(cols, ((name_a, explorer), (name_b, explorer_b))):
+            with col:
+                st.markdown(f"#### {'A' if ex is explorer else 'B'}: {md(name)}")
+                pred = views.cached_classify(ex, ex.name, text)
+                st.plotly_chart(figures.probability_bars(ex.labels, pred.probs), width="stretch",
+                                config={"displayModeBar": False}, key=f"compare_probs_{name}")
+                attr = views.cached_attribution(ex, ex.name, text, ex.labels.index(pred.label), "integrated_gradients")
+                views.show_attribution(text, attr, ex.labels, f"Why {pred.label}? (Integrated Gradients)")
+    if corpus is None:
+        st.stop()
+    if explorer_b.labels != explorer.labels:
+        st.info(f"The two models have different classes ({md(', '.join(explorer.labels))} / {md(', '.join(explorer_b.labels))}),"
+                " so their predictions on the corpus cannot be compared class by class.")
+        st.stop()
+    st.subheader(f"On the corpus ({len(corpus):,} documents)")
+    corpus_b = encoded_by_b(explorer_b, name_b, corpus)
+    if corpus_b is not None:
+        has_labels = corpus.has_labels
+        stats = agreement(tuple(corpus.df["pred"]), tuple(corpus_b.df["pred"]),
+                          tuple(v if v == v else None for v in corpus.df["label"]) if has_labels else None,
+                          tuple(explorer.labels))
+        m = st.columns(4)
+        m[0].metric("Same prediction", f"{stats['agree']:.1%}")
+        m[1].metric("Cohen's kappa", f"{stats['kappa']:.3f}")
+        if "acc_a" in stats:
+            m[2].metric("Accuracy A / B", f"{stats['acc_a']:.1%} / {stats['acc_b']:.1%}")
+            m[3].metric("Both wrong", f"{stats['both_wrong']:.1%}")
+        a, b = st.columns(2, gap="large")
+        for col, (name, c) in zip((a, b), ((name_a, corpus), (name_b, corpus_b))):
+            with col:
+                st.markdown(f"**{md(name)}**")
+                st.plotly_chart(figures.latent_map(c.df, explorer.labels, "pred", height=420), width="stretch",
+                                key=f"compare_map_{name}", config={"displaylogo": False})
+        differ = np.flatnonzero((corpus.df["pred"] != corpus_b.df["pred"]).to_numpy())
+        st.markdown(f"**Documents they disagree on** ({len(differ):,})")
+        table = corpus.df.iloc[differ][["text", "label"]].copy()
+        table.insert(0, "row", differ)
+        table["A"] = corpus.df["pred"].to_numpy()[differ]
+        table["B"] = corpus_b.df["pred"].to_numpy()[differ]
+        table["A conf."] = corpus.df["confidence"].to_numpy()[differ].round(3)
+        table["B conf."] = corpus_b.df["confidence"].to_numpy()[differ].round(3)
+        st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320),
+                     column_config={"text": st.column_config.TextColumn("text", width="large")})
+        st.download_button("Download the disagreements (CSV)", table.to_csv(index=False).encode("utf-8"),
+                           file_name="disagreements.csv", mime="text/csv", key="compare_dl")
