@@ -34,7 +34,7 @@ with st.sidebar:
         st.selectbox("Checkpoint", list(models), key="model_name",
                      help="Bundled models from assets/models, and yours from --models-dir or VAE_MODELS_DIR.")
         corpora = {**list_corpora(models[st.session_state["model_name"]]),
-                   **uploads.for_model(st.session_state["model_name"])}
+                   **uploads.for_model(uploads.model_id(models[st.session_state["model_name"]]))}
         if corpora:
             cnames = list(corpora)
             if st.session_state.get("corpus_name") not in cnames:

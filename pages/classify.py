@@ -44,7 +44,7 @@ if explorer is not None:
         st.info("Type a text above to see its class probabilities.")
     else:
         with views.user_error():
-            pred = views.cached_classify(explorer, explorer.name, text)
+            pred = views.cached_classify(explorer, explorer.cache_key, text)
             unc = explorer.uncertainty(pred.mu, pred.logvar, samples=64)
             k = labels.index(pred.label)
             left, right = st.columns([3, 2], gap="large")
@@ -81,8 +81,8 @@ if explorer is not None:
             c2.caption("Integrated Gradients (captum, on the embedding layer, PAD baseline, 32 steps) next to occlusion "
                        "(each word replaced by PAD, the drop in probability). Hover a word for its score.")
             target = labels.index(target_label)
-            ig = views.cached_attribution(explorer, explorer.name, text, target, "integrated_gradients")
-            occ = views.cached_attribution(explorer, explorer.name, text, target, "occlusion")
+            ig = views.cached_attribution(explorer, explorer.cache_key, text, target, "integrated_gradients")
+            occ = views.cached_attribution(explorer, explorer.cache_key, text, target, "occlusion")
             a, b = st.columns(2, gap="large")
             with a:
                 views.show_attribution(text, ig, labels, "Integrated Gradients")

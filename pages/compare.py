@@ -83,10 +83,10 @@ if explorer is not None:
         for col, (name, ex) in zip(cols, ((name_a, explorer), (name_b, explorer_b))):
             with col:
                 st.markdown(f"#### {'A' if ex is explorer else 'B'}: {md(name)}")
-                pred = views.cached_classify(ex, ex.name, text)
+                pred = views.cached_classify(ex, ex.cache_key, text)
                 st.plotly_chart(figures.probability_bars(ex.labels, pred.probs), width="stretch",
                                 config={"displayModeBar": False}, key=f"compare_probs_{name}")
-                attr = views.cached_attribution(ex, ex.name, text, ex.labels.index(pred.label), "integrated_gradients")
+                attr = views.cached_attribution(ex, ex.cache_key, text, ex.labels.index(pred.label), "integrated_gradients")
                 views.show_attribution(text, attr, ex.labels, f"Why {pred.label}? (Integrated Gradients)")
     if corpus is None:
         st.stop()

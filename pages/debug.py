@@ -39,7 +39,7 @@ if explorer is not None and corpus is not None:
         st.info("This corpus has no labels, so there is nothing to compare the predictions with. Pick a labelled "
                 "corpus in the sidebar.")
         st.stop()
-    key = f"{corpus.meta.get('source', '')}:{len(df)}:{corpus.meta.get('model', '')}"
+    key = f"{id(corpus)}:{explorer.cache_key}"
     m = corpus_metrics(corpus, key, tuple(labels))
     cm = np.asarray(m["confusion_matrix"])
     a, b, c = st.columns(3)
@@ -121,7 +121,7 @@ if explorer is not None and corpus is not None:
         st.info(f"The model already predicts {md(target_lab)} for this document: pick another target class.")
     elif st.session_state.get("debug_cf_for") == cf_key:
         target = labels.index(target_lab)
-        cf = counterfactual(explorer, explorer.name, views.as_key(mu)[0], target, float(budget))
+        cf = counterfactual(explorer, explorer.cache_key, views.as_key(mu)[0], target, float(budget))
         centroid = corpus.centroids("pred")[target_lab]
         to_centroid = float(np.linalg.norm(centroid - mu))
         k1, k2, k3 = st.columns(3)

@@ -36,7 +36,7 @@ def endpoint(side: str, default_row: int | None, default_text: str):
         if not text.strip():
             st.info(f"Type a text for {side}.")
             return None
-        pred = views.cached_classify(explorer, explorer.name, text)
+        pred = views.cached_classify(explorer, explorer.cache_key, text)
         return np.asarray(pred.mu, dtype=np.float32), views.snippet(text, 80)
     query = st.text_input(f"Search the corpus for {side}", key=f"interp_q_{side}", placeholder="words to search for")
     hits = corpus.search(query, limit=200)
@@ -72,7 +72,7 @@ if explorer is not None:
     mode = c2.radio("Path", ["linear", "spherical"], key="interp_mode", horizontal=True,
                     help="Spherical (slerp) keeps the latent's norm, as samples from a Gaussian prior have.")
     if a is not None and b is not None:
-        path = walk(explorer, explorer.name, views.as_key(a[0])[0], views.as_key(b[0])[0], steps, mode)
+        path = walk(explorer, explorer.cache_key, views.as_key(a[0])[0], views.as_key(b[0])[0], steps, mode)
         flips = [i for i in range(1, len(path)) if path.labels[i] != path.labels[i - 1]]
         st.subheader("Class probabilities along the path")
         st.plotly_chart(figures.path_probabilities(labels, path.probs), width="stretch",

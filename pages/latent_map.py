@@ -45,7 +45,7 @@ def selected_rows(event, df) -> tuple[list[int], tuple[float, float] | None]:
 
 if explorer is not None and corpus is not None:
     labels, df = explorer.labels, corpus.df
-    corpus_key = f"{corpus.meta.get('source', '')}:{len(df)}:{corpus.meta.get('model', '')}"
+    corpus_key = f"{id(corpus)}"
     c1, c2, c3, c4 = st.columns([2, 1.2, 1.2, 1.4])
     modes = dict(figures.COLOR_MODES)
     if not corpus.has_labels:
@@ -53,7 +53,7 @@ if explorer is not None and corpus is not None:
     color_by = c1.selectbox("Colour by", list(modes), format_func=modes.get, key="map_color")
     show_land = c2.toggle("Class landscape", value=True, key="map_landscape",
                           help="The class the model gives each place of the map (the map mapped back to latent "
-                               "space and classified). Grey: no documents nearby.")
+                               "space and classified). Left blank where no documents are nearby.")
     typed = st.session_state.get("classify_text", "")
     show_star = c3.toggle("Your text", value=bool(typed.strip()), key="map_star", disabled=not typed.strip(),
                           help="The text typed on the Classify page, as a star.")
@@ -64,11 +64,11 @@ if explorer is not None and corpus is not None:
         f_pred = st.multiselect("Prediction", labels, key="map_filter_pred")
         f_wrong = st.checkbox("Only misclassified", key="map_filter_wrong", disabled=not corpus.has_labels)
 
-    land = landscape(explorer, corpus, explorer.name, corpus_key) if show_land else None
+    land = landscape(explorer, corpus, explorer.cache_key, corpus_key) if show_land else None
     star = None
     if show_star and typed.strip():
         with views.user_error():
-            pred = views.cached_classify(explorer, explorer.name, typed)
+            pred = views.cached_classify(explorer, explorer.cache_key, typed)
             sx, sy = corpus.map.transform(np.asarray(pred.mu))[0]
             star = (float(sx), float(sy), f"your text: {pred.label} {pred.confidence:.0%}")
 

@@ -42,7 +42,7 @@ if explorer is not None:
                 f"{cfg.decoder_vocab_size or 'all'} WordPiece tokens")
 
     if corpus is not None:
-        key = f"{corpus.meta.get('source', '')}:{len(corpus)}:{corpus.meta.get('model', '')}"
+        key = f"{id(corpus)}:{explorer.cache_key}"
         h = health(corpus, key)
         st.subheader(f"Latent health on this corpus ({len(corpus):,} documents)")
         a, b, c, d = st.columns(4)
@@ -77,7 +77,7 @@ if explorer is not None:
         st.subheader("Reconstructions")
         st.caption("The first documents of the corpus, decoded greedily from their posterior means.")
         rows = list(range(min(6, len(corpus))))
-        decoded = views.cached_decode(explorer, explorer.name, views.as_key(corpus.mu[rows]))
+        decoded = views.cached_decode(explorer, explorer.cache_key, views.as_key(corpus.mu[rows]))
         for i, text in zip(rows, decoded):
             st.markdown(f"**#{i}** {views.class_badge(corpus.df['pred'].iat[i], labels)}", unsafe_allow_html=True)
             views.quote(views.snippet(corpus.df["text"].iat[i], 300))

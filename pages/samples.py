@@ -44,7 +44,7 @@ if explorer is not None:
     with tabs[0]:
         rng = np.random.default_rng(int(seed))
         z = rng.standard_normal((n, explorer.latent_size)).astype(np.float32)
-        path = decode_path(explorer, explorer.name, views.as_key(z))
+        path = decode_path(explorer, explorer.cache_key, views.as_key(z))
         share_by = {lab: path.labels.count(lab) / len(path) for lab in labels}
         st.caption("Share of prior samples per predicted class: " + " · ".join(f"{k} {v:.0%}" for k, v in share_by.items()))
         show(path, "Draws from the prior", [f"z{i}" for i in range(n)], "samples_prior_map")
@@ -55,7 +55,7 @@ if explorer is not None:
             label = st.selectbox("Class", labels, key="samples_class")
             with views.user_error():
                 z = corpus.class_samples(label, n, int(seed))
-                path = decode_path(explorer, explorer.name, views.as_key(z))
+                path = decode_path(explorer, explorer.cache_key, views.as_key(z))
                 kept = path.labels.count(label) / len(path)
                 st.caption(f"z ~ q(z|x) for random documents predicted {views.md(label)}: {kept:.0%} of the decoded samples are "
                            f"classified {views.md(label)} at their latent.")
@@ -69,7 +69,7 @@ if explorer is not None:
                 st.info("The map has no empty places: documents are everywhere within its extent.")
             else:
                 z = corpus.map.inverse(places)
-                path = decode_path(explorer, explorer.name, views.as_key(z))
+                path = decode_path(explorer, explorer.cache_key, views.as_key(z))
                 st.caption("The map positions farthest from every document, mapped back to latent space (a blend of the "
                            "nearest documents' latents) and decoded. To decode any other place, draw a box there on "
                            "the Latent map.")

@@ -60,7 +60,7 @@ if explorer is not None:
                                  "predictions with the truth (Debug, correct/wrong colours) say so.")
         projection = c3.radio("Map", ["umap", "pca"], key="upload_projection", horizontal=True,
                               format_func=lambda p: {"umap": "UMAP", "pca": "PCA (fast)"}[p])
-        key = uploads.key_for(explorer.name, name)
+        key = uploads.key_for(uploads.model_id(explorer.folder), name)
         if key in st.session_state.get("uploads", {}):
             st.success(f"'{views.md(name)}' is encoded with {views.md(explorer.name)}: pick **{views.md(uploads.display_name(name))}** in the "
                        "sidebar's corpus picker. Encoding again replaces it.")

@@ -84,6 +84,14 @@ class Explorer:
         return self.model.labels
 
     @property
+    def cache_key(self) -> str:
+        """Names this model's weights for caches: its folder and the weights' modification time."""
+        if self.folder is None:
+            return f"{self.name}:{id(self.model)}"
+        weights = self.folder / "model.safetensors"
+        return f"{self.folder.resolve()}:{weights.stat().st_mtime_ns if weights.exists() else 0}"
+
+    @property
     def latent_size(self) -> int:
         return self.model.config.latent_size
 

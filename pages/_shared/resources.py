@@ -116,7 +116,7 @@ def current_corpus(explorer, required: bool = True):
 
     if explorer is None or explorer.folder is None:
         return None
-    corpora = {**list_corpora(explorer.folder), **uploads.for_model(explorer.name)}
+    corpora = {**list_corpora(explorer.folder), **uploads.for_model(uploads.model_id(explorer.folder))}
     if not corpora:
         if required:
             st.info(f"The model '{md(explorer.name)}' has no indexed corpus yet. Build one with "

@@ -15,6 +15,11 @@ MAX_ROWS = 20_000
 PREFIX = "uploaded / "
 
 
+def model_id(folder: Path) -> str:
+    """Uploads belong to the model that encoded them, named by its folder."""
+    return str(Path(folder).resolve())
+
+
 def key_for(model: str, name: str) -> str:
     return f"{model}|{name}"
 
@@ -27,7 +32,7 @@ def for_model(model: str) -> dict[str, object]:
     """Display name -> CorpusIndex of this session's uploads encoded with `model`."""
     found = {}
     for key, corpus in st.session_state.get("uploads", {}).items():
-        m, name = key.split("|", 1)
+        m, name = key.rsplit("|", 1)
         if m == model:
             found[display_name(name)] = corpus
     return found
@@ -67,7 +72,7 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
     df = explorer.index_corpus(corpus.texts, labels if any(labels) else None, projection, on_progress=progress)
     meta = {"labels": explorer.labels, "projection": projection, "source": name, "model": explorer.name,
             "rows": len(df)}
-    st.session_state.setdefault("uploads", {})[key_for(explorer.name, name)] = CorpusIndex(df, meta)
+    st.session_state.setdefault("uploads", {})[key_for(model_id(explorer.folder), name)] = CorpusIndex(df, meta)
     st.session_state["corpus_name"] = display_name(name)
     bar.progress(1.0, text=f"Done: {len(df):,} documents in {time.time() - t0:.0f} s.")
     st.success(f"'{md(name)}' is ready and selected in the sidebar: open the Latent map, Debug or Interpolate.")

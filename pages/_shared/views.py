@@ -108,7 +108,7 @@ def class_badge(label: str, labels: list[str], suffix: str = "") -> str:
             f'font-size:0.85rem; font-weight:600;">{html.escape(label)}</span>{html.escape(suffix)}')
 
 
-# ---- cached model calls: `_explorer` is not hashed; the model name stands for it ----
+# ---- cached model calls: `_explorer` is not hashed; its cache_key (folder and weights' mtime) stands for it ----
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_classify(_explorer, model: str, text: str):
     return _explorer.classify(text)
@@ -177,7 +177,7 @@ def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool
                    f"{doc['flip_rate']:.0%} of samples predict another class")
     with b:
         st.markdown("**Decoded from its latent**")
-        st.code(cached_decode(explorer, explorer.name, as_key(mu))[0] or "(empty)", language=None, wrap_lines=True)
+        st.code(cached_decode(explorer, explorer.cache_key, as_key(mu))[0] or "(empty)", language=None, wrap_lines=True)
         idx, dist = corpus.neighbours(mu, k=6, exclude=row)
         st.markdown("**Nearest neighbours in latent space**")
         nb = df.iloc[idx][["text", "label", "pred"]].copy()
@@ -193,7 +193,7 @@ def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool
         cols = st.columns(len(targets), gap="large")
         for col, lab in zip(cols, targets):
             with col:
-                attr = cached_attribution(explorer, explorer.name, str(doc["text"]), labels.index(lab),
+                attr = cached_attribution(explorer, explorer.cache_key, str(doc["text"]), labels.index(lab),
                                           "integrated_gradients")
                 show_attribution(str(doc["text"]), attr, labels, f"Why {lab}?")
 
@@ -225,7 +225,7 @@ def class_direction_panel(explorer, corpus, mu, current: str, key: str) -> None:
         return
     direction = explorer.class_direction(src, tgt, cents)
     distances = tuple(float(d) for d in np.round(np.linspace(-reach / 4, reach, 9), 3))
-    path = cached_walk(explorer, explorer.name, as_key(mu)[0], as_key(direction)[0], distances)
+    path = cached_walk(explorer, explorer.cache_key, as_key(mu)[0], as_key(direction)[0], distances)
     flip = next((i for i, lab in enumerate(path.labels) if lab == target), None)
     st.plotly_chart(figures.path_probabilities(labels, path.probs, "distance along the direction"), width="stretch",
                     key=f"{key}_dir_chart", config={"displayModeBar": False})
