@@ -119,3 +119,11 @@ def test_build_decoder_vocab_keeps_specials_and_frequent():
     # counts: 5 x4, 102 x2, 6 x1, 7 x1 ([CLS] never counts); ties go to the smaller id
     assert build_decoder_vocab(ids, 4, [102, 100]) == [5, 6, 100, 102]
     assert build_decoder_vocab(ids, 10, [102, 100]) == [5, 6, 7, 100, 102]
+
+
+def test_text_without_visible_characters_is_refused(tmp_path):
+    p = write(tmp_path, "zw.csv", "text,label\nfine,a\n\u200b\u2060\u200d,b\n")
+    with pytest.raises(DataError, match=r"zw\.csv, row 2: .*no visible characters"):
+        read_corpus(p)
+    ok = write(tmp_path, "ok.csv", "text,label\n\u202eevil\u202c,a\n😀,b\n")
+    assert read_corpus(ok).texts == ["\u202eevil\u202c", "😀"]  # kept exactly as written

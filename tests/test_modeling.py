@@ -184,3 +184,8 @@ def test_a_checkpoint_from_before_class_conditioning_loads_without_it(tiny_encod
     model = TextVAE.from_pretrained(folder)
     assert model.config.decoder_class_conditioning is False
     assert model.decoder.z_to_emb.in_features == model.config.latent_size
+
+
+def test_count_too_long(tiny_model):
+    n = tiny_model.config.max_length
+    assert tiny_model.count_too_long(["short text", "word " * (n + 5), "word " * (n - 3)]) == 1

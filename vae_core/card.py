@@ -62,7 +62,8 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         f"decoder alone on the best encoder's posteriors; batch {args.get('batch_size')}, encoder lr {args.get('lr')}, "
         f"head lr {args.get('head_lr')}, free bits {args.get('free_bits')} nats/dim, cyclical beta "
         f"({args.get('anneal_cycles')} cycles, max {args.get('beta_max')}), bag-of-words loss weight "
-        f"{args.get('bow_weight', 0)}, weight averaging (EMA) {args.get('ema_decay', 0)}, mixed precision "
+        f"{args.get('bow_weight', 0)}, encoder token dropout {args.get('token_dropout', 0)}, weight averaging (EMA) "
+        f"{args.get('ema_decay', 0)}, mixed precision "
         f"{args.get('mixed_precision', 'no')}, seed {args.get('seed')}",
     ]
     if metrics.get("train_seconds"):

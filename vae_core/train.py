@@ -350,7 +350,14 @@ class Trainer:
     def _losses(self, batch: dict, beta: float) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         if not self.in_decoder_phase:
-            out = self.model(batch["input_ids"], batch["attention_mask"])
+            enc_ids = None
+            if cfg.token_dropout > 0:
+                special = self._unwrapped()._special
+                ids = batch["input_ids"]
+                hit = (torch.rand(ids.shape, device=ids.device) < cfg.token_dropout) & batch["attention_mask"].bool()
+                hit &= (ids != special["bos"]) & (ids != special["eos"])
+                enc_ids = torch.where(hit, torch.full_like(ids, special["mask"]), ids)
+            out = self.model(batch["input_ids"], batch["attention_mask"], encoder_input_ids=enc_ids)
             mu, logvar = out.mu, out.logvar
             logits = (out.class_logits, out.recon_logits, out.recon_targets, out.bow_logits)
         else:

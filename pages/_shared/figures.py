@@ -57,13 +57,18 @@ def probability_bars(labels: list[str], probs: list[float], errors: list[float] 
 
 
 def _hover_lines(df) -> list[str]:
+    """Hover labels: class, confidence, true label and a snippet, shorter for large corpora so that the
+    figure stays small enough to draw quickly (no snippet above 20,000 points: click to read)."""
     out = []
     has_label = "label" in df and df["label"].notna().any()
-    for text, label, pred, conf in zip(df["text"], df["label"] if has_label else [None] * len(df), df["pred"],
-                                       df["confidence"]):
+    limit = 180 if len(df) <= 5_000 else 90 if len(df) <= 20_000 else 0
+    for row, text, label, pred, conf in zip(range(len(df)), df["text"], df["label"] if has_label else [None] * len(df),
+                                            df["pred"], df["confidence"]):
         head = f"<b>{safe(pred)}</b> {conf:.0%}" + (f" · true: {safe(label)}" if label is not None else "")
-        snippet = "<br>".join(_wrap(safe(text, 180), 60))
-        out.append(f"{head}<br>{snippet}")
+        if limit:
+            out.append(f"{head}<br>" + "<br>".join(_wrap(safe(text, limit), 60)))
+        else:
+            out.append(f"#{row} {head}")
     return out
 
 

@@ -57,6 +57,11 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
         st.warning(f"Labels the model does not know are treated as missing: {md(', '.join(unknown[:8]))}"
                    f"{' …' if len(unknown) > 8 else ''}. The model's classes are {md(', '.join(explorer.labels))}.")
     labels = [lab if lab in explorer.labels else None for lab in corpus.labels]
+    with explorer.lock:
+        long = explorer.model.count_too_long(corpus.texts)
+    if long:
+        st.info(f"{long:,} of {len(corpus):,} documents are longer than the model reads "
+                f"({explorer.model.config.max_length} tokens): only their beginning is encoded.")
     bar = st.progress(0.0, text=f"Encoding {len(corpus):,} documents…")
     t0 = time.time()
 
