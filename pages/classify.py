@@ -92,7 +92,7 @@ if explorer is not None:
             st.subheader("Decoded from the latent")
             st.caption("The decoder's reading of the posterior mean. If it keeps the topic, the latent kept it too; "
                        "if it drifts, the latent lost what the text was about.")
-            rec = pred.reconstruction or ""
+            rec = views.cached_decode(explorer, explorer.cache_key, views.as_key(pred.mu))[0]
             st.code(rec or "(empty)", language=None, wrap_lines=True)
             if rec.strip():
                 rec_pred = explorer.classify(rec, reconstruct=False)

@@ -109,7 +109,7 @@ class TrainConfig:
     labels_per_class: int | None = None  # keep N labels per class, the rest train as unlabelled text
     max_train_rows: int | None = None
 
-    epochs: float = 6.0  # joint training of every part
+    epochs: float = 5.0  # joint training of every part
     # Then the decoder alone, on posteriors of the (best) encoder computed once: cheap epochs that
     # maximise the same ELBO with the encoder fixed. 0 = none.
     decoder_epochs: float = 4.0
@@ -121,7 +121,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     # Share of the encoder's input tokens replaced by [MASK] in the joint phase (token cutoff, a data
     # augmentation; the decoder still rebuilds the whole text). 0 = off.
-    token_dropout: float = 0.1
+    token_dropout: float = 0.0
     # Exponential moving average of the weights (Polyak averaging); evaluation and checkpoints use the
     # averaged weights. 0 = off.
     ema_decay: float = 0.998

@@ -78,6 +78,10 @@ def _decode_utf8(path: Path, raw: bytes) -> str:
             f"line {line} holds bytes that are not UTF-8 (0x{raw[e.start]:02x} at byte {e.start}).",
             hint="Save the file as UTF-8 (for example: iconv -f latin1 -t utf-8 in.csv > out.csv).",
         ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise DataError(path, f"line {text.count(chr(10), 0, nul) + 1} holds a NUL byte: the file looks binary or "
+                        "corrupt.", hint="Export it again as plain UTF-8 text.")
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -109,7 +113,9 @@ def _read_frame(path: Path, fmt: str, max_rows: int | None) -> pd.DataFrame:
             if max_rows is not None and len(rows) > max_rows:
                 raise DataError(path, f"has more than {max_rows:,} rows.", hint="Split the file or sample it.")
         return pd.DataFrame(rows)
-    # CSV: every cell as text, so that labels such as "1" or "NA" keep their spelling.
+    # CSV: every cell as text, so that labels such as "1" or "NA" keep their spelling. A cell may be long
+    # (a whole book): the reader's 128 KiB default is raised to 32 MiB.
+    csv.field_size_limit(max(csv.field_size_limit(), 32 * 2**20))
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)

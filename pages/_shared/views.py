@@ -111,7 +111,8 @@ def class_badge(label: str, labels: list[str], suffix: str = "") -> str:
 # ---- cached model calls: `_explorer` is not hashed; its cache_key (folder and weights' mtime) stands for it ----
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_classify(_explorer, model: str, text: str):
-    return _explorer.classify(text)
+    """Probabilities and posterior only: pages decode (cached_decode) after drawing the probabilities."""
+    return _explorer.classify(text, reconstruct=False)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

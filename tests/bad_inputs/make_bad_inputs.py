@@ -51,7 +51,7 @@ def main() -> None:
     add("ragged_more_fields.csv", u("text,label\nfine,World\nbad,World,extra\n"), r"row 2: has 3 fields")
     add("ragged_fewer_fields.csv", u("text,label\nfine,World\nlonely\n"), r"row 2: has 1 fields")
     add("unclosed_quote.csv", u('text,label\n"never closed,World\n'), r"not valid CSV|fields")
-    add("nul_byte.csv", u("text,label\nnul \x00 inside,World\n"), r"not valid CSV|NUL")
+    add("nul_byte.csv", u("text,label\nnul \x00 inside,World\n"), r"line 2 holds a NUL byte")
     add("empty_text.csv", u("text,label\nfine,World\n,Sports\n"), r"row 2: the text in column 'text' is empty")
     add("whitespace_text.csv", u("text,label\nfine,World\n \t  ,Sports\n"), r"row 2: the text .* is empty")
     add("zero_width_only.csv", u("text,label\nfine,World\n\u200b\u200c\u2060,Sports\n"), r"row 2: .*no visible characters")
