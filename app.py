@@ -37,6 +37,8 @@ with st.sidebar:
                    **uploads.for_model(uploads.model_id(models[st.session_state["model_name"]]))}
         if corpora:
             cnames = list(corpora)
+            if st.session_state.get("corpus_pick") in cnames:  # a corpus just uploaded
+                st.session_state["corpus_name"] = st.session_state.pop("corpus_pick")
             if st.session_state.get("corpus_name") not in cnames:
                 st.session_state["corpus_name"] = cnames[0]
             st.selectbox("Corpus", cnames, key="corpus_name",

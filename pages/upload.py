@@ -31,6 +31,8 @@ def columns_of(data: bytes, name: str) -> tuple[list[str], int, list[dict]]:
 
 
 if explorer is not None:
+    if st.session_state.get("upload_done"):
+        st.success(st.session_state.pop("upload_done"))
     got = st.file_uploader("Corpus file", type=["csv", "parquet", "pq", "jsonl", "ndjson"], key="upload_file",
                            help=f"At most {uploads.MAX_MB} MB and {uploads.MAX_ROWS:,} rows; larger corpora are "
                                 "indexed with `python -m vae_core index MODEL --data FILE`.")

@@ -131,3 +131,60 @@ def test_debug_counterfactual_download_and_shared_link(app_url, browser):
     assert other.get_by_text("Document #").first.inner_text() == heading
     shot(other, "debug_shared_link")
     assert_no_error(other, errors2)
+
+
+PAYLOAD = ('<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> '
+           '[click me](javascript:window.__xss=3) <b onmouseover="window.__xss=4">bold</b> $x^2$ **stars**')
+
+
+def test_injected_html_and_markdown_stay_inert(app_url, browser, tmp_path):
+    page, errors = new_page(browser, 1280, 1000)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(app_url)
+    settle(page, "Decoded from the latent")
+    time.sleep(0.5)
+    box = page.get_by_label("Text", exact=True)
+    box.fill(PAYLOAD)
+    box.press("Control+Enter")
+    settle(page, "Decoded from the latent")
+    body = page.inner_text("body")
+    assert "onerror" in body and "javascript:window.__xss=3" in body  # shown, not run
+    # a corpus whose texts carry the payloads, uploaded and shown on every page
+    csv = tmp_path / "xss.csv"
+    csv.write_text('text,label\n"' + PAYLOAD.replace('"', '""') + '",World\n"a quiet news story about markets",Business\n',
+                   encoding="utf-8")
+    page.get_by_role("link", name="Your corpus").click()
+    settle(page, "Upload a file to begin")
+    page.locator("input[type=file]").set_input_files(str(csv))
+    settle(page, "Encode the corpus")
+    page.get_by_role("radio", name="PCA (fast)").check()
+    page.get_by_role("button", name="Encode the corpus").click()
+    settle(page, "is ready")
+    for link, text in (("Latent map", "documents · projection"), ("Debug", "Macro-F1"),
+                       ("Interpolate", "Decoded text at every step"), ("Samples", "Draws from the prior"),
+                       ("Model", "Configuration and data")):
+        page.get_by_role("link", name=link).click()
+        settle(page, text)
+        page.mouse.move(640, 500)
+    shot(page, "xss_model_page")
+    assert page.evaluate("() => window.__xss") is None, "an injected script ran"
+    assert not dialogs, dialogs
+    assert_no_error(page, errors)
+
+
+def test_ten_sessions_for_a_minute_see_only_their_own_text(tmp_path):
+    """The CI version of scripts/soak.py (the full run is 10 sessions for 10 minutes)."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "soak.json"
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "soak.py"), "--sessions", "10", "--minutes", "1",
+                          "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=900)
+    report = json.loads(out.read_text())
+    (ARTIFACTS / "soak_1min.json").parent.mkdir(exist_ok=True)
+    (ARTIFACTS / "soak_1min.json").write_text(json.dumps(report, indent=2))
+    assert report["rounds"] >= 10, res.stdout[-2000:]
+    assert report["errors"] == 0, json.dumps(report["per_session"])[:3000]
+    assert report["foreign_text_seen"] == 0 and report["server_tracebacks"] == 0

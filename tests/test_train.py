@@ -141,3 +141,43 @@ def test_checkpoints_hold_the_averaged_weights(tiny_corpus, tiny_encoder_dir, tm
     folder = off.fit()
     assert off.ema is None
     assert torch.allclose(load_file(str(folder / "model.safetensors"))[name], dict(off._unwrapped().named_parameters())[name].detach())
+
+
+def test_killed_mid_epoch_then_resumed_gives_a_valid_checkpoint(tiny_corpus, tiny_encoder_dir, tmp_path):
+    """A real kill (SIGKILL, no clean-up) in the middle of an epoch; --resume finishes the run."""
+    import time
+
+    train_file, dev_file = tiny_corpus
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "vae_core", "train", "--train-file", str(train_file), "--dev-file", str(dev_file),
+           "--output-dir", str(run), "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1",
+           "--decoder-heads", "2", "--decoder-max-length", "16", "--decoder-vocab-size", "64", "--max-length", "32",
+           "--epochs", "40", "--decoder-epochs", "1", "--batch-size", "8", "--save-every", "3", "--num-threads", "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        state = run / "resume" / "state.json"
+        deadline = time.time() + 240
+        while time.time() < deadline:  # wait until it is well into training, between two saves
+            if state.exists() and json.loads(state.read_text())["step"] >= 20 and \
+                    json.loads(state.read_text())["step"] % 8 != 0:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("training did not reach step 20 in time")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed_at = json.loads((run / "resume" / "state.json").read_text())["step"]
+    assert 0 < killed_at < 40 * 8 + 8
+    # whatever the kill interrupted, only complete folders are visible
+    for folder in (run / "model", run / "resume"):
+        if folder.exists():
+            TextVAE.from_pretrained(folder)
+    res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    final = json.loads((run / "resume" / "state.json").read_text())
+    assert final["step"] == 40 * 8 + 8
+    model = TextVAE.from_pretrained(run / "model")
+    assert model.predict_proba(["goal match"]).shape == (1, 3)
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # half-written folders cleaned away

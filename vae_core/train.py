@@ -84,6 +84,10 @@ class Trainer:
         self.log_path = self.run_dir / "metrics.jsonl"
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            # half-written folders of a run that was killed while saving: never visible, now removed
+            for stale in self.run_dir.glob(".*"):
+                if stale.is_dir() and (".tmp-" in stale.name or ".old-" in stale.name):
+                    shutil.rmtree(stale, ignore_errors=True)
         if resume and not (self.resume_dir / "state.json").exists():
             raise FileNotFoundError(f"--resume: {self.resume_dir} holds no training state; start without --resume.")
 

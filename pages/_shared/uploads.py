@@ -78,6 +78,9 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
     meta = {"labels": explorer.labels, "projection": projection, "source": name, "model": explorer.name,
             "rows": len(df)}
     st.session_state.setdefault("uploads", {})[key_for(model_id(explorer.folder), name)] = CorpusIndex(df, meta)
-    st.session_state["corpus_name"] = display_name(name)
-    bar.progress(1.0, text=f"Done: {len(df):,} documents in {time.time() - t0:.0f} s.")
-    st.success(f"'{md(name)}' is ready and selected in the sidebar: open the Latent map, Debug or Interpolate.")
+    # the sidebar's picker already stands in this run: it takes the new corpus on the next one
+    st.session_state["corpus_pick"] = display_name(name)
+    st.session_state["upload_done"] = (f"'{md(name)}': {len(df):,} documents encoded in {time.time() - t0:.0f} s. "
+                                       "It is ready and selected in the sidebar: open the Latent map, Debug or "
+                                       "Interpolate.")
+    st.rerun()
