@@ -52,4 +52,11 @@ with st.sidebar:
                "Probabilities come from the posterior mean.")
 
 keep_widget_values()
-page.run()
+try:
+    page.run()
+except Exception as e:  # a bug, not a bad input (those are answered on the page): never a traceback
+    import logging
+
+    logging.getLogger("vae_explorer").exception("page %s failed", page.title)
+    st.error(f"This view hit an unexpected problem ({type(e).__name__}). What you typed and chose is kept: try "
+             "another input, another page, or reload. The details are in the server's log.")

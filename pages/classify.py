@@ -76,7 +76,9 @@ if explorer is not None:
 
             st.subheader("Which words drove it?")
             c1, c2 = st.columns([2, 3])
-            target_label = c1.selectbox("Explain the class", labels, index=k, key="attr_target",
+            if st.session_state.get("attr_target") not in labels:
+                st.session_state["attr_target"] = labels[k]
+            target_label = c1.selectbox("Explain the class", labels, key="attr_target",
                                         help="Attributions explain this class's probability.")
             c2.caption("Integrated Gradients (captum, on the embedding layer, PAD baseline, 32 steps) next to occlusion "
                        "(each word replaced by PAD, the drop in probability). Hover a word for its score.")

@@ -110,7 +110,8 @@ if explorer is not None and corpus is not None:
     st.session_state.setdefault("debug_target", doc["label"] if doc["label"] != doc["pred"] else
                                 next(lab for lab in labels if lab != doc["pred"]))
     target_lab = c1.selectbox("Target class", labels, key="debug_target")
-    budget = c2.slider("Distance budget (latent units)", 1.0, 20.0, 8.0, 0.5, key="debug_budget",
+    st.session_state.setdefault("debug_budget", 8.0)
+    budget = c2.slider("Distance budget (latent units)", 1.0, 20.0, step=0.5, key="debug_budget",
                        help="The longest move searched. For scale: the prior N(0, I) puts a typical z at about "
                             f"{np.sqrt(explorer.latent_size):.1f} from the origin.")
     run = c3.button("Find the counterfactual", key="debug_cf_run", type="primary", width="stretch")

@@ -68,7 +68,8 @@ if explorer is not None:
     with right:
         b = endpoint("B", default_b, "Microsoft released a security update for Windows that fixes a flaw.")
     c1, c2, _ = st.columns([2, 1.5, 2])
-    steps = c1.slider("Steps", 2, 20, 8, key="interp_steps", help="Points on the path, both ends included.")
+    st.session_state.setdefault("interp_steps", 8)
+    steps = c1.slider("Steps", 2, 20, key="interp_steps", help="Points on the path, both ends included.")
     mode = c2.radio("Path", ["linear", "spherical"], key="interp_mode", horizontal=True,
                     help="Spherical (slerp) keeps the latent's norm, as samples from a Gaussian prior have.")
     if a is not None and b is not None:

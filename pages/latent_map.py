@@ -51,11 +51,13 @@ if explorer is not None and corpus is not None:
     if not corpus.has_labels:
         modes.pop("label"), modes.pop("correct")
     color_by = c1.selectbox("Colour by", list(modes), format_func=modes.get, key="map_color")
-    show_land = c2.toggle("Class landscape", value=True, key="map_landscape",
+    st.session_state.setdefault("map_landscape", True)
+    show_land = c2.toggle("Class landscape", key="map_landscape",
                           help="The class the model gives each place of the map (the map mapped back to latent "
                                "space and classified). Left blank where no documents are nearby.")
     typed = st.session_state.get("classify_text", "")
-    show_star = c3.toggle("Your text", value=bool(typed.strip()), key="map_star", disabled=not typed.strip(),
+    st.session_state.setdefault("map_star", True)
+    show_star = c3.toggle("Your text", key="map_star", disabled=not typed.strip(),
                           help="The text typed on the Classify page, as a star.")
     with c4.popover("Select by filter", width="stretch"):
         st.caption("Selects the documents that match, as a box on the map would.")

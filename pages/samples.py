@@ -38,8 +38,10 @@ def show(path, title: str, names: list[str], key: str) -> None:
 if explorer is not None:
     labels = explorer.labels
     c1, c2 = st.columns(2)
-    n = c1.slider("Samples", 3, 16, 8, key="samples_n")
-    seed = c2.number_input("Seed", 0, 10_000, 0, key="samples_seed", help="The same seed draws the same latents.")
+    st.session_state.setdefault("samples_n", 8)
+    st.session_state.setdefault("samples_seed", 0)
+    n = c1.slider("Samples", 3, 16, key="samples_n")
+    seed = c2.number_input("Seed", 0, 10_000, key="samples_seed", help="The same seed draws the same latents.")
     tabs = st.tabs(["Prior N(0, I)", "Class regions", "Empty places of the map"])
     with tabs[0]:
         rng = np.random.default_rng(int(seed))

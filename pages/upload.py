@@ -31,8 +31,8 @@ def columns_of(data: bytes, name: str) -> tuple[list[str], int, list[dict]]:
 
 
 if explorer is not None:
-    if st.session_state.get("upload_done"):
-        st.success(st.session_state.pop("upload_done"))
+    for kind, message in st.session_state.pop("upload_done", []):  # what the last encoding said
+        (st.success if kind == "success" else st.info)(message)
     got = st.file_uploader("Corpus file", type=["csv", "parquet", "pq", "jsonl", "ndjson"], key="upload_file",
                            help=f"At most {uploads.MAX_MB} MB and {uploads.MAX_ROWS:,} rows; larger corpora are "
                                 "indexed with `python -m vae_core index MODEL --data FILE`.")
@@ -48,17 +48,20 @@ if explorer is not None:
         try:
             cols, n_rows, head = columns_of(data, name)
         except DataError as e:
-            st.error(f"{views.md(name)}: {views.md(e.problem)}{' Row ' + str(e.row) + '.' if e.row else ''} Fix the file and upload it again.")
+            st.error(f"{views.md(uploads.describe(name, e))} Fix the file and upload it again.")
             st.stop()
         st.markdown(f"**{views.md(name)}** · {n_rows:,} rows · columns: {views.md(', '.join(cols))}")
         st.dataframe(head, hide_index=True)
         text_guess = "text" if "text" in cols else cols[0]
         c1, c2, c3 = st.columns(3)
-        text_col = c1.selectbox("Text column", cols, index=cols.index(text_guess), key="upload_text_col")
+        if st.session_state.get("upload_text_col") not in cols:
+            st.session_state["upload_text_col"] = text_guess
+        text_col = c1.selectbox("Text column", cols, key="upload_text_col")
         label_options = ["(no labels)"] + [c for c in cols if c != text_col]
         label_guess = "label" if "label" in cols and "label" != text_col else "(no labels)"
-        label_col = c2.selectbox("Label column", label_options, index=label_options.index(label_guess),
-                                 key="upload_label_col", help="Optional. Without labels the views that compare "
+        if st.session_state.get("upload_label_col") not in label_options:
+            st.session_state["upload_label_col"] = label_guess
+        label_col = c2.selectbox("Label column", label_options, key="upload_label_col", help="Optional. Without labels the views that compare "
                                  "predictions with the truth (Debug, correct/wrong colours) say so.")
         projection = c3.radio("Map", ["umap", "pca"], key="upload_projection", horizontal=True,
                               format_func=lambda p: {"umap": "UMAP", "pca": "PCA (fast)"}[p])

@@ -14,6 +14,11 @@ def page(name: str) -> AppTest:
     return at
 
 
+def plain(markdown: str) -> str:
+    """Markdown source without the backslashes that escape user-controlled text."""
+    return markdown.replace("\\", "")
+
+
 def markdown_text(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
@@ -41,7 +46,9 @@ def test_classify_probabilities_uncertainty_attributions_and_reconstruction():
     assert not at.exception
     assert at.metric[0].label == "Predicted class" and at.metric[0].value == "Sports"
     assert at.metric[1].label == "Samples predicting another class" and at.metric[1].value.endswith("%")
-    assert len(at.get("plotly_chart")) == 2  # probabilities, and their spread over z samples
+    # probabilities, their spread over z samples, and the walk along a class direction
+    assert len(at.get("plotly_chart")) == 3
+    assert "Move it along a class direction" in [s.value for s in at.subheader]
     text = markdown_text(at)
     assert "Integrated Gradients" in text and "Occlusion" in text and "convergence delta" in "\n".join(
         c.value for c in at.caption)
@@ -114,7 +121,8 @@ def test_interpolate_between_two_corpus_documents_and_typed_texts():
 
     df, _ = read_index(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
     assert "olympic" in df.text[at.selectbox(key="interp_doc_B").value].lower()
-    assert len(at.get("plotly_chart")) == 2  # the probabilities along the path, and the path on the map
+    # the probabilities along the path, the path on the map, and A's walk along a class direction
+    assert len(at.get("plotly_chart")) == 3
 
 
 def test_debug_cell_document_counterfactual_and_downloads():
@@ -172,10 +180,10 @@ def test_upload_a_corpus_encode_it_and_use_it_on_the_map(tmp_path):
             ("The coach was sacked after a run of five defeats.", "Sports"),
             ("Oil prices rose on fears of supply cuts.", "Business"),
         ]]
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    # AppTest does not click buttons after switch_page, so the page runs on its own first ...
+    at = AppTest.from_file(str(REPO / "pages" / "upload.py"), default_timeout=TIMEOUT)
     at.session_state["upload_kept"] = ("my_corpus.csv", "\n".join(rows).encode("utf-8"))
     at.run()
-    at.switch_page("pages/upload.py").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="upload_text_col").value == "text"
     assert at.selectbox(key="upload_label_col").value == "label"
@@ -183,10 +191,15 @@ def test_upload_a_corpus_encode_it_and_use_it_on_the_map(tmp_path):
     at.button(key="upload_go").click().run()
     assert not at.exception, at.exception
     assert any("is ready" in s.value for s in at.success)
-    assert at.sidebar.selectbox(key="corpus_name").value == "uploaded / my_corpus"
-    at.switch_page("pages/latent_map.py").run()
-    assert not at.exception
-    assert "6 documents" in " ".join(c.value for c in at.caption)
+    # ... then the app picks the upload in the sidebar and shows it on the map
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    app.session_state["uploads"] = at.session_state["uploads"]
+    app.session_state["corpus_pick"] = at.session_state["corpus_pick"]
+    app.run()
+    assert app.sidebar.selectbox(key="corpus_name").value == "uploaded / my_corpus"
+    app.switch_page("pages/latent_map.py").run()
+    assert not app.exception
+    assert "6 documents" in " ".join(c.value for c in app.caption)
 
 
 def test_upload_with_a_bad_file_says_what_is_wrong():
@@ -194,13 +207,13 @@ def test_upload_with_a_bad_file_says_what_is_wrong():
     at.session_state["upload_kept"] = ("bad.csv", b"text,label\n\xff\xfe broken,World\n")
     at.run()
     assert not at.exception
-    assert at.error and "not UTF-8" in at.error[0].value
+    assert at.error and "not UTF-8" in plain(at.error[0].value)
     at = AppTest.from_file(str(REPO / "pages" / "upload.py"), default_timeout=TIMEOUT)
     at.session_state["upload_kept"] = ("empty_text.csv", b"text,label\nfine text,World\n ,Sports\n")
     at.run()
     at.button(key="upload_go").click().run()
     assert not at.exception
-    assert at.error and "row 2" in at.error[0].value and "empty" in at.error[0].value
+    assert at.error and "empty_text.csv, row 2: the text in column 'text' is empty" in plain(at.error[0].value)
 
 
 def test_compare_two_models_on_text_and_corpus(tiny_encoder_dir, tmp_path, monkeypatch):
@@ -215,9 +228,7 @@ def test_compare_two_models_on_text_and_corpus(tiny_encoder_dir, tmp_path, monke
     other.set_special_ids(other.tokenizer)
     other.save_pretrained(tmp_path / "models" / "tiny", dtype="float32")
     monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path / "models"))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception, at.exception
+    at = page("compare.py")  # A: the default model
     assert at.selectbox(key="compare_b").value == "my models / tiny"
     assert "Why " in markdown_text(at)  # attributions from both models
     assert len(at.get("plotly_chart")) == 2  # the probabilities of A and of B
@@ -226,3 +237,18 @@ def test_compare_two_models_on_text_and_corpus(tiny_encoder_dir, tmp_path, monke
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Same prediction"].endswith("%") and "Accuracy A / B" in metrics
     assert len(at.get("plotly_chart")) == 4  # and the two maps
+
+
+def test_an_unexpected_failure_is_a_message_and_the_text_stays(monkeypatch):
+    from vae_core.inference import Explorer
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+
+    def broken(self, text, reconstruct=True):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(Explorer, "classify", broken)
+    at.text_area(key="classify_text").set_value("A text nobody has classified before, about tennis.").run()
+    assert not at.exception
+    assert any("unexpected problem (RuntimeError)" in e.value for e in at.error)
+    assert at.text_area(key="classify_text").value == "A text nobody has classified before, about tennis."

@@ -92,7 +92,8 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
             lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
                       for k, v in e["per_class"].items()]
         if e.get("examples"):
-            lines += ["", "Reconstructions (greedy from mu, no repeated 3-grams, repetition penalty 1.2):", ""]
+            lines += ["", "Reconstructions from mu (of the greedy text and 7 samples at temperature 0.3, the one the "
+                      "encoder maps back closest to mu; no repeated 3-grams, repetition penalty 1.2):", ""]
             for ex in e["examples"][:4]:
                 lines += [f"- in: {ex['text'][:160]}", f"  out: {ex['reconstruction'][:160]}"]
     lines += ["", "## Intended use and limits", "",

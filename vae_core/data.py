@@ -147,7 +147,10 @@ def read_frame(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "does not exist or is not a file.")
-    return _read_frame(path, file_format(path), max_rows)
+    df = _read_frame(path, file_format(path), max_rows)
+    if len(df.columns) == 0 or len(df) == 0:
+        raise DataError(path, "has no rows.", hint="Give at least one document.")
+    return df
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad\u202a\u202b\u202c\u202d\u202e"))

@@ -49,8 +49,7 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
         try:
             corpus = read_corpus(path, text_col, label_col, allow_unlabelled=True, max_rows=MAX_ROWS)
         except DataError as e:
-            where = f" (row {e.row})" if e.row else ""
-            st.error(f"{md(name)}{where}: {md(e.problem)} Fix the file, or pick other columns, and try again.")
+            st.error(f"{md(describe(name, e))} Fix the file, or pick other columns, and try again.")
             return
     unknown = sorted({lab for lab in corpus.labels if lab is not None} - set(explorer.labels))
     if unknown:
@@ -59,9 +58,11 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
     labels = [lab if lab in explorer.labels else None for lab in corpus.labels]
     with explorer.lock:
         long = explorer.model.count_too_long(corpus.texts)
+    notes = []
     if long:
-        st.info(f"{long:,} of {len(corpus):,} documents are longer than the model reads "
-                f"({explorer.model.config.max_length} tokens): only their beginning is encoded.")
+        notes.append(f"{long:,} of {len(corpus):,} documents are longer than the model reads "
+                     f"({explorer.model.config.max_length} tokens): only their beginning is encoded.")
+        st.info(notes[-1])
     bar = st.progress(0.0, text=f"Encoding {len(corpus):,} documents…")
     t0 = time.time()
 
@@ -80,7 +81,12 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
     st.session_state.setdefault("uploads", {})[key_for(model_id(explorer.folder), name)] = CorpusIndex(df, meta)
     # the sidebar's picker already stands in this run: it takes the new corpus on the next one
     st.session_state["corpus_pick"] = display_name(name)
-    st.session_state["upload_done"] = (f"'{md(name)}': {len(df):,} documents encoded in {time.time() - t0:.0f} s. "
-                                       "It is ready and selected in the sidebar: open the Latent map, Debug or "
-                                       "Interpolate.")
+    st.session_state["upload_done"] = [("info", md(n)) for n in notes] + [
+        ("success", f"'{md(name)}': {len(df):,} documents encoded in {time.time() - t0:.0f} s. It is ready and "
+                    "selected in the sidebar: open the Latent map, Debug or Interpolate.")]
     st.rerun()
+
+
+def describe(name: str, e) -> str:
+    """A DataError as the CLI words it, with the uploaded file's name instead of a temporary path."""
+    return f"{name}" + (f", row {e.row}" if e.row is not None else "") + f": {e.problem}"

@@ -209,12 +209,15 @@ def class_direction_panel(explorer, corpus, mu, current: str, key: str) -> None:
     labels = explorer.labels
     c1, c2, c3 = st.columns([1.3, 1.6, 2])
     default = next((lab for lab in labels if lab != current), labels[0])
-    target = c1.selectbox("Towards", labels, index=labels.index(default), key=f"{key}_dir_target")
+    if st.session_state.get(f"{key}_dir_target") not in labels:
+        st.session_state[f"{key}_dir_target"] = default
+    target = c1.selectbox("Towards", labels, key=f"{key}_dir_target")
     kinds = ["classifier gradient"] + (["class centroids"] if corpus is not None else [])
     kind = c2.radio("Direction", kinds, key=f"{key}_dir_kind", horizontal=True,
                     help="Classifier gradient: w_target − w_current, the fastest way to raise the target's logit. "
                          "Class centroids: from the current class's mean latent to the target's (needs a corpus).")
-    reach = c3.slider("Distance (latent units)", 0.5, 12.0, 6.0, 0.5, key=f"{key}_dir_reach",
+    st.session_state.setdefault(f"{key}_dir_reach", 6.0)
+    reach = c3.slider("Distance (latent units)", 0.5, 12.0, step=0.5, key=f"{key}_dir_reach",
                       help="How far to walk; 9 steps from −1/4 of it (away from the target) to all of it.")
     if target == current:
         st.info(f"The text is already {md(current)}: pick another class to walk towards.")
