@@ -36,7 +36,7 @@ if explorer is not None:
     for col, (label, text) in zip(cols[1:], examples.items()):
         if col.button(label, key=f"example_{label}", width="stretch"):
             st.session_state[TEXT_KEY] = text
-    text = st.text_area("Text", key=TEXT_KEY, height=130, max_chars=20_000,
+    text = st.text_area("Text", key=TEXT_KEY, persist_state="session", height=130, max_chars=20_000,
                         placeholder="Paste a news snippet here, then press Ctrl+Enter…",
                         help="Up to 20,000 characters; the model reads the first "
                              f"{explorer.model.config.max_length} tokens.")
@@ -76,8 +76,10 @@ if explorer is not None:
 
             st.subheader("Which words drove it?")
             c1, c2 = st.columns([2, 3])
-            if st.session_state.get("attr_target") not in labels:
+            # a new text is explained for its own predicted class; the user's choice holds while the text does
+            if st.session_state.get("attr_target") not in labels or st.session_state.get("attr_target_for") != text:
                 st.session_state["attr_target"] = labels[k]
+                st.session_state["attr_target_for"] = text
             target_label = c1.selectbox("Explain the class", labels, key="attr_target",
                                         help="Attributions explain this class's probability.")
             c2.caption("Integrated Gradients (captum, on the embedding layer, PAD baseline, 32 steps) next to occlusion "

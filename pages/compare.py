@@ -77,7 +77,7 @@ if explorer is not None:
         st.stop()
     st.session_state.setdefault("compare_text", st.session_state.get("classify_text") or
                                 "Oil prices climbed to a record as traders worried about supplies.")
-    text = st.text_area("Text for both models", key="compare_text", height=100, max_chars=20_000)
+    text = st.text_area("Text for both models", key="compare_text", persist_state="session", height=100, max_chars=20_000)
     if text.strip():
         cols = st.columns(2, gap="large")
         for col, (name, ex) in zip(cols, ((name_a, explorer), (name_b, explorer_b))):

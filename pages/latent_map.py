@@ -61,7 +61,7 @@ if explorer is not None and corpus is not None:
                           help="The text typed on the Classify page, as a star.")
     with c4.popover("Select by filter", width="stretch"):
         st.caption("Selects the documents that match, as a box on the map would.")
-        f_words = st.text_input("Text contains", key="map_filter_text", placeholder="e.g. oil prices")
+        f_words = st.text_input("Text contains", key="map_filter_text", persist_state="session", placeholder="e.g. oil prices")
         f_label = st.multiselect("True label", labels, key="map_filter_label") if corpus.has_labels else []
         f_pred = st.multiselect("Prediction", labels, key="map_filter_pred")
         f_wrong = st.checkbox("Only misclassified", key="map_filter_wrong", disabled=not corpus.has_labels)

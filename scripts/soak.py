@@ -46,7 +46,11 @@ def rss_mb(pid: int) -> float:
 def session(url: str, k: int, deadline: float, report: dict, lock: threading.Lock) -> None:
     from playwright.sync_api import sync_playwright
 
-    stats = {"rounds": 0, "errors": [], "foreign": 0}
+    stats = {"rounds": 0, "errors": [], "foreign": 0, "seen": []}
+
+    def foreign(where: str, what: str) -> None:
+        stats["foreign"] += 1
+        stats["seen"].append(f"round {stats['rounds']} {where}: {what[:200]}")
     with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -61,12 +65,13 @@ def session(url: str, k: int, deadline: float, report: dict, lock: threading.Loc
                 box.fill(mine)
                 box.press("Control+Enter")
                 settle(page, "Decoded from the latent", 180_000)
-                if page.get_by_label("Text", exact=True).input_value() != mine:
-                    stats["foreign"] += 1
+                if (now := page.get_by_label("Text", exact=True).input_value()) != mine:
+                    foreign("text box after classify", now)
                 body = page.inner_text("body")
-                others = [f"session {j} round" for j in range(64) if j != k]
-                if any(o in body for o in others):
-                    stats["foreign"] += 1
+                for o in (f"session {j} round" for j in range(64) if j != k):
+                    if o in body:
+                        i = body.index(o)
+                        foreign("page after classify", body[max(0, i - 80):i + 80])
                 if "Traceback" in body or page.locator("[data-testid='stException']").count():
                     stats["errors"].append(f"round {r}: exception on Classify")
                 page.get_by_role("link", name="Latent map").click()
@@ -75,8 +80,8 @@ def session(url: str, k: int, deadline: float, report: dict, lock: threading.Loc
                 settle(page, "Decoded text at every step", 180_000)
                 page.get_by_role("link", name="Classify").click()
                 settle(page, "Decoded from the latent", 180_000)
-                if page.get_by_label("Text", exact=True).input_value() != mine:  # still this session's text
-                    stats["foreign"] += 1
+                if (now := page.get_by_label("Text", exact=True).input_value()) != mine:  # still this session's text
+                    foreign("text box back on Classify", now)
                 r += 1
                 stats["rounds"] = r
         except Exception as e:  # a timeout or a crash counts as an error of this session

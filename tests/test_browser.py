@@ -47,6 +47,13 @@ def new_page(browser, width=1280, height=800):
     return page, errors
 
 
+def wait_metric(page, value: str, timeout: float = 90_000) -> None:
+    """Wait until the first metric (the predicted class) shows `value` and is no longer stale."""
+    page.wait_for_function(
+        "([v]) => { const m = document.querySelector('[data-testid=\"stMetricValue\"]');"
+        " return m && m.innerText.trim() === v && !m.closest('[data-stale=\"true\"]'); }", arg=[value], timeout=timeout)
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -66,10 +73,8 @@ def test_every_page_in_a_real_browser(app_url, browser):
     box = page.get_by_label("Text", exact=True)
     box.fill("Roger Federer beat Andy Roddick to win Wimbledon for the third time.")
     box.press("Control+Enter")
-    page.get_by_text("Sports").first.wait_for()
+    wait_metric(page, "Sports")
     settle(page, "Decoded from the latent")
-    metric = page.locator("[data-testid='stMetricValue']").first.inner_text()
-    assert metric == "Sports"
     assert page.locator(".js-plotly-plot").count() >= 2
     shot(page, "classify")
     assert_no_error(page, errors)
@@ -147,6 +152,7 @@ def test_injected_html_and_markdown_stay_inert(app_url, browser, tmp_path):
     box = page.get_by_label("Text", exact=True)
     box.fill(PAYLOAD)
     box.press("Control+Enter")
+    page.wait_for_function("() => document.body.innerText.includes('onerror=\"window.__xss=1\"')", timeout=90_000)
     settle(page, "Decoded from the latent")
     body = page.inner_text("body")
     assert "onerror" in body and "javascript:window.__xss=3" in body  # shown, not run
@@ -158,13 +164,13 @@ def test_injected_html_and_markdown_stay_inert(app_url, browser, tmp_path):
     settle(page, "Upload a file to begin")
     page.locator("input[type=file]").set_input_files(str(csv))
     settle(page, "Encode the corpus")
-    page.get_by_role("radio", name="PCA (fast)").check()
+    page.get_by_text("PCA (fast)", exact=True).click()  # the label: the radio input itself is hidden
     page.get_by_role("button", name="Encode the corpus").click()
     settle(page, "is ready")
     for link, text in (("Latent map", "documents · projection"), ("Debug", "Macro-F1"),
                        ("Interpolate", "Decoded text at every step"), ("Samples", "Draws from the prior"),
                        ("Model", "Configuration and data")):
-        page.get_by_role("link", name=link).click()
+        page.get_by_role("link", name=link, exact=True).click()
         settle(page, text)
         page.mouse.move(640, 500)
     shot(page, "xss_model_page")
