@@ -7,6 +7,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pages._shared.state import typed  # noqa: E402
 from pages._shared import figures, share, views  # noqa: E402
 from pages._shared.views import md  # noqa: E402
 from pages._shared.resources import start_page  # noqa: E402
@@ -36,7 +37,7 @@ if explorer is not None:
     for col, (label, text) in zip(cols[1:], examples.items()):
         if col.button(label, key=f"example_{label}", width="stretch"):
             st.session_state[TEXT_KEY] = text
-    text = st.text_area("Text", key=TEXT_KEY, persist_state="session", height=130, max_chars=20_000,
+    text = st.text_area("Text", **typed(TEXT_KEY), height=130, max_chars=20_000,
                         placeholder="Paste a news snippet here, then press Ctrl+Enter…",
                         help="Up to 20,000 characters; the model reads the first "
                              f"{explorer.model.config.max_length} tokens.")

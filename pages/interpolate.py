@@ -7,6 +7,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pages._shared.state import typed  # noqa: E402
 from pages._shared import figures, share, views  # noqa: E402
 from pages._shared.resources import start_page  # noqa: E402
 
@@ -31,14 +32,14 @@ def endpoint(side: str, default_row: int | None, default_text: str):
                       label_visibility="collapsed")
     if source == "Type a text":
         st.session_state.setdefault(f"interp_text_{side}", default_text)
-        text = st.text_area(f"Text {side}", key=f"interp_text_{side}", persist_state="session", height=100, max_chars=20_000,
+        text = st.text_area(f"Text {side}", **typed(f"interp_text_{side}"), height=100, max_chars=20_000,
                             label_visibility="collapsed")
         if not text.strip():
             st.info(f"Type a text for {side}.")
             return None
         pred = views.cached_classify(explorer, explorer.cache_key, text)
         return np.asarray(pred.mu, dtype=np.float32), views.snippet(text, 80)
-    query = st.text_input(f"Search the corpus for {side}", key=f"interp_q_{side}", persist_state="session", placeholder="words to search for")
+    query = st.text_input(f"Search the corpus for {side}", **typed(f"interp_q_{side}"), placeholder="words to search for")
     hits = corpus.search(query, limit=200)
     if not hits:
         st.warning("No document contains all of these words. Try fewer or other words.")

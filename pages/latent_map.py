@@ -7,6 +7,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pages._shared.state import typed  # noqa: E402
 from pages._shared import figures, share, views  # noqa: E402
 from pages._shared.resources import start_page  # noqa: E402
 
@@ -55,22 +56,22 @@ if explorer is not None and corpus is not None:
     show_land = c2.toggle("Class landscape", key="map_landscape",
                           help="The class the model gives each place of the map (the map mapped back to latent "
                                "space and classified). Left blank where no documents are nearby.")
-    typed = st.session_state.get("classify_text", "")
+    typed_text = st.session_state.get("classify_text", "")
     st.session_state.setdefault("map_star", True)
-    show_star = c3.toggle("Your text", key="map_star", disabled=not typed.strip(),
+    show_star = c3.toggle("Your text", key="map_star", disabled=not typed_text.strip(),
                           help="The text typed on the Classify page, as a star.")
     with c4.popover("Select by filter", width="stretch"):
         st.caption("Selects the documents that match, as a box on the map would.")
-        f_words = st.text_input("Text contains", key="map_filter_text", persist_state="session", placeholder="e.g. oil prices")
+        f_words = st.text_input("Text contains", **typed("map_filter_text"), placeholder="e.g. oil prices")
         f_label = st.multiselect("True label", labels, key="map_filter_label") if corpus.has_labels else []
         f_pred = st.multiselect("Prediction", labels, key="map_filter_pred")
         f_wrong = st.checkbox("Only misclassified", key="map_filter_wrong", disabled=not corpus.has_labels)
 
     land = landscape(explorer, corpus, explorer.cache_key, corpus_key) if show_land else None
     star = None
-    if show_star and typed.strip():
+    if show_star and typed_text.strip():
         with views.user_error():
-            pred = views.cached_classify(explorer, explorer.cache_key, typed)
+            pred = views.cached_classify(explorer, explorer.cache_key, typed_text)
             sx, sy = corpus.map.transform(np.asarray(pred.mu))[0]
             star = (float(sx), float(sy), f"your text: {pred.label} {pred.confidence:.0%}")
 

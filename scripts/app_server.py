@@ -69,3 +69,17 @@ def settle(page, text: str, timeout: float = 90_000) -> None:
     """Wait until `text` is on the page and the script run has finished."""
     page.get_by_text(text).first.wait_for(timeout=timeout)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def submit(page, box, text: str, ready: str, timeout: float = 180_000) -> None:
+    """Type `text` into `box`, send it with Ctrl+Enter, and wait like a reader for its result: until the server
+    has started the run (the running indicator shows; a fast run may finish before it is seen) and finished it.
+    (Switching pages within a split second of Ctrl+Enter, before the server has the new value, can drop the
+    edit inside Streamlit's frontend: no page code runs in between.)"""
+    box.fill(text)
+    box.press("Control+Enter")
+    try:
+        page.wait_for_selector("[data-testid='stStatusWidget']", timeout=5_000)
+    except Exception:  # playwright's TimeoutError: the run was over before the indicator could be seen
+        pass
+    settle(page, ready, timeout)

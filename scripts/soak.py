@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from app_server import free_port, launch_chromium, settle, start_app, stop, wait_healthy  # noqa: E402
+from app_server import free_port, launch_chromium, settle, start_app, stop, submit, wait_healthy  # noqa: E402
 
 TOPICS = [
     "the striker scored twice as the home side won the cup final",
@@ -61,10 +61,7 @@ def session(url: str, k: int, deadline: float, report: dict, lock: threading.Loc
             r = 0
             while time.time() < deadline:
                 mine = f"session {k} round {r}: {TOPICS[(k + r) % len(TOPICS)]}"
-                box = page.get_by_label("Text", exact=True)
-                box.fill(mine)
-                box.press("Control+Enter")
-                settle(page, "Decoded from the latent", 180_000)
+                submit(page, page.get_by_label("Text", exact=True), mine, "Decoded from the latent")
                 if (now := page.get_by_label("Text", exact=True).input_value()) != mine:
                     foreign("text box after classify", now)
                 body = page.inner_text("body")

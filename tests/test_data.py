@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from vae_core.data import (UNLABELLED, DataError, LengthGroupedBatches, build_decoder_vocab, encode_labels,
-                           keep_labels_per_class, label_vocabulary, read_corpus)
+                           keep_labels_per_class, label_vocabulary, read_corpus,
+                           repeat_labelled)
 
 
 def write(tmp_path, name, content, mode="w"):
@@ -127,3 +128,16 @@ def test_text_without_visible_characters_is_refused(tmp_path):
         read_corpus(p)
     ok = write(tmp_path, "ok.csv", "text,label\n\u202eevil\u202c,a\n😀,b\n")
     assert read_corpus(ok).texts == ["\u202eevil\u202c", "😀"]  # kept exactly as written
+
+
+def test_repeat_labelled_makes_up_the_share_and_leaves_full_labels_alone():
+    labels = [0, 1] + [UNLABELLED] * 98
+    rows = [f"r{i}" for i in range(100)]
+    r2, l2 = repeat_labelled(rows, labels, 0.25)
+    n_lab = sum(y != UNLABELLED for y in l2)
+    assert n_lab == 2 * 16 and abs(n_lab / len(l2) - 0.25) < 0.02  # 98 / 3 / 2 = 16.3 copies of each
+    assert r2[:100] == rows and set(r2[100:]) == {"r0", "r1"} and l2[100:] == [0, 1] * 15
+    assert repeat_labelled(rows[:2], labels[:2], 0.25) == (rows[:2], labels[:2])  # all labelled
+    assert repeat_labelled(rows, labels, 0.0) == (rows, labels)
+    half = [0] * 50 + [UNLABELLED] * 50
+    assert repeat_labelled(rows, half, 0.25) == (rows, half)  # already labelled enough

@@ -26,6 +26,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-unlabelled", action="store_true",
                    help="rows with an empty label train reconstruction + KL only (semi-supervised)")
     g.add_argument("--labels-per-class", type=int, help="keep N labels per class; the rest train as unlabelled text")
+    g.add_argument("--labelled-share", type=float, default=t.labelled_share,
+                   help="with unlabelled rows, repeat the labelled ones to make up about this share of an epoch (0 = off)")
     g.add_argument("--max-train-rows", type=int)
     g.add_argument("--output-dir", required=True, help="run folder: the model goes to OUTPUT_DIR/model")
     g = p.add_argument_group("model")

@@ -107,6 +107,9 @@ class TrainConfig:
     output_dir: str = "runs/model"
     allow_unlabelled: bool = False  # rows with an empty label train reconstruction + KL only
     labels_per_class: int | None = None  # keep N labels per class, the rest train as unlabelled text
+    # With few labels among many unlabelled rows, a batch would rarely hold a label: labelled rows are
+    # repeated so that about this share of every epoch is labelled (0 = no repetition).
+    labelled_share: float = 0.25
     max_train_rows: int | None = None
 
     epochs: float = 5.0  # joint training of every part

@@ -258,6 +258,17 @@ def keep_labels_per_class(labels: list[int], n: int, seed: int) -> list[int]:
     return [y if i in keep else UNLABELLED for i, y in enumerate(labels)]
 
 
+def repeat_labelled(rows: list, labels: list[int], share: float) -> tuple[list, list[int]]:
+    """Semi-supervised batches: repeat the labelled rows (whole copies) until they make up about `share`
+    of the rows. Nothing changes when every row, or no row, has a label, or when they already do."""
+    lab = [i for i, y in enumerate(labels) if y != UNLABELLED]
+    n_unlab = len(labels) - len(lab)
+    if not lab or not n_unlab or share <= 0 or len(lab) >= share * len(labels):
+        return rows, labels
+    copies = max(0, round(share * n_unlab / ((1 - share) * len(lab))) - 1)
+    return rows + [rows[i] for i in lab] * copies, labels + [labels[i] for i in lab] * copies
+
+
 # ----------------------------------------------------------------------------------------------
 # Tokenised data and batching
 

@@ -29,6 +29,7 @@ from .data import (
     collate,
     encode_labels,
     keep_labels_per_class,
+    repeat_labelled,
     label_vocabulary,
     read_corpus,
     tokenize_texts,
@@ -135,6 +136,7 @@ class Trainer:
         self.fingerprint = {"train": train.fingerprint(), "dev": self.dev.fingerprint() if self.dev else None,
                             "labels_per_class": cfg.labels_per_class,
                             "labelled_rows_used": sum(1 for y in labels if y != UNLABELLED)}
+        ids, labels = repeat_labelled(ids, labels, cfg.labelled_share)
         self.dataset = TokenizedDataset(ids, labels)
         self.sampler = LengthGroupedBatches([len(x) for x in ids], cfg.batch_size, cfg.seed)
         # The loader gets its own generator: making an iterator must not draw from the global RNG,
