@@ -121,11 +121,17 @@ def browser_figures() -> dict:
             res["interpolate_page_default_8_steps_ms"] = round((time.perf_counter() - t1) * 1000)
             slider = page.get_by_role("slider").first
             slider.focus()
+            slider.press("ArrowRight")  # 8 -> 9 steps, untimed: one key press is one run
+            page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some("
+                                   "g => g.data && g.data[0] && g.data[0].x && g.data[0].x.length === 9)",
+                                   timeout=60_000)
+            settle(page, "The path on the map")
             t1 = time.perf_counter()
-            slider.press("ArrowRight")
-            slider.press("ArrowRight")
-            page.get_by_text("9").first.wait_for()
-            time.sleep(0.2)
+            slider.press("ArrowRight")  # 9 -> 10 steps, timed
+            # done when the chart of probabilities along the path has 10 points and the run is over
+            page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some("
+                                   "g => g.data && g.data[0] && g.data[0].x && g.data[0].x.length === 10)",
+                                   timeout=60_000)
             settle(page, "The path on the map")
             res["interpolate_10_steps_ms"] = round((time.perf_counter() - t1) * 1000)
             browser.close()

@@ -56,19 +56,21 @@ def probability_bars(labels: list[str], probs: list[float], errors: list[float] 
     return fig
 
 
+# Above this many points the map carries no per-point hover text (it would be most of the figure's bytes):
+# the hover shows the row number and the trace's class from a template, and a click opens the document.
+HOVER_TEXT_MAX_POINTS = 20_000
+
+
 def _hover_lines(df) -> list[str]:
-    """Hover labels: class, confidence, true label and a snippet, shorter for large corpora so that the
-    figure stays small enough to draw quickly (no snippet above 20,000 points: click to read)."""
+    """Hover labels: class, confidence, true label and a snippet, shorter for larger corpora so that the
+    figure stays small enough to draw quickly."""
     out = []
     has_label = "label" in df and df["label"].notna().any()
-    limit = 180 if len(df) <= 5_000 else 90 if len(df) <= 20_000 else 0
+    limit = 180 if len(df) <= 5_000 else 90
     for row, text, label, pred, conf in zip(range(len(df)), df["text"], df["label"] if has_label else [None] * len(df),
                                             df["pred"], df["confidence"]):
         head = f"<b>{safe(pred)}</b> {conf:.0%}" + (f" · true: {safe(label)}" if label is not None else "")
-        if limit:
-            out.append(f"{head}<br>" + "<br>".join(_wrap(safe(text, limit), 60)))
-        else:
-            out.append(f"#{row} {head}")
+        out.append(f"{head}<br>" + "<br>".join(_wrap(safe(text, limit), 60)))
     return out
 
 
@@ -92,8 +94,16 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
     fig = go.Figure()
     if landscape is not None:
         _add_landscape(fig, landscape, labels, colors)
-    rows = np.arange(len(df))
-    hover = _hover_lines(df)
+    rows = np.arange(len(df), dtype=np.int32)
+    xs, ys = df["x"].to_numpy(dtype=np.float32), df["y"].to_numpy(dtype=np.float32)  # half the bytes of float64
+    if len(df) <= HOVER_TEXT_MAX_POINTS:
+        hover = _hover_lines(df)
+
+        def hover_of(sel) -> dict:
+            return {"hovertext": [hover[i] for i in rows[sel]], "hoverinfo": "text"}
+    else:
+        def hover_of(sel) -> dict:
+            return {"hovertemplate": "#%{customdata} · %{fullData.name} · click to read<extra></extra>"}
     marker = dict(size=5, opacity=0.25 if dim else 0.8, line=dict(width=0))
     categorical = color_by in ("label", "pred", "correct")
     if color_by == "label" and not df["label"].notna().any():
@@ -109,22 +119,21 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
             if not sel.any():
                 continue
             fig.add_trace(go.Scattergl(
-                x=df["x"].to_numpy()[sel], y=df["y"].to_numpy()[sel], mode="markers", name=safe(name),
-                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel],
-                hovertext=[hover[i] for i in rows[sel]], hoverinfo="text",
+                x=xs[sel], y=ys[sel], mode="markers", name=safe(name),
+                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel], **hover_of(sel),
             ))
     else:
-        values = df[color_by].to_numpy(dtype=float)
+        values = df[color_by].to_numpy(dtype=np.float32)
         title = {"confidence": "confidence", "prob_std": "spread"}[color_by]
         fig.add_trace(go.Scattergl(
-            x=df["x"], y=df["y"], mode="markers", name=title, showlegend=False,
+            x=xs, y=ys, mode="markers", name=title, showlegend=False,
             marker={**marker, "color": values, "colorscale": "Viridis" if color_by == "confidence" else "Magma_r",
                     "colorbar": dict(title=title, thickness=12, tickformat=".0%" if color_by == "confidence" else ".2f")},
-            customdata=rows, hovertext=hover, hoverinfo="text",
+            customdata=rows, **hover_of(slice(None)),
         ))
     if highlight:
         h = np.asarray(highlight, dtype=int)
-        fig.add_trace(go.Scattergl(x=df["x"].to_numpy()[h], y=df["y"].to_numpy()[h], mode="markers", name="selected",
+        fig.add_trace(go.Scattergl(x=xs[h], y=ys[h], mode="markers", name="selected",
                                    marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111827")),
                                    hoverinfo="skip", customdata=h))
     if path is not None:
