@@ -181,3 +181,21 @@ def test_killed_mid_epoch_then_resumed_gives_a_valid_checkpoint(tiny_corpus, tin
     model = TextVAE.from_pretrained(run / "model")
     assert model.predict_proba(["goal match"]).shape == (1, 3)
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # half-written folders cleaned away
+
+
+def test_the_best_epoch_is_kept_when_a_later_one_is_worse(tiny_corpus, tiny_encoder_dir, tmp_path, monkeypatch):
+    """Without a decoder phase the last joint epoch must not overwrite a better one (it did, once)."""
+    scripted, seen = iter([0.5, 0.9, 0.6]), []
+
+    def fake_evaluate(self):
+        seen.append(self._unwrapped().classifier.weight.detach().clone())  # the weights an evaluation judges
+        acc = next(scripted)
+        return {"accuracy": acc, "macro_f1": acc, "kl_per_doc": 1.0, "recon_per_token": 1.0}
+
+    monkeypatch.setattr(Trainer, "evaluate", fake_evaluate)
+    folder = Trainer(_cfg(tiny_corpus, tmp_path / "run", epochs=3, decoder_epochs=0),
+                     tiny_config(tiny_encoder_dir, decoder_vocab_size=64)).fit()
+    saved = load_file(str(folder / "model.safetensors"))["classifier.weight"]
+    assert len(seen) == 3 and not torch.equal(seen[1], seen[2])
+    assert torch.allclose(saved, seen[1], atol=1e-6)
+    assert json.loads((folder / "metrics.json").read_text())["best_dev_accuracy"] == 0.9

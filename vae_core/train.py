@@ -309,9 +309,9 @@ class Trainer:
                 score = float(self.step)  # without a dev set the latest model is kept
             self.history.append(record)
             self._log({"eval": record})
-            # In the decoder phase the encoder (and so the accuracy) is the best one's; every decoder
-            # improvement is kept.
-            if score > self.best or self.in_decoder_phase:
+            # After the joint phase the encoder (and so the accuracy) is the best one's; every decoder
+            # improvement is kept. (The evaluation that ends the joint phase is judged on its accuracy.)
+            if score > self.best or self.step > self.joint_steps:
                 self.best = max(score, self.best)
                 with self._averaged_weights():
                     self._unwrapped().save_pretrained(self.model_dir, dtype=self.cfg.save_dtype,
