@@ -67,8 +67,8 @@ def _hover_lines(df) -> list[str]:
     out = []
     has_label = "label" in df and df["label"].notna().any()
     limit = 180 if len(df) <= 5_000 else 90
-    for row, text, label, pred, conf in zip(range(len(df)), df["text"], df["label"] if has_label else [None] * len(df),
-                                            df["pred"], df["confidence"]):
+    for text, label, pred, conf in zip(df["text"], df["label"] if has_label else [None] * len(df), df["pred"],
+                                       df["confidence"]):
         head = f"<b>{safe(pred)}</b> {conf:.0%}" + (f" · true: {safe(label)}" if label is not None else "")
         out.append(f"{head}<br>" + "<br>".join(_wrap(safe(text, limit), 60)))
     return out
