@@ -35,6 +35,7 @@ def main() -> None:
 
     from vae_core.index import CorpusIndex
     from vae_core.inference import Explorer
+    from vae_core.interpret.counterfactual import MARGINS
 
     torch.set_num_threads(2)
     ex = Explorer.load(args.model)
@@ -65,7 +66,9 @@ def main() -> None:
         per_doc.append({"row": int(row), "target": ex.labels[target],
                         "flip_distance": cf.flip_distance if cf.flipped else None,
                         "readable_flip_distance": cf.distance if cf.found else None,
-                        "distance_to_target_centroid": round(to_centroid, 4)})
+                        "distance_to_target_centroid": round(to_centroid, 4),
+                        "margins": [{"margin": t["margin"], "distance": round(t["distance"], 4),
+                                     "decoded_is_target": t["decoded_label"] == target} for t in cf.tried]})
     n = len(wrong)
     res = {
         "misclassified": n,
@@ -80,8 +83,27 @@ def main() -> None:
         "median_distance_to_target_centroid": float(np.median(cent_d)),
         "seconds_per_document": (time.time() - t0) / max(n, 1),
     }
+    # The same figures at every fixed logit margin of the line search: how far past the boundary a move
+    # must go before the decoded text carries the target class too.
+    by_margin = []
+    for m in MARGINS:
+        hits = [(d, t) for d in per_doc for t in d["margins"] if t["margin"] == m]
+        by_margin.append({
+            "margin": m,
+            "within_budget": len(hits) / n,
+            "decoded_is_target": sum(t["decoded_is_target"] for _, t in hits) / n,
+            "shorter_than_centroid_move": sum(t["distance"] < d["distance_to_target_centroid"] for d, t in hits) / n,
+            "median_distance": float(np.median([t["distance"] for _, t in hits])) if hits else None,
+        })
     for k, v in res.items():
         print(f"{k:<36} {round(v, 4) if isinstance(v, float) else v}")
+    print(f"\n{'logit margin':>12}{'within budget':>15}{'decoded = target':>18}{'shorter than centroid':>23}"
+          f"{'median distance':>17}")
+    for r in by_margin:
+        med = f"{r['median_distance']:.2f}" if r["median_distance"] is not None else "-"
+        print(f"{r['margin']:>12}{r['within_budget']:>15.1%}{r['decoded_is_target']:>18.1%}"
+              f"{r['shorter_than_centroid_move']:>23.1%}{med:>17}")
+    res["by_margin"] = by_margin
     Path(args.out).write_text(json.dumps({**res, "documents": per_doc}, indent=2) + "\n")
 
 

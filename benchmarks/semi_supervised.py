@@ -36,6 +36,13 @@ def evaluate(model: Path, dev: str) -> dict:
     return {"accuracy": res["accuracy"], "macro_f1": res["macro_f1"]}
 
 
+def history(model: Path) -> dict:
+    """Dev accuracy after each epoch, from the run's metrics.json."""
+    hist = json.loads((model / "metrics.json").read_text())["history"]
+    per_epoch = [round(h["dev"]["accuracy"], 4) for h in hist if "dev" in h]
+    return {"dev_accuracy_per_epoch": per_epoch, "best_dev_accuracy": max(per_epoch) if per_epoch else None}
+
+
 def main() -> None:
     import pandas as pd
 
@@ -50,6 +57,8 @@ def main() -> None:
     p.add_argument("--runs", default=str(REPO / "runs" / "semi"))
     p.add_argument("--epochs", default="5", help="joint epochs of the semi-supervised run")
     p.add_argument("--labelled-epochs", default="25", help="epochs of the labelled-only run (few rows: more passes)")
+    p.add_argument("--info-weight", default="1.0",
+                   help="--unlabelled-info-weight of the semi-supervised run (0 = reconstruction + KL only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "semi_supervised.json"))
     a = p.parse_args()
@@ -64,7 +73,8 @@ def main() -> None:
     pd.DataFrame({"text": [corpus.texts[i] for i in rows], "label": [corpus.labels[i] for i in rows]}).to_csv(
         labelled, index=False)
     common = ["--dev-file", a.dev, "--decoder-epochs", "0", "--seed", str(a.seed)]
-    res: dict = {"labels_per_class": a.labels_per_class, "labelled_rows": len(rows), "train_rows": len(kept),
+    res: dict = {"command": "python benchmarks/semi_supervised.py " + " ".join(sys.argv[1:]),
+                 "unlabelled_info_weight": float(a.info_weight), "labels_per_class": a.labels_per_class, "labelled_rows": len(rows), "train_rows": len(kept),
                  "dev": a.dev}
 
     print(f"frozen encoder + logistic regression on the {len(rows)} labelled rows", flush=True)
@@ -75,13 +85,16 @@ def main() -> None:
     print(f"VAE on the {len(rows)} labelled rows only (log: {runs / 'labelled.log'})", flush=True)
     secs = train(["--train-file", str(labelled), "--output-dir", str(runs / "labelled"), "--epochs", a.labelled_epochs,
                   *common], runs / "labelled.log")
-    res["vae_labelled_only"] = {**evaluate(runs / "labelled" / "model", a.dev), "train_seconds": round(secs)}
+    res["vae_labelled_only"] = {**evaluate(runs / "labelled" / "model", a.dev), "train_seconds": round(secs),
+                                **history(runs / "labelled" / "model")}
 
     print(f"VAE semi-supervised: {len(rows)} labels + {len(kept) - len(rows)} unlabelled rows "
           f"(log: {runs / 'semi.log'})", flush=True)
     secs = train(["--train-file", a.train, "--labels-per-class", str(a.labels_per_class), "--output-dir",
-                  str(runs / "semi"), "--epochs", a.epochs, *common], runs / "semi.log")
-    res["vae_semi_supervised"] = {**evaluate(runs / "semi" / "model", a.dev), "train_seconds": round(secs)}
+                  str(runs / "semi"), "--epochs", a.epochs, "--unlabelled-info-weight", a.info_weight, *common],
+                 runs / "semi.log")
+    res["vae_semi_supervised"] = {**evaluate(runs / "semi" / "model", a.dev), "train_seconds": round(secs),
+                                  **history(runs / "semi" / "model")}
 
     print(f"\n{'model':<44}{'accuracy':>10}{'macro-F1':>10}")
     for key, name in (("frozen_encoder_lr", "frozen encoder + LR, labelled rows"),

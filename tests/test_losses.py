@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vae_core.losses import (bag_of_words_nll, classification_ce, cyclical_beta, gaussian_log_density, kl_divergence,
-                             kl_free_bits, kl_per_dim, reconstruction_nll, vae_loss)
+                             kl_free_bits, kl_per_dim, reconstruction_nll, unlabelled_information, vae_loss)
 
 
 def test_kl_is_zero_when_posterior_equals_prior():
@@ -97,3 +97,31 @@ def test_vae_loss_adds_the_bag_of_words_term_per_token():
     # uniform bag of words: log V per token, weighted 0.5
     assert out["loss"].item() == pytest.approx(base + 0.5 * math.log(V))
     assert out["bow_per_token"].item() == pytest.approx(math.log(V))
+
+
+def test_unlabelled_information_hand_computed():
+    big = 50.0  # softmax of (big, 0) is one-hot to float precision
+    # two unlabelled rows, each certain, of different classes: entropy 0, marginal (1/2, 1/2) -> -log 2
+    confident_balanced = torch.tensor([[big, 0.0], [0.0, big], [0.0, 0.0]])
+    labels = torch.tensor([-100, -100, 1])  # the labelled row does not count
+    assert unlabelled_information(confident_balanced, labels).item() == pytest.approx(-math.log(2), abs=1e-6)
+    # both certain of the same class: entropy 0, marginal one-hot -> 0 (a collapse is not rewarded)
+    collapsed = torch.tensor([[big, 0.0], [big, 0.0]])
+    assert unlabelled_information(collapsed, torch.tensor([-100, -100])).item() == pytest.approx(0.0, abs=1e-6)
+    # both undecided: entropy log 2 each, marginal uniform -> log 2 - log 2 = 0
+    assert unlabelled_information(torch.zeros(2, 2), torch.tensor([-100, -100])).item() == pytest.approx(0.0, abs=1e-6)
+    # fewer than two unlabelled rows: no term
+    assert unlabelled_information(confident_balanced, torch.tensor([0, 1, -100])).item() == 0.0
+
+
+def test_vae_loss_adds_the_information_term_only_when_weighted():
+    V, B, T, L = 5, 2, 3, 4
+    class_logits = torch.tensor([[50.0, 0.0], [0.0, 50.0]])
+    recon_logits, targets = torch.zeros(B, T, V), torch.ones(B, T, dtype=torch.long)
+    mu, logvar = torch.zeros(B, L), torch.zeros(B, L)
+    free = torch.tensor([-100, -100])
+    off = vae_loss(class_logits, free, recon_logits, targets, mu, logvar, beta=1.0)
+    on = vae_loss(class_logits, free, recon_logits, targets, mu, logvar, beta=1.0, info_weight=0.5)
+    assert off["loss"].item() == pytest.approx(math.log(V))
+    assert on["loss"].item() == pytest.approx(math.log(V) - 0.5 * math.log(2), abs=1e-5)
+    assert on["info"].item() == pytest.approx(-math.log(2), abs=1e-6)

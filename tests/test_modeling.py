@@ -32,6 +32,19 @@ def test_predict_and_generate(tiny_model):
     assert all(isinstance(t, str) for t in tiny_model.decode_text(torch.zeros(2, 4), max_length=5))
 
 
+def test_sampled_decoding_is_seeded_and_tends_to_greedy_at_low_temperature(tiny_model):
+    z = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+    greedy = tiny_model.generate(z, max_length=8, no_repeat_ngram_size=0, repetition_penalty=1.0)
+
+    def sample(seed, temperature):
+        return tiny_model.generate(z, max_length=8, no_repeat_ngram_size=0, repetition_penalty=1.0,
+                                   temperature=temperature, generator=torch.Generator().manual_seed(seed))
+
+    assert sample(0, 1.0) == sample(0, 1.0)  # the same seed, the same texts
+    assert sample(0, 5.0) != sample(1, 5.0)  # a hot draw depends on the seed
+    assert sample(0, 1e-4) == greedy  # a cold draw is the greedy text
+
+
 def test_incremental_decoding_matches_full_forward(tiny_model):
     z = tiny_model.decoder_condition(torch.randn(2, 4))  # z and p(y|z)
     ids = torch.tensor([[101, 2000, 2001, 2002], [101, 3000, 3001, 3002]])

@@ -81,6 +81,19 @@ def test_semi_supervised_rows_train(tiny_corpus, tiny_encoder_dir, tmp_path):
     assert fp["labelled_rows_used"] == 6 and fp["labels_per_class"] == 2
 
 
+def test_the_information_term_trains_on_unlabelled_rows_only_when_asked(tiny_corpus, tiny_encoder_dir, tmp_path):
+    def logged_info(out, **kw):
+        Trainer(_cfg(tiny_corpus, out, labels_per_class=2, epochs=2, decoder_epochs=0, **kw),
+                tiny_config(tiny_encoder_dir, decoder_vocab_size=64)).fit()
+        steps = json.loads((out / "model" / "metrics.json").read_text())["steps"]
+        return [s["info"] for s in steps]
+
+    assert all(v == 0.0 for v in logged_info(tmp_path / "off"))
+    on = logged_info(tmp_path / "on", unlabelled_info_weight=1.0)
+    # logged whatever the ramp: the term of the classes' entropies over the unlabelled rows, in [-log C, log C]
+    assert any(v != 0.0 for v in on) and all(abs(v) <= 1.0987 for v in on)
+
+
 @pytest.mark.slow
 def test_two_process_accelerate_launch_on_cpu(tiny_corpus, tiny_encoder_dir, tmp_path):
     train_file, dev_file = tiny_corpus

@@ -42,8 +42,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="0 = the 8192 most frequent training tokens")
     g.add_argument("--word-dropout", type=float, default=m.word_dropout)
     g = p.add_argument_group("optimisation")
-    for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "head_lr", "weight_decay", "warmup_ratio", "class_weight", "recon_weight",
-                 "beta_max", "anneal_ratio", "free_bits", "grad_clip"):
+    for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "head_lr",
+                 "weight_decay", "warmup_ratio", "class_weight", "recon_weight", "unlabelled_info_weight", "beta_max",
+                 "anneal_ratio", "free_bits", "grad_clip"):
         g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
     for name in ("batch_size", "anneal_cycles", "seed", "eval_every", "save_every", "eval_rows", "num_threads"):
         g.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(t, name))

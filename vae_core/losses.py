@@ -53,6 +53,22 @@ def classification_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
     return F.cross_entropy(logits.float(), labels, ignore_index=IGNORE)
 
 
+def unlabelled_information(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Regularised information maximisation (Krause et al. 2010) over the unlabelled rows (label -100):
+    the mean entropy of p(y|z) minus the entropy of its mean. Minimising it makes each unlabelled
+    document's prediction confident (decision boundaries move into the empty regions between clusters)
+    while the classes stay balanced over the batch, so that no class swallows the rest. Bounded by
+    [-log C, log C]; 0 when the batch has fewer than two unlabelled rows."""
+    free = labels == IGNORE
+    if int(free.sum()) < 2:
+        return logits.sum() * 0.0
+    logp = F.log_softmax(logits[free].float(), dim=-1)  # (U, C)
+    p = logp.exp()
+    conditional = -(p * logp).sum(-1).mean()
+    marginal = p.mean(0)
+    return conditional + (marginal * marginal.clamp(min=1e-12).log()).sum()
+
+
 def cyclical_beta(step: int, total_steps: int, cycles: int = 4, ratio: float = 0.5, beta_max: float = 1.0) -> float:
     """Cyclical annealing (Fu et al. 2019): in each of `cycles` equal periods beta rises linearly from 0
     to `beta_max` over the first `ratio` of the period and then stays there."""
@@ -83,10 +99,12 @@ def vae_loss(
     recon_weight: float = 1.0,
     bow_logits: torch.Tensor | None = None,
     bow_weight: float = 0.0,
+    info_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """The training objective. The ELBO part (reconstruction + beta * KL with free bits, plus the
     auxiliary bag-of-words reconstruction when `bow_weight` > 0) is taken per target token so that its
-    scale does not grow with document length; classification is added to it for labelled rows.
+    scale does not grow with document length; classification is added to it for labelled rows, and with
+    `info_weight` > 0 the information term of `unlabelled_information` for unlabelled rows.
     Returns the total `loss` and its parts (detached) for logging."""
     nll, ntok = reconstruction_nll(recon_logits, recon_targets)  # (B,), (B,)
     kl_fb = kl_free_bits(mu, logvar, free_bits)  # scalar, nats per document
@@ -95,10 +113,14 @@ def vae_loss(
     elbo_term = (nll.mean() + beta * kl_fb + bow_weight * bow) / tokens_per_doc
     ce = classification_ce(class_logits, labels)
     loss = recon_weight * elbo_term + class_weight * ce
+    info = unlabelled_information(class_logits, labels) if info_weight > 0 else ce.new_zeros(())
+    if info_weight > 0:
+        loss = loss + info_weight * info
     return {
         "bow_per_token": (bow / tokens_per_doc).detach(),
         "loss": loss,
         "ce": ce.detach(),
+        "info": info.detach(),
         "recon_per_doc": nll.mean().detach(),
         "recon_per_token": (nll.sum() / ntok.sum().clamp(min=1)).detach(),
         "kl": kl_divergence(mu, logvar).mean().detach(),

