@@ -81,6 +81,17 @@ def test_semi_supervised_rows_train(tiny_corpus, tiny_encoder_dir, tmp_path):
     assert fp["labelled_rows_used"] == 6 and fp["labels_per_class"] == 2
 
 
+def test_a_new_run_in_an_old_runs_folder_starts_a_new_log(tiny_corpus, tiny_encoder_dir, tmp_path):
+    out = tmp_path / "run"
+    Trainer(_cfg(tiny_corpus, out, epochs=2, decoder_epochs=0, batch_size=4), tiny_config(tiny_encoder_dir)).fit()
+    first = (out / "metrics.jsonl").read_text()
+    folder = Trainer(_cfg(tiny_corpus, out, epochs=1, decoder_epochs=0, batch_size=8), tiny_config(tiny_encoder_dir)).fit()
+    assert (out / "metrics.previous.jsonl").read_text() == first
+    steps = [s["step"] for s in json.loads((folder / "metrics.json").read_text())["steps"]]
+    last = json.loads((out / "resume" / "state.json").read_text())["step"]
+    assert steps and max(steps) == last  # only the new run's steps (the first ran 5x as many)
+
+
 def test_the_information_term_trains_on_unlabelled_rows_only_when_asked(tiny_corpus, tiny_encoder_dir, tmp_path):
     def logged_info(out, **kw):
         Trainer(_cfg(tiny_corpus, out, labels_per_class=2, epochs=2, decoder_epochs=0, **kw),

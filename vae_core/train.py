@@ -89,6 +89,10 @@ class Trainer:
             for stale in self.run_dir.glob(".*"):
                 if stale.is_dir() and (".tmp-" in stale.name or ".old-" in stale.name):
                     shutil.rmtree(stale, ignore_errors=True)
+            if not resume and self.log_path.exists():
+                # a new run in the folder of an earlier one: its log starts empty (the earlier one's is kept
+                # beside it), or the new model's training curves would mix in the old run's steps
+                self.log_path.replace(self.run_dir / "metrics.previous.jsonl")
         if resume and not (self.resume_dir / "state.json").exists():
             raise FileNotFoundError(f"--resume: {self.resume_dir} holds no training state; start without --resume.")
 
