@@ -65,10 +65,26 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def settle(page, text: str, timeout: float = 90_000) -> None:
-    """Wait until `text` is on the page and the script run has finished."""
+# The run is over when the running indicator is gone and no element on screen is still the previous
+# run's (Streamlit marks those data-stale until they are replaced or dropped); hidden stale elements do not
+# count (Streamlit keeps some hidden across runs). Checked three times 250 ms apart, so that a pause between two deltas of a
+# run that is still going is not taken for its end.
+_RUN_OVER = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && !Array.from("
+             "document.querySelectorAll('[data-stale=\"true\"]')).some(e => e.offsetParent !== null)")
+
+
+def settle(page, text: str, timeout: float = 90_000) -> float:
+    """Wait until `text` is on the page and the script run has finished; returns the perf_counter() time at
+    which it was first seen finished."""
     page.get_by_text(text).first.wait_for(timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    while True:
+        page.wait_for_function(_RUN_OVER, timeout=timeout)
+        over = time.perf_counter()
+        page.wait_for_timeout(250)
+        if page.evaluate(_RUN_OVER):
+            page.wait_for_timeout(250)
+            if page.evaluate(_RUN_OVER):
+                return over
 
 
 def submit(page, box, text: str, ready: str, timeout: float = 180_000) -> None:
