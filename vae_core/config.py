@@ -139,8 +139,8 @@ class TrainConfig:
     bow_weight: float = 1.0  # auxiliary bag-of-words reconstruction from z (0 = off)
     # Weight of the information term on unlabelled rows (confident, class-balanced predictions; see
     # losses.unlabelled_information), ramped up over the first epoch. Only semi-supervised runs have
-    # unlabelled rows. 0 = off.
-    unlabelled_info_weight: float = 0.0
+    # unlabelled rows, so fully labelled runs are not affected. 0 = off (reconstruction + KL only).
+    unlabelled_info_weight: float = 1.0
 
     eval_every: int = 0  # steps between dev evaluations; 0 = once per epoch
     save_every: int = 100  # steps between resume states (and at every epoch end)
