@@ -29,8 +29,8 @@ def corpus_metrics(_corpus, key: str, labels: tuple[str, ...]) -> dict:
 
 
 @st.cache_data(max_entries=64, show_spinner="Searching latent space for the counterfactual…")
-def counterfactual(_explorer, model: str, mu: tuple, target: int, budget: float):
-    return _explorer.counterfactual(np.asarray(mu, dtype=np.float32), target, budget)
+def counterfactual(_explorer, model: str, mu: tuple, target: int, budget: float, confidence: float):
+    return _explorer.counterfactual(np.asarray(mu, dtype=np.float32), target, budget, confidence)
 
 
 if explorer is not None and corpus is not None:
@@ -103,10 +103,11 @@ if explorer is not None and corpus is not None:
     views.document_panel(explorer, corpus, int(row), key="debug", attributions_open=True)
 
     st.subheader("Latent counterfactual")
-    st.caption("The smallest move of z (an exact minimum-norm solution for the linear classifier) that makes the model "
-               "pick the target class; then the shortest such move whose decoded text, encoded again, is classified "
-               "as the target too. Compared with moving z all the way to the target class's centroid.")
-    c1, c2, c3 = st.columns([1.5, 2, 1.2])
+    st.caption("The smallest move of z (an exact minimum-norm solution for the linear classifier) after which the "
+               "model gives the target class the confidence asked for; then the shortest such move whose decoded text, "
+               "encoded again, is classified as the target too. Compared with moving z all the way to the target "
+               "class's centroid.")
+    c1, c2, c4, c3 = st.columns([1.4, 1.8, 1.4, 1.1])
     st.session_state.setdefault("debug_target", doc["label"] if doc["label"] != doc["pred"] else
                                 next(lab for lab in labels if lab != doc["pred"]))
     target_lab = c1.selectbox("Target class", labels, key="debug_target")
@@ -114,19 +115,26 @@ if explorer is not None and corpus is not None:
     budget = c2.slider("Distance budget (latent units)", 1.0, 20.0, step=0.5, key="debug_budget",
                        help="The longest move searched. For scale: the prior N(0, I) puts a typical z at about "
                             f"{np.sqrt(explorer.latent_size):.1f} from the origin.")
+    st.session_state.setdefault("debug_confidence", 0.9)
+    confidence = c4.slider("Confidence asked", 0.5, 0.99, step=0.01, key="debug_confidence",
+                           help="p(target | z) at the flip point. On the boundary itself (0.5 between two classes) "
+                                "a decoded text reads as either class about as often; at 0.9 it mostly reads as "
+                                "the target.")
     run = c3.button("Find the counterfactual", key="debug_cf_run", type="primary", width="stretch")
-    cf_key = (int(row), target_lab, float(budget))
+    cf_key = (int(row), target_lab, float(budget), float(confidence))
     if run:
         st.session_state["debug_cf_for"] = cf_key
     if target_lab == doc["pred"]:
         st.info(f"The model already predicts {md(target_lab)} for this document: pick another target class.")
     elif st.session_state.get("debug_cf_for") == cf_key:
         target = labels.index(target_lab)
-        cf = counterfactual(explorer, explorer.cache_key, views.as_key(mu)[0], target, float(budget))
+        cf = counterfactual(explorer, explorer.cache_key, views.as_key(mu)[0], target, float(budget), float(confidence))
         centroid = corpus.centroids("pred")[target_lab]
         to_centroid = float(np.linalg.norm(centroid - mu))
         k1, k2, k3 = st.columns(3)
-        k1.metric("Move to flip the classifier", f"{cf.flip_distance:.2f}" if cf.flipped else "beyond budget")
+        k1.metric("Move to flip the classifier", f"{cf.flip_distance:.2f}" if cf.flipped else "beyond budget",
+                  help=f"To p({target_lab}) >= {confidence:.0%}. The decision boundary itself is "
+                       f"{cf.boundary_distance:.2f} away.")
         k2.metric("Move to readable flip", f"{cf.distance:.2f}" if cf.found else "beyond budget",
                   help="The shortest move whose decoded text is classified as the target after encoding it again.")
         k3.metric(f"Move to the {md(target_lab)} centroid", f"{to_centroid:.2f}")
@@ -136,11 +144,13 @@ if explorer is not None and corpus is not None:
                        + (f" — {cf.distance / to_centroid:.0%} of the way to the class centroid." if shorter else "."))
             end = cf.point
         elif cf.flipped:
-            st.warning(f"The classifier flips at distance {cf.flip_distance:.2f}, but no decoded text within the budget "
-                       f"reads as {md(target_lab)}. Raise the budget to search further.")
+            st.warning(f"The classifier gives {md(target_lab)} {confidence:.0%} at distance {cf.flip_distance:.2f}, "
+                       f"but no decoded text within the budget reads as {md(target_lab)}. Raise the budget to search "
+                       "further.")
             end = cf.flip
         else:
-            st.warning(f"No move within {budget:.1f} makes the model pick {md(target_lab)}. Raise the budget.")
+            st.warning(f"No move within {budget:.1f} gives {md(target_lab)} {confidence:.0%}. Raise the budget or "
+                       "lower the confidence asked.")
             end = None
         if end is not None:
             steps = np.linspace(0, 1, 6, dtype=np.float32)

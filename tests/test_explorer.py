@@ -186,12 +186,38 @@ def test_latent_counterfactual_line_search_and_budget():
     def decode_and_classify(z):  # the decoded text reads as class 1 once z[1] - z[0] >= 1.5
         return [f"text {i}" for i in range(len(z))], np.where(z[:, 1] - z[:, 0] >= 1.5 - 1e-6, 1, 0)
 
-    cf = latent_counterfactual(W, b, z0, 1, decode_and_classify, budget=8.0)
+    # two classes: p(1) >= 0.55 needs a margin of log(0.55 / 0.45) = 0.2007; z0 is 2 / sqrt(2) from the boundary
+    m = np.log(0.55 / 0.45)
+    cf = latent_counterfactual(W, b, z0, 1, decode_and_classify, budget=8.0, confidence=0.55)
     assert cf.flipped and cf.found and cf.decoded_label == 1
-    assert cf.flip_distance == pytest.approx(2.25 / np.sqrt(2), rel=1e-4)  # margin 0.25
+    assert cf.boundary_distance == pytest.approx(2 / np.sqrt(2), rel=1e-4)
+    assert cf.flip_distance == pytest.approx((2 + m) / np.sqrt(2), rel=1e-4)
     assert cf.distance == pytest.approx(3.5 / np.sqrt(2), rel=1e-4)  # margin 1.5, the first readable one
+    assert [t["margin"] for t in cf.tried][:3] == pytest.approx([m, 0.25, 0.5])
+    # at the flip point the classifier gives the target the confidence asked for
+    z = cf.flip
+    assert np.exp(z[1]) / np.exp(z).sum() == pytest.approx(0.55, abs=1e-4)
+    # the default asks for 0.9: further, and the first margin tried is log 9
+    sure = latent_counterfactual(W, b, z0, 1, decode_and_classify, budget=8.0)
+    assert sure.confidence == 0.9 and sure.tried[0]["margin"] == pytest.approx(np.log(9))
+    assert sure.flip_distance == pytest.approx((2 + np.log(9)) / np.sqrt(2), rel=1e-4)
     small = latent_counterfactual(W, b, z0, 1, decode_and_classify, budget=1.0)
     assert not small.flipped and not small.found and small.tried == []
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        latent_counterfactual(W, b, z0, 1, decode_and_classify, confidence=1.0)
+
+
+def test_margin_for_guarantees_the_confidence():
+    from vae_core.interpret.counterfactual import margin_for
+
+    rng = np.random.default_rng(1)
+    for C in (2, 4, 7):
+        for q in (0.5, 0.75, 0.9, 0.99):
+            m = margin_for(q, C)
+            # the worst case: every other class exactly m below the target
+            assert 1 / (1 + (C - 1) * np.exp(-m)) == pytest.approx(q)
+            logits = np.concatenate([[0.0], -m - rng.exponential(size=C - 1)])  # any margin >= m
+            assert np.exp(logits[0]) / np.exp(logits).sum() >= q - 1e-12
 
 
 def test_explorer_counterfactual_flips_the_tiny_model(explorer):
@@ -200,6 +226,7 @@ def test_explorer_counterfactual_flips_the_tiny_model(explorer):
     target = (current + 1) % len(explorer.labels)
     cf = explorer.counterfactual(mu, target, budget=50.0)
     assert cf.flipped and int(np.argmax(explorer.probs(cf.flip)[0])) == target
+    assert explorer.probs(cf.flip)[0][target] >= 0.9 - 1e-4 and cf.boundary_distance < cf.flip_distance
     assert len(cf.tried) >= 1 and all(isinstance(t["decoded"], str) for t in cf.tried)
     with pytest.raises(ValueError):
         explorer.counterfactual(mu, 99)

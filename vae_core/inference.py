@@ -207,9 +207,10 @@ class Explorer:
         mu, _ = self.encode([t if t.strip() else "." for t in texts])
         return self.probs(mu).argmax(-1)
 
-    def counterfactual(self, mu: Sequence[float], target: int, budget: float = 8.0):
-        """The smallest move of z towards class `target` whose decoded text is classified as `target`."""
-        from .interpret.counterfactual import latent_counterfactual
+    def counterfactual(self, mu: Sequence[float], target: int, budget: float = 8.0, confidence: float | None = None):
+        """The smallest move of z after which the classifier gives class `target` at least `confidence`
+        (0.9 by default), and the smallest whose decoded text is classified as `target` too."""
+        from .interpret.counterfactual import DEFAULT_CONFIDENCE, latent_counterfactual
 
         if not (0 <= target < len(self.labels)):
             raise ValueError(f"target class {target} is not one of the model's {len(self.labels)} classes.")
@@ -219,7 +220,8 @@ class Explorer:
             texts = self.decode(z)
             return texts, self.reclassify(texts)
 
-        return latent_counterfactual(W, b, np.asarray(mu, dtype=np.float32), target, decode_and_classify, budget)
+        return latent_counterfactual(W, b, np.asarray(mu, dtype=np.float32), target, decode_and_classify, budget,
+                                     DEFAULT_CONFIDENCE if confidence is None else confidence)
 
     def class_direction(self, source: int, target: int, centroids: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Unit vector (L,) from class `source` towards `target`: the difference of their centroids when

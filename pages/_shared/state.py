@@ -8,8 +8,8 @@ import streamlit as st
 KEEP_PREFIXES = ("classify_text", "attr_target", "map_color", "map_landscape", "map_star", "map_filter_",
                  "interp_src_", "interp_text_", "interp_q_", "interp_doc_", "interp_steps", "interp_mode",
                  "map_rows_shared", "classify_dir_", "interp_dir_", "debug_true", "debug_pred", "debug_doc",
-                 "debug_target", "debug_budget", "samples_", "compare_b", "compare_text", "upload_text_col",
-                 "upload_label_col", "upload_projection")
+                 "debug_target", "debug_budget", "debug_confidence", "samples_", "compare_b", "compare_text",
+                 "upload_text_col", "upload_label_col", "upload_projection")
 
 
 # What a user typed also gets a copy of its own, taken by the widget's on_change callback (which runs before
