@@ -92,15 +92,15 @@ def test_a_new_run_in_an_old_runs_folder_starts_a_new_log(tiny_corpus, tiny_enco
     assert steps and max(steps) == last  # only the new run's steps (the first ran 5x as many)
 
 
-def test_the_information_term_trains_on_unlabelled_rows_only_when_asked(tiny_corpus, tiny_encoder_dir, tmp_path):
+def test_the_information_term_trains_on_unlabelled_rows_unless_turned_off(tiny_corpus, tiny_encoder_dir, tmp_path):
     def logged_info(out, **kw):
         Trainer(_cfg(tiny_corpus, out, labels_per_class=2, epochs=2, decoder_epochs=0, **kw),
                 tiny_config(tiny_encoder_dir, decoder_vocab_size=64)).fit()
         steps = json.loads((out / "model" / "metrics.json").read_text())["steps"]
         return [s["info"] for s in steps]
 
-    assert all(v == 0.0 for v in logged_info(tmp_path / "off"))
-    on = logged_info(tmp_path / "on", unlabelled_info_weight=1.0)
+    assert all(v == 0.0 for v in logged_info(tmp_path / "off", unlabelled_info_weight=0.0))
+    on = logged_info(tmp_path / "on")  # on by default for unlabelled rows
     # logged whatever the ramp: the term of the classes' entropies over the unlabelled rows, in [-log C, log C]
     assert any(v != 0.0 for v in on) and all(abs(v) <= 1.0987 for v in on)
 
