@@ -107,7 +107,7 @@ if explorer is not None and corpus is not None:
                "model gives the target class the confidence asked for; then the shortest such move whose decoded text, "
                "encoded again, is classified as the target too. Compared with moving z all the way to the target "
                "class's centroid.")
-    c1, c2, c4, c3 = st.columns([1.4, 1.8, 1.4, 1.1])
+    c1, c2, c4, c3 = st.columns([1.3, 1.6, 1.3, 1.6])
     st.session_state.setdefault("debug_target", doc["label"] if doc["label"] != doc["pred"] else
                                 next(lab for lab in labels if lab != doc["pred"]))
     target_lab = c1.selectbox("Target class", labels, key="debug_target")

@@ -65,12 +65,14 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-# The run is over when the running indicator is gone and no element on screen is still the previous
-# run's (Streamlit marks those data-stale until they are replaced or dropped); hidden stale elements do not
-# count (Streamlit keeps some hidden across runs). Checked three times 250 ms apart, so that a pause between two deltas of a
-# run that is still going is not taken for its end.
-_RUN_OVER = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && !Array.from("
-             "document.querySelectorAll('[data-stale=\"true\"]')).some(e => e.offsetParent !== null)")
+# The run is over when Streamlit's app root says its script is not running (data-test-script-state; the
+# running indicator is not a signal: it never showed during the runs measured) and no element on screen is
+# still the previous run's (data-stale; hidden stale elements do not count, Streamlit keeps some hidden across
+# runs). Checked three times 250 ms apart, so that the gap between two runs is not taken for the end.
+_RUN_OVER = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+             " return !!app && app.dataset.testScriptState !== 'running'"
+             " && !document.querySelector('[data-testid=\"stStatusWidget\"]') && !Array.from("
+             "document.querySelectorAll('[data-stale=\"true\"]')).some(e => e.offsetParent !== null); }")
 
 
 def settle(page, text: str, timeout: float = 90_000) -> float:
