@@ -69,23 +69,25 @@ def launch_chromium(playwright):
 # running indicator is not a signal: it never showed during the runs measured) and no element on screen is
 # still the previous run's (data-stale; hidden stale elements do not count, Streamlit keeps some hidden across
 # runs). Checked three times 250 ms apart, so that the gap between two runs is not taken for the end.
+_SHOWN = ("!document.querySelector('[data-testid=\"stStatusWidget\"]') && !Array.from("
+          "document.querySelectorAll('[data-stale=\"true\"]')).some(e => e.offsetParent !== null)")
 _RUN_OVER = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-             " return !!app && app.dataset.testScriptState !== 'running'"
-             " && !document.querySelector('[data-testid=\"stStatusWidget\"]') && !Array.from("
-             "document.querySelectorAll('[data-stale=\"true\"]')).some(e => e.offsetParent !== null); }")
+             " return !!app && app.dataset.testScriptState !== 'running' && " + _SHOWN + "; }")
 
 
-def settle(page, text: str, timeout: float = 90_000) -> float:
+def settle(page, text: str, timeout: float = 90_000, whole_run: bool = True) -> float:
     """Wait until `text` is on the page and the script run has finished; returns the perf_counter() time at
-    which it was first seen finished."""
+    which it was first seen finished. With `whole_run=False`, until nothing shown is stale any more (the
+    run may still be computing what comes below: the soak's many sessions move on like that)."""
     page.get_by_text(text).first.wait_for(timeout=timeout)
+    check = _RUN_OVER if whole_run else "() => " + _SHOWN
     while True:
-        page.wait_for_function(_RUN_OVER, timeout=timeout)
+        page.wait_for_function(check, timeout=timeout)
         over = time.perf_counter()
         page.wait_for_timeout(250)
-        if page.evaluate(_RUN_OVER):
+        if page.evaluate(check):
             page.wait_for_timeout(250)
-            if page.evaluate(_RUN_OVER):
+            if page.evaluate(check):
                 return over
 
 

@@ -74,7 +74,7 @@ def session(url: str, k: int, deadline: float, report: dict, lock: threading.Loc
         page.on("pageerror", lambda e: stats["errors"].append(str(e)))
         try:
             page.goto(url)
-            settle(page, "Decoded from the latent", 180_000)
+            settle(page, "Decoded from the latent", 180_000, whole_run=False)
             r = 0
             while time.time() < deadline:
                 mine = f"session {k} round {r}: {TOPICS[(k + r) % len(TOPICS)]}"
@@ -89,11 +89,11 @@ def session(url: str, k: int, deadline: float, report: dict, lock: threading.Loc
                 if "Traceback" in body or page.locator("[data-testid='stException']").count():
                     stats["errors"].append(f"round {r}: exception on Classify")
                 page.get_by_role("link", name="Latent map").click()
-                settle(page, "documents · projection", 180_000)
+                settle(page, "documents · projection", 180_000, whole_run=False)
                 page.get_by_role("link", name="Interpolate").click()
-                settle(page, "Decoded text at every step", 180_000)
+                settle(page, "Decoded text at every step", 180_000, whole_run=False)
                 page.get_by_role("link", name="Classify").click()
-                settle(page, "Decoded from the latent", 180_000)
+                settle(page, "Decoded from the latent", 180_000, whole_run=False)
                 if (now := page.get_by_label("Text", exact=True).input_value()) != mine:  # still this session's text
                     foreign("text box back on Classify", now)
                 r += 1
