@@ -93,17 +93,22 @@ def browser_figures() -> dict:
             res["cold_start_to_probabilities_s"] = round(time.perf_counter() - t0, 2)
             res["cold_start_to_page_complete_s"] = round(settle(page, "Decoded from the latent", 120_000) - t0, 2)
 
-            typed, complete = [], []
             box = page.get_by_label("Text", exact=True)
-            for text in TEXTS:
+
+            def send(text: str) -> float:
+                """Type `text`, Ctrl+Enter, wait for the new class on screen; returns when it was sent. Texts in
+                a row are of different classes: the predicted class (the metric) changes when the new
+                probabilities are drawn, before the attributions are computed."""
                 before = page.locator("[data-testid='stMetricValue']").first.inner_text()
                 box.fill(text)
                 t1 = time.perf_counter()
                 box.press("Control+Enter")
-                # the metric is re-rendered as soon as the probabilities are known (before attributions)
-                # consecutive texts are of different classes: the predicted class changes when the new
-                # probabilities are drawn (before the attributions are computed)
                 page.wait_for_function(NEW_CLASS_ON_SCREEN, arg=[before], timeout=60_000)
+                return t1
+
+            typed, complete = [], []
+            for text in TEXTS:
+                t1 = send(text)
                 typed.append(time.perf_counter() - t1)
                 complete.append(settle(page, "Decoded from the latent") - t1)
             res["typing_to_probabilities_ms"] = round(statistics.median(typed) * 1000)
@@ -114,11 +119,7 @@ def browser_figures() -> dict:
             # model (and the 2 cores) with what is left of the old one.
             hurried = []
             for text in list(reversed(TEXTS))[1:]:
-                before = page.locator("[data-testid='stMetricValue']").first.inner_text()
-                box.fill(text)
-                t1 = time.perf_counter()
-                box.press("Control+Enter")
-                page.wait_for_function(NEW_CLASS_ON_SCREEN, arg=[before], timeout=60_000)
+                t1 = send(text)
                 hurried.append(time.perf_counter() - t1)
             settle(page, "Decoded from the latent")
             res["typing_while_the_last_text_is_still_computed_ms"] = round(statistics.median(hurried) * 1000)
