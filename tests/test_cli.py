@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from conftest import tiny_config  # noqa: F401
+
 from vae_core.cli import main
 
 
@@ -46,3 +46,20 @@ def test_errors_are_messages_not_tracebacks(tmp_path, capsys, tiny_corpus):
     assert rc == 2 and "bad.csv, row 2: the text in column 'text' is empty" in err and "Traceback" not in err
     rc = main(["evaluate", str(tmp_path / "nowhere"), "--data", str(tiny_corpus[1])])
     assert rc == 2 and "is not a folder" in capsys.readouterr().err
+
+
+def test_build_default_trains_the_shipped_models_recipe():
+    """`python -m vae_core build-default` with no options rebuilds the model in assets/ as it was trained."""
+    from conftest import DEFAULT_MODEL
+
+    from vae_core.cli import build_parser
+    from vae_core.config import TrainConfig
+
+    args = build_parser().parse_args(["build-default"])
+    shipped = TrainConfig.from_dict(json.loads((DEFAULT_MODEL / "training_args.json").read_text()))
+    assert (args.epochs, args.decoder_epochs, args.seed) == (shipped.epochs, shipped.decoder_epochs, shipped.seed)
+    # every other training setting of the rebuild is TrainConfig's default: the shipped run used those too
+    defaults = TrainConfig()
+    for name in ("batch_size", "lr", "head_lr", "ema_decay", "token_dropout", "bow_weight", "free_bits",
+                 "anneal_cycles", "class_weight", "max_train_rows"):
+        assert getattr(shipped, name) == getattr(defaults, name), name

@@ -1,10 +1,12 @@
 """The library behind the app, on tiny random models: attributions, uncertainty, decoding walks,
 the map <-> latent mapping and the corpus index."""
+import threading
+
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_texts
+
 from vae_core.index import CorpusIndex, build_index
 from vae_core.inference import Explorer, slerp
 from vae_core.interpret.attribution import attribute
@@ -71,6 +73,36 @@ def test_classify_uncertainty_and_determinism(explorer):
     assert sharp.flip_share == 0 and max(sharp.std) < 1e-4
     with pytest.raises(ValueError, match="empty"):
         explorer.classify("   ")
+
+
+@pytest.fixture()
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_one_text_is_encoded_on_one_thread_and_batch_work_gets_every_thread(explorer, monkeypatch, restore_threads):
+    explorer.threads = 2  # as on a 2-core machine; the explorer takes torch's number when it is built
+    torch.set_num_threads(2)
+    seen = []
+    encode = explorer.model.encode
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(explorer.model, "encode", spy)
+    explorer.classify(TEXT, reconstruct=False)
+    assert torch.get_num_threads() == 2  # set back: numba (UMAP) in the same thread reads it too
+    explorer.encode([TEXT, TEXT])
+    # a thread takes the last number set anywhere when it first computes: one that starts while another
+    # session classifies one text still encodes a batch on every thread
+    torch.set_num_threads(1)
+    worker = threading.Thread(target=lambda: explorer.encode([TEXT]))
+    worker.start()
+    worker.join()
+    assert seen == [1, 2, 2]
 
 
 def test_interpolation_ends_at_its_endpoints(explorer):

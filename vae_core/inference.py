@@ -3,6 +3,7 @@ decoding and walks through latent space. Inputs and outputs are plain Python and
 caller never touches torch modules."""
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,10 @@ from .modeling import TextVAE
 
 MAX_CHARS = 20_000  # characters read from a typed text; the encoder reads at most max_length tokens of them
 INTERPOLATION_MODES = ("linear", "spherical")
+# One short text is too little work to share between threads: with two, every operation waits for both, and
+# when a browser or another process holds a core the encoder took 60 to 160 ms instead of 15 (measured in
+# the app on 2 cores with Chromium beside it). Classifying one text uses one thread.
+SINGLE_TEXT_THREADS = 1
 
 
 @dataclass
@@ -74,6 +79,22 @@ class Explorer:
         self.model, self.name = model, name
         self.folder = Path(folder) if folder is not None else None
         self.lock = threading.Lock()
+        self.threads = torch.get_num_threads()  # torch's intra-op threads for batch work (decoding, attributions)
+
+    @contextlib.contextmanager
+    def _turn(self, threads: int | None = None):
+        """The model to oneself: the lock, and torch's intra-op threads for this call. torch keeps that
+        number per thread, and a thread takes the last one set anywhere when it first computes, so every
+        turn sets its own; a turn on fewer threads sets the number back when it ends, because other
+        libraries in the same thread (numba, under UMAP) read it too."""
+        want = threads or self.threads
+        with self.lock:
+            torch.set_num_threads(want)
+            try:
+                yield
+            finally:
+                if want != self.threads:
+                    torch.set_num_threads(self.threads)
 
     @classmethod
     def load(cls, folder: str | Path) -> "Explorer":
@@ -102,11 +123,11 @@ class Explorer:
             raise ValueError("The text is empty: type or paste a document to classify.")
         model = self.model
         clipped = text[:MAX_CHARS]
-        with self.lock, torch.no_grad():
+        with self._turn(SINGLE_TEXT_THREADS), torch.no_grad():
             n_tokens = len(model.tokenizer(clipped, truncation=False)["input_ids"])
             post = model.encode(**model.tokenize([clipped]))
             probs = torch.softmax(model.classify(post.mu), -1)[0]
-            rec = model.decode_text(post.mu)[0] if reconstruct else None
+        rec = self.decode(post.mu.numpy())[0] if reconstruct else None
         k = int(probs.argmax())
         return Prediction(text=text, labels=self.labels, probs=[float(p) for p in probs], label=self.labels[k],
                           confidence=float(probs[k]), mu=post.mu[0].tolist(), logvar=post.logvar[0].tolist(),
@@ -115,7 +136,7 @@ class Explorer:
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior (mu, logvar), each (N, L), of several texts."""
-        with self.lock:
+        with self._turn():
             post = self.model.encode_texts([t[:MAX_CHARS] for t in texts])
         return post.mu.numpy(), post.logvar.numpy()
 
@@ -125,7 +146,7 @@ class Explorer:
         std = torch.tensor(np.asarray(logvar, dtype=np.float32)).mul(0.5).exp()[None]
         g = torch.Generator().manual_seed(seed)
         z = mu_t + torch.randn((samples, mu_t.shape[1]), generator=g) * std  # (K, L)
-        with self.lock, torch.no_grad():
+        with self._turn(SINGLE_TEXT_THREADS), torch.no_grad():
             p = torch.softmax(self.model.classify(z), -1)  # (K, C)
             at_mu = int(self.model.classify(mu_t).argmax(-1))
         return Uncertainty(mean=p.mean(0).tolist(), std=p.std(0).tolist(),
@@ -136,27 +157,27 @@ class Explorer:
 
         if not (0 <= target < len(self.labels)):
             raise ValueError(f"target class {target} is not one of the model's {len(self.labels)} classes.")
-        with self.lock:
+        with self._turn():
             return attribute(self.model, text[:MAX_CHARS], target, method, n_steps)
 
     # ---- latent -> text and classes ----
     def probs(self, z: np.ndarray) -> np.ndarray:
         """Class probabilities (N, C) of latents (N, L)."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with self.lock, torch.no_grad():
+        with self._turn(), torch.no_grad():
             return torch.softmax(self.model.classify(z_t), -1).numpy()
 
     def decode(self, z: np.ndarray) -> list[str]:
         """Greedy decoding of latents (N, L) into text."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with self.lock:
+        with self._turn():
             return self.model.decode_text(z_t)
 
     def top_words(self, z: np.ndarray, k: int = 8) -> list[list[tuple[str, float]]]:
         """The words the bag-of-words head expects in a document at each latent, with probabilities."""
         model = self.model
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with self.lock, torch.no_grad():
+        with self._turn(), torch.no_grad():
             p = torch.softmax(model.decoder.bow_logits(z_t, model.word_embeddings), -1)  # (N, V)
             # scored against the corpus-wide word frequencies (the head's bias), so that "the" does not win
             prior = torch.softmax(model.decoder.bow_bias, -1)
@@ -258,12 +279,12 @@ class Explorer:
         texts = [t[:MAX_CHARS] for t in texts]
         parts = []
         for s in range(0, len(texts), chunk):
-            with self.lock:
+            with self._turn():
                 parts.append(forward_corpus(self.model, texts[s : s + chunk], progress=False, reconstruction=False))
             if on_progress is not None:
                 on_progress(min(s + chunk, len(texts)), len(texts), "encoding")
         out = {k: torch.cat([p[k] for p in parts]) for k in ("probs", "mu", "logvar", "kl")}
-        with self.lock:
+        with self._turn():
             unc = posterior_uncertainty(self.model, out["mu"], out["logvar"], seed=seed)
         if on_progress is not None:
             on_progress(len(texts), len(texts), "map")
