@@ -79,48 +79,38 @@ def peak_mb() -> float:
 
 
 def browser_figures(models_dir: Path, label: str) -> dict:
-    from playwright.sync_api import sync_playwright
+    from app_server import app_page, settle
 
-    from app_server import free_port, launch_chromium, settle, start_app, stop, wait_healthy
-
-    port = free_port()
-    proc = start_app(port, args=["--models-dir", str(models_dir)])
     res = {}
-    try:
-        wait_healthy(port)
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/latent_map")
-            settle(page, "Checkpoint", 120_000)
-            page.get_by_label("Checkpoint", exact=True).click()
-            page.get_by_role("option", name=label).click()
-            t0 = time.perf_counter()
-            settle(page, "documents · projection", 300_000)
-            page.locator(".js-plotly-plot canvas").first.wait_for(timeout=300_000)
-            res["first_open_incl_model_load_s"] = round(time.perf_counter() - t0, 2)
-            # the map drawn again once the model and corpus are loaded: what a user waits for from now on
-            page.get_by_role("link", name="Samples", exact=True).click()
-            settle(page, "Draws from the prior", 300_000)
-            t0 = time.perf_counter()
-            page.get_by_role("link", name="Latent map", exact=True).click()
-            settle(page, "documents · projection", 300_000)
-            page.locator(".js-plotly-plot canvas").first.wait_for(timeout=300_000)
-            res["map_drawn_s"] = round(time.perf_counter() - t0, 2)
-            plot = page.locator(".js-plotly-plot").first
-            box = plot.locator(".nsewdrag").first.bounding_box()
-            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(cx - 40, cy - 40)
-            page.mouse.down()
-            for x, y in ((cx + 40, cy - 40), (cx + 40, cy + 40), (cx - 40, cy + 40), (cx - 40, cy - 40)):
-                page.mouse.move(x, y, steps=5)
-            t0 = time.perf_counter()
-            page.mouse.up()
-            settle(page, "Decode here", 300_000)
-            res["selection_answered_s"] = round(time.perf_counter() - t0, 2)
-            browser.close()
-    finally:
-        stop(proc)
+    with app_page("latent_map", args=["--models-dir", str(models_dir)]) as page:
+        settle(page, "Checkpoint", 120_000)
+        page.get_by_label("Checkpoint", exact=True).click()
+        page.get_by_role("option", name=label).click()
+        t0 = time.perf_counter()
+        settle(page, "documents · projection", 300_000)
+        page.locator(".js-plotly-plot canvas").first.wait_for(timeout=300_000)
+        res["first_open_incl_model_load_s"] = round(time.perf_counter() - t0, 2)
+        # the map drawn again once the model and corpus are loaded: what a user waits for from now on
+        page.get_by_role("link", name="Samples", exact=True).click()
+        settle(page, "Draws from the prior", 300_000)
+        t0 = time.perf_counter()
+        page.get_by_role("link", name="Latent map", exact=True).click()
+        settle(page, "documents · projection", 300_000)
+        page.locator(".js-plotly-plot canvas").first.wait_for(timeout=300_000)
+        res["map_drawn_s"] = round(time.perf_counter() - t0, 2)
+        plot = page.locator(".js-plotly-plot").first
+        box = plot.locator(".nsewdrag").first.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(cx - 40, cy - 40)
+        page.mouse.down()
+        for x, y in ((cx + 40, cy - 40), (cx + 40, cy + 40), (cx - 40, cy + 40), (cx - 40, cy - 40)):
+            page.mouse.move(x, y, steps=5)
+        t0 = time.perf_counter()
+        page.mouse.up()
+        # answered: the table of the selected documents is on screen and nothing shown is stale; the run
+        # goes on below it (the centre of the selection decoded into text)
+        res["selection_answered_s"] = round(settle(page, "Decode here", 300_000, whole_run=False) - t0, 2)
+        res["selection_run_over_s"] = round(settle(page, "Decode here", 300_000) - t0, 2)
     return res
 
 

@@ -17,12 +17,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-from app_server import free_port, launch_chromium, settle, start_app, stop, wait_healthy  # noqa: E402
+from app_server import app_page, settle  # noqa: E402
 
 
 def main() -> None:
     import pandas as pd
-    from playwright.sync_api import sync_playwright
 
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=10_000)
@@ -38,36 +37,26 @@ def main() -> None:
         csv = Path(tmp) / f"upload_{a.rows}.csv"
         df.iloc[: a.rows][["text", "label"]].to_csv(csv, index=False)
         res["file_mb"] = round(csv.stat().st_size / 1e6, 2)
-        port = free_port()
-        proc = start_app(port)
-        try:
-            wait_healthy(port)
-            with sync_playwright() as pw:
-                browser = launch_chromium(pw)
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"http://127.0.0.1:{port}/upload")
-                settle(page, "Upload a file to begin", 120_000)
-                t0 = time.perf_counter()
-                page.locator("input[type=file]").set_input_files(str(csv))
-                settle(page, "Encode the corpus", 120_000)
-                res["file_read_s"] = round(time.perf_counter() - t0, 2)
-                if a.projection == "pca":
-                    page.get_by_text("PCA (fast)", exact=True).click()
-                t0 = time.perf_counter()
-                page.get_by_role("button", name="Encode the corpus").click()
-                page.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
-                res["progress_bar_shown_after_s"] = round(time.perf_counter() - t0, 2)
-                settle(page, "is ready", 600_000)
-                res["encode_and_map_s"] = round(time.perf_counter() - t0, 2)
-                t0 = time.perf_counter()
-                page.get_by_role("link", name="Latent map", exact=True).click()
-                settle(page, "documents · projection", 120_000)
-                page.locator(".js-plotly-plot canvas").first.wait_for(timeout=60_000)
-                res["map_of_upload_drawn_s"] = round(time.perf_counter() - t0, 2)
-                res["map_caption"] = page.get_by_text("documents · projection").first.inner_text()[:120]
-                browser.close()
-        finally:
-            stop(proc)
+        with app_page("upload") as page:
+            settle(page, "Upload a file to begin", 120_000)
+            t0 = time.perf_counter()
+            page.locator("input[type=file]").set_input_files(str(csv))
+            settle(page, "Encode the corpus", 120_000)
+            res["file_read_s"] = round(time.perf_counter() - t0, 2)
+            if a.projection == "pca":
+                page.get_by_text("PCA (fast)", exact=True).click()
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Encode the corpus").click()
+            page.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
+            res["progress_bar_shown_after_s"] = round(time.perf_counter() - t0, 2)
+            settle(page, "is ready", 600_000)
+            res["encode_and_map_s"] = round(time.perf_counter() - t0, 2)
+            t0 = time.perf_counter()
+            page.get_by_role("link", name="Latent map", exact=True).click()
+            settle(page, "documents · projection", 120_000)
+            page.locator(".js-plotly-plot canvas").first.wait_for(timeout=60_000)
+            res["map_of_upload_drawn_s"] = round(time.perf_counter() - t0, 2)
+            res["map_caption"] = page.get_by_text("documents · projection").first.inner_text()[:120]
     for k, v in res.items():
         print(f"{k:<28} {v}")
     Path(a.out).write_text(json.dumps(res, indent=2) + "\n")

@@ -2,6 +2,7 @@
 the app benchmarks."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -63,6 +64,28 @@ def launch_chromium(playwright):
     if not Path(CHROMIUM).exists():
         raise FileNotFoundError("Debian's Chromium is missing: `apt-get install chromium` (scripts/test.sh does it).")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def app_page(path: str = "", args: list[str] | None = None, width: int = 1280, height: int = 900):
+    """`streamlit run app.py [-- args]` on a free port, answering its health check, and a Chromium page
+    open at `path` (e.g. "latent_map"); the browser and the app are stopped on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    proc = start_app(port, args=args)
+    try:
+        wait_healthy(port)
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            try:
+                page = browser.new_page(viewport={"width": width, "height": height})
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                yield page
+            finally:
+                browser.close()
+    finally:
+        stop(proc)
 
 
 # The run is over when Streamlit's app root says its script is not running (data-test-script-state; the
