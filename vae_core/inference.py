@@ -17,7 +17,7 @@ from .modeling import TextVAE
 MAX_CHARS = 20_000  # characters read from a typed text; the encoder reads at most max_length tokens of them
 INTERPOLATION_MODES = ("linear", "spherical")
 # One short text is too little work to share between threads: with two, every operation waits for both, and
-# when a browser or another process holds a core the encoder took 60 to 160 ms instead of 15 (measured in
+# when a browser or another process holds a core the encoder took 55 to 164 ms instead of 15 (measured in
 # the app on 2 cores with Chromium beside it). Classifying one text uses one thread.
 SINGLE_TEXT_THREADS = 1
 
