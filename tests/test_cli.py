@@ -60,6 +60,6 @@ def test_build_default_trains_the_shipped_models_recipe():
     assert (args.epochs, args.decoder_epochs, args.seed) == (shipped.epochs, shipped.decoder_epochs, shipped.seed)
     # every other training setting of the rebuild is TrainConfig's default: the shipped run used those too
     defaults = TrainConfig()
-    for name in ("batch_size", "lr", "head_lr", "ema_decay", "token_dropout", "bow_weight", "free_bits",
+    for name in ("batch_size", "lr", "layer_decay", "head_lr", "ema_decay", "token_dropout", "bow_weight", "free_bits",
                  "anneal_cycles", "class_weight", "max_train_rows"):
         assert getattr(shipped, name) == getattr(defaults, name), name

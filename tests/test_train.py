@@ -223,3 +223,27 @@ def test_the_best_epoch_is_kept_when_a_later_one_is_worse(tiny_corpus, tiny_enco
     assert len(seen) == 3 and not torch.equal(seen[1], seen[2])
     assert torch.allclose(saved, seen[1], atol=1e-6)
     assert json.loads((folder / "metrics.json").read_text())["best_dev_accuracy"] == 0.9
+
+
+def test_layer_decay_gives_each_encoder_layer_its_rate(tiny_encoder_dir):
+    from vae_core.train import parameter_groups
+
+    model = TextVAE(tiny_config(tiny_encoder_dir))
+    n = model.encoder.config.num_hidden_layers
+    owner = {id(p): name for name, p in model.named_parameters()}
+
+    def rates(**kw):
+        cfg = TrainConfig(lr=1e-4, head_lr=1e-3, **kw)
+        return {owner[id(p)]: g["lr"] for g in parameter_groups(model, cfg) for p in g["params"]}
+
+    flat = rates()
+    assert len(flat) == sum(p.requires_grad for p in model.parameters())  # every trainable tensor, once
+    assert {r for name, r in flat.items() if name.startswith("encoder.")} == {1e-4}
+    assert {r for name, r in flat.items() if not name.startswith("encoder.")} == {1e-3}
+    decayed = rates(layer_decay=0.5)
+    assert decayed.keys() == flat.keys()
+    top = f"encoder.encoder.layer.{n - 1}.attention.self.query.weight"
+    assert decayed[top] == pytest.approx(1e-4)
+    assert decayed["encoder.encoder.layer.0.attention.self.query.weight"] == pytest.approx(1e-4 * 0.5 ** (n - 1))
+    assert decayed["encoder.embeddings.position_embeddings.weight"] == pytest.approx(1e-4 * 0.5 ** n)
+    assert decayed["classifier.weight"] == 1e-3

@@ -44,7 +44,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="0 = the 8192 most frequent training tokens")
     g.add_argument("--word-dropout", type=float, default=m.word_dropout)
     g = p.add_argument_group("optimisation")
-    for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "head_lr",
+    for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "layer_decay", "head_lr",
                  "weight_decay", "warmup_ratio", "class_weight", "recon_weight", "unlabelled_info_weight", "beta_max",
                  "anneal_ratio", "free_bits", "grad_clip"):
         g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))

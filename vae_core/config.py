@@ -117,7 +117,10 @@ class TrainConfig:
     # maximise the same ELBO with the encoder fixed. 0 = none.
     decoder_epochs: float = 4.0
     batch_size: int = 32
-    lr: float = 1e-4  # encoder learning rate
+    lr: float = 1e-4  # encoder learning rate (its top layer)
+    # Layer-wise learning-rate decay: each encoder layer below the top one learns at this factor times
+    # the rate of the layer above it, the embeddings below the first layer (1 = one rate for all).
+    layer_decay: float = 1.0
     head_lr: float = 1e-3  # posterior, classifier and decoder
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06

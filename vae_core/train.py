@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -150,11 +151,9 @@ class Trainer:
                                                   generator=torch.Generator().manual_seed(cfg.seed))
 
         # ---- optimisation ----
-        enc = [p for n, p in self.model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
-        heads = [p for n, p in self.model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": enc, "lr": cfg.lr}, {"params": heads, "lr": cfg.head_lr}], weight_decay=cfg.weight_decay
-        )
+        groups = parameter_groups(self.model, cfg)
+        self._top_encoder_group = max(0, len(groups) - 2)  # the learning rate logged
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
         self.steps_per_epoch = len(self.sampler)
         per_process = -(-self.steps_per_epoch // acc.num_processes)
         self.joint_steps = max(1, int(round(cfg.epochs * per_process)))
@@ -445,7 +444,7 @@ class Trainer:
                                     rec=avg["recon_per_token"], bow=avg["bow_per_token"], kl=round(avg["kl"], 1),
                                     beta=round(avg["beta"], 2))
                     self._log({"step": self.step, "seconds": round(self.elapsed, 1), **avg,
-                               "lr": self.scheduler.get_last_lr()[0], "docs_per_s": round(docs / max(self.elapsed, 1e-9), 2)})
+                               "lr": self.scheduler.get_last_lr()[self._top_encoder_group], "docs_per_s": round(docs / max(self.elapsed, 1e-9), 2)})
                     window = []
                 last = self.step >= self.total_steps or self.step == self.joint_steps  # the end of a phase
                 stopped = stop_after_steps is not None and ran >= stop_after_steps
@@ -470,6 +469,33 @@ class Trainer:
                 {**self._extra_files()["metrics.json"], "steps": read_step_log(self.log_path)}, indent=2, default=float) + "\n")
         acc.wait_for_everyone()
         return self.model_dir
+
+
+def encoder_depth(name: str, num_layers: int) -> int:
+    """Where an encoder parameter sits, counted from the input: 0 for the embeddings, i + 1 for the
+    i-th transformer layer (`...layer.<i>.` in BERT-like encoders), `num_layers` for anything else."""
+    if ".embeddings." in name:
+        return 0
+    m = re.search(r"\.layers?\.(\d+)\.", name)
+    return int(m.group(1)) + 1 if m else num_layers
+
+
+def parameter_groups(model: TextVAE, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: the heads (posterior, classifier, decoder) at `head_lr`; the encoder at `lr`, or
+    with `layer_decay` < 1 at lr * layer_decay ** (layers above), one group per depth."""
+    enc: dict[int, list] = {}
+    heads = []
+    n_layers = int(getattr(model.encoder.config, "num_hidden_layers", 0) or 0)
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if not name.startswith("encoder."):
+            heads.append(p)
+            continue
+        depth = encoder_depth(name, n_layers) if cfg.layer_decay != 1.0 else n_layers
+        enc.setdefault(depth, []).append(p)
+    groups = [{"params": ps, "lr": cfg.lr * cfg.layer_decay ** max(0, n_layers - d)} for d, ps in sorted(enc.items())]
+    return groups + [{"params": heads, "lr": cfg.head_lr}]
 
 
 def _mixed_precision(name: str) -> str:
