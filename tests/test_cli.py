@@ -61,7 +61,8 @@ def test_build_default_trains_the_shipped_models_recipe():
     # where the data and the run folder were on the machine that trained it is not part of the recipe
     for name in ("train_file", "dev_file"):
         assert Path(shipped.pop(name)).name == Path(rebuild.pop(name)).name
-    shipped.pop("output_dir"), rebuild.pop("output_dir")
+    for settings in (shipped, rebuild):
+        settings.pop("output_dir")
     assert {k: v for k, v in rebuild.items() if k in shipped} == shipped
     # settings TrainConfig has gained since that run: the rebuild leaves them at their defaults (the old behaviour)
     defaults = TrainConfig().to_dict()
