@@ -168,7 +168,8 @@ class Explorer:
             return torch.softmax(self.model.classify(z_t), -1).numpy()
 
     def decode(self, z: np.ndarray) -> list[str]:
-        """Greedy decoding of latents (N, L) into text."""
+        """Text for latents (N, L): the greedy text or a seeded sample, whichever the encoder maps back
+        closest to z (`TextVAE.decode_text`); the same z always gives the same text."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
         with self._turn():
             return self.model.decode_text(z_t)
