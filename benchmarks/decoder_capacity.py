@@ -121,7 +121,7 @@ def main() -> None:
 
     import torch
 
-    from vae_core.data import read_corpus
+    from vae_core.data import encode_labels, read_corpus
     from vae_core.evaluate import generation_metrics, latent_health
     from vae_core.modeling import TextVAE
 
@@ -139,9 +139,10 @@ def main() -> None:
     texts = data.texts[: args.rows]
     post = model.encode_texts(texts)
     pred = model.classify(post.mu).argmax(-1)
+    y = encode_labels(data.labels[: args.rows], model.labels, data.source)
     g = generation_metrics(model, texts, post.mu, pred)
     row.update(kl_per_doc=round(latent_health(post.mu, post.logvar)["kl_per_doc"], 1),
-               accuracy=round(sum(model.labels[i] == y for i, y in zip(pred.tolist(), data.labels)) / len(texts), 4),
+               accuracy=round(float((pred == torch.tensor(y)).float().mean()), 4),
                bleu4=round(g["bleu4"], 4), label_consistency=round(g["label_consistency"], 4))
     print(json.dumps(row))
     out = Path(args.out)

@@ -26,6 +26,7 @@ def main() -> None:
 
     import torch
 
+    from decoder_capacity import in_repo  # its sibling in benchmarks/: the same path convention
     from vae_core.data import encode_labels, read_corpus
     from vae_core.modeling import TextVAE
 
@@ -44,8 +45,7 @@ def main() -> None:
     def accuracy(members) -> float:
         return float((sum(probs[m] for m in members).argmax(-1) == y).float().mean())
 
-    dev_file = Path(args.dev_file).resolve()
-    out = {"dev_file": str(dev_file.relative_to(REPO)) if dev_file.is_relative_to(REPO) else args.dev_file, "documents": len(y),
+    out = {"dev_file": in_repo(args.dev_file), "documents": len(y),
            "single": {m: round(accuracy([m]), 4) for m in args.models}}
     for k in sorted({2, 3, len(args.models)}):
         if k > len(args.models):
