@@ -75,7 +75,7 @@ if explorer is not None:
 
     if corpus is not None:
         st.subheader("Reconstructions")
-        st.caption("The first documents of the corpus, decoded greedily from their posterior means.")
+        st.caption("The first documents of the corpus, decoded from their posterior means.")
         rows = list(range(min(6, len(corpus))))
         decoded = views.cached_decode(explorer, explorer.cache_key, views.as_key(corpus.mu[rows]))
         for i, text in zip(rows, decoded):
@@ -86,11 +86,35 @@ if explorer is not None:
     evaluation = read_json("evaluation.json")
     if evaluation:
         st.subheader("Measured at build time")
-        figs = {k: evaluation.get(k) for k in ("accuracy", "macro_f1", "kl_per_doc", "active_units",
-                                                "mutual_information", "recon_perplexity", "bleu4", "label_consistency")}
+        where = f"{evaluation.get('documents', '?')} documents of {views.md(Path(str(evaluation.get('file', ''))).name)}"
+        if evaluation.get("reader_top1") is not None:
+            st.markdown("**Does the decoded text read like its source?** An independent reader, the base "
+                        f"{views.md(evaluation.get('reader', 'all-MiniLM-L6-v2'))} sentence embedding (never fine-tuned "
+                        "here, and never used to choose or train anything), embeds each document's decoded text and "
+                        f"every document of the corpus, and looks for the source among all {evaluation['reader_candidates']:,}.")
+            a, b, c, d = st.columns(4)
+            a.metric("Source found first", f"{evaluation['reader_top1']:.0%}", help="Share of decoded texts whose "
+                     "nearest document, for the independent reader, is their own source (top-1).")
+            b.metric("Source in the top 10", f"{evaluation['reader_top10']:.0%}")
+            c.metric("Mean cosine to source", f"{evaluation['reader_cosine']:.2f}", help="Cosine similarity of the "
+                     "reader's embeddings of decoded text and source, averaged over documents.")
+            d.metric("BLEU-4", f"{evaluation['bleu4']:.3f}", help="Reconstruction BLEU-4 from the posterior mean, "
+                     "on the lower-case token text.")
+            pairs = [ex for ex in evaluation.get("examples", []) if "reader_rank" in ex][:4]
+            if pairs:
+                st.caption("Source and decoded text, as measured: the reader's rank of the source (1 = found first) "
+                           "and the cosine between the two.")
+                for ex in pairs:
+                    verdict = "found first" if ex["reader_rank"] == 0 else f"source ranked {ex['reader_rank'] + 1:,}"
+                    views.quote(views.snippet(ex["text"], 300))
+                    st.code(ex["reconstruction"] or "(empty)", language=None, wrap_lines=True)
+                    st.caption(f"{verdict} · cosine {ex['reader_cosine']:.2f}")
+        figs = {k: evaluation.get(k) for k in ("accuracy", "macro_f1", "kl_per_doc", "active_units", "mutual_information",
+                                                "recon_perplexity", "bleu4", "label_consistency", "reader_top1",
+                                                "reader_top10", "reader_cosine", "wordpiece_artefacts")}
         st.dataframe([{"figure": k, "value": round(v, 4) if isinstance(v, float) else v}
                       for k, v in figs.items() if v is not None], hide_index=True)
-        st.caption(f"On {evaluation.get('documents', '?')} documents of {views.md(Path(str(evaluation.get('file', ''))).name)}.")
+        st.caption(f"On {where}.")
 
     st.subheader("Configuration and data")
     conf = cfg.to_dict()

