@@ -1,14 +1,22 @@
-"""Is reconstruction BLEU-4 limited by the decoder or by what z holds? Scores a checkpoint's decoding
-on the first N documents of a file (dev by default) as shipped, or after training a fresh decoder of
-another shape on its frozen encoder, posterior and classifier, the way the decoder phase of `vae_core
-train` does (z sampled from each training document's stored posterior; reconstruction + bag-of-words
-loss; AdamW at 1e-3, 6% warm-up then linear decay, gradient clipping at 1, an exponential average of the
-weights at 0.998). Prints one JSON row per run and adds it to the output file.
+"""What limits decoded text: the decoder, or what z holds? Scores a checkpoint's decoding on the first N
+documents of a file (dev by default) as shipped, or after training a fresh decoder of another shape on its
+frozen encoder, posterior and classifier, the way the decoder phase of `vae_core train` does (z sampled from
+each training document's stored posterior; reconstruction + bag-of-words loss; AdamW at 1e-3, 6% warm-up
+then linear decay, gradient clipping at 1, an exponential average of the weights at 0.998). With
+--latent-size the posterior and classifier are trained anew too, on the frozen encoder's pooled states, with
+the KL (beta annealed to 1 over the first 30% of the steps, --free-bits nats per dimension) and the
+classification loss: a latent of another size or information content, with the same encoder.
+
+Figures per run: KL, accuracy, reconstruction perplexity from mu and from a z of another document (z
+shuffled within the scored documents: what the decoder gets from z), BLEU-4, label consistency, and the
+independent reader (base all-MiniLM-L6-v2) finding each source among all documents of the file from its
+decoded text. Prints one JSON row per run and adds it to the output file.
 
     python benchmarks/decoder_capacity.py --tag shipped
     python benchmarks/decoder_capacity.py --tag four-layers --decoder-layers 4 --decoder-epochs 4
     python benchmarks/decoder_capacity.py --tag free-bits-4 --model runs/ag_news_vae_fb4/model
     python benchmarks/decoder_capacity.py --tag shipped-train --data assets/data/ag_news/train.csv
+    python benchmarks/decoder_capacity.py --tag latent-64 --latent-size 64 --decoder-layers 2 --decoder-epochs 5
 """
 from __future__ import annotations
 
@@ -23,38 +31,49 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str, seed: int = 0):
-    """A copy of `base` with a fresh decoder of `layers` blocks (`ffn` wide) trained for `epochs`."""
+def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str, seed: int = 0,
+                    latent_size: int | None = None, free_bits: float = 1.0):
+    """A copy of `base` with a fresh decoder of `layers` blocks (`ffn` wide) trained for `epochs`; with
+    `latent_size`, a fresh posterior and classifier of that size trained with it."""
     import torch
     from tqdm.auto import tqdm
 
-    from vae_core.data import LengthGroupedBatches, TokenizedDataset, collate, read_corpus, tokenize_texts
+    from vae_core.data import LengthGroupedBatches, TokenizedDataset, collate, encode_labels, read_corpus, tokenize_texts
     from vae_core.losses import vae_loss
     from vae_core.modeling import Posterior, TextVAE
     from vae_core.train import two_phase_schedule
 
     torch.manual_seed(seed)
-    cfg = dataclasses.replace(base.config, decoder_layers=layers, decoder_ffn=ffn)
-    model = TextVAE(cfg)
+    new_latent = latent_size is not None
+    cfg = dataclasses.replace(base.config, decoder_layers=layers, decoder_ffn=ffn,
+                              latent_size=latent_size or base.config.latent_size)
+    model = TextVAE(dataclasses.replace(cfg, pretrained_encoder=False))  # the encoder's weights are copied below
+    model.config = cfg
     model.set_special_ids(base.tokenizer)
-    model.tokenizer = base.tokenizer
+    model.tokenizer, model.readable = base.tokenizer, base.readable
     model.set_decoder_vocab(base.decoder.vocab_ids)
-    model.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith("decoder.")}, strict=False)
+    fresh = ("decoder.", "posterior.", "classifier.") if new_latent else ("decoder.",)
+    model.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith(fresh)}, strict=False)
     for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith("decoder."))
+        p.requires_grad_(name.startswith(fresh))
 
-    texts = read_corpus(train_file, "text", "label", require_labels=True).texts
-    ids = tokenize_texts(base.tokenizer, texts, cfg.max_length)
-    data, fn = TokenizedDataset(ids, [0] * len(ids)), collate(model._special["pad"])
+    corpus = read_corpus(train_file, "text", "label", require_labels=True)
+    ids = tokenize_texts(base.tokenizer, corpus.texts, cfg.max_length)
+    labels = torch.tensor(encode_labels(corpus.labels, model.labels, corpus.source))
+    data, fn = TokenizedDataset(ids, labels.tolist()), collate(model._special["pad"])
     lengths = [len(x) for x in ids]
     model.eval()
-    mu = torch.zeros(len(ids), cfg.latent_size)
-    logvar = torch.zeros_like(mu)
+    # what the frozen part gives each training document: its posterior, or its pooled state for a new posterior
+    width = model.encoder.config.hidden_size if new_latent else 2 * cfg.latent_size
+    cached = torch.zeros(len(ids), width)
     with torch.no_grad():
-        for idx in LengthGroupedBatches(lengths, 64, seed, shuffle=False):
+        for idx in tqdm(LengthGroupedBatches(lengths, 64, seed, shuffle=False), desc="encoding", unit="batch"):
             b = fn([data[i] for i in idx])
-            post = model.encode(b["input_ids"], b["attention_mask"])
-            mu[idx], logvar[idx] = post.mu, post.logvar
+            if new_latent:
+                cached[idx] = model.pooled(b["input_ids"], b["attention_mask"])
+            else:
+                post = model.encode(b["input_ids"], b["attention_mask"])
+                cached[idx] = torch.cat([post.mu, post.logvar], -1)
 
     sampler = LengthGroupedBatches(lengths, 32, seed)
     steps = int(round(epochs * len(sampler)))
@@ -74,11 +93,17 @@ def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str,
                 b = fn([data[i] for i in idx])
                 i = b["index"]
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    z = Posterior(mu[i], logvar[i]).sample()
+                    if new_latent:
+                        post = model.posterior_from_pooled(cached[i])
+                        mu, logvar = post.mu, post.logvar
+                    else:
+                        mu, logvar = cached[i].chunk(2, -1)
+                    z = Posterior(mu, logvar).sample()
                     dec_in, tgt = model.decoder_io(b["input_ids"], b["attention_mask"])
-                    parts = vae_loss(model.classify(z), torch.zeros(len(i), dtype=torch.long),
-                                     model.decode_logits(z, dec_in), tgt, mu[i], logvar[i], beta=1.0,
-                                     free_bits=0.0, class_weight=0.0,
+                    parts = vae_loss(model.classify(z), b["labels"], model.decode_logits(z, dec_in), tgt, mu, logvar,
+                                     beta=min(1.0, step / (0.3 * steps)) if new_latent else 1.0,
+                                     free_bits=free_bits if new_latent else 0.0,
+                                     class_weight=1.0 if new_latent else 0.0,
                                      bow_logits=model.decoder.bow_logits(z, model.word_embeddings), bow_weight=1.0)
                 parts["loss"].backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -115,6 +140,9 @@ def main() -> None:
     p.add_argument("--decoder-layers", type=int, default=0, help="0 = score the decoder as it is")
     p.add_argument("--decoder-ffn", type=int, default=1024)
     p.add_argument("--decoder-epochs", type=float, default=4.0)
+    p.add_argument("--latent-size", type=int, default=None,
+                   help="train a new posterior and classifier of this size with the decoder (needs --decoder-layers)")
+    p.add_argument("--free-bits", type=float, default=1.0, help="nats per dimension, with --latent-size")
     p.add_argument("--tag", required=True)
     p.add_argument("--out", default=str(REPO / "benchmarks/decoder_capacity.json"))
     args = p.parse_args()
@@ -122,7 +150,7 @@ def main() -> None:
     import torch
 
     from vae_core.data import encode_labels, read_corpus
-    from vae_core.evaluate import generation_metrics, latent_health
+    from vae_core.evaluate import add_reader_figures, generation_metrics, latent_health, reconstruction_perplexity
     from vae_core.modeling import TextVAE
 
     torch.set_num_threads(2)
@@ -130,9 +158,12 @@ def main() -> None:
     row = {"tag": args.tag, "model": in_repo(args.model), "data": in_repo(args.data), "rows": args.rows}
     if args.decoder_layers:
         t0 = time.perf_counter()
-        model = retrain_decoder(model, args.decoder_layers, args.decoder_ffn, args.decoder_epochs, args.train_file)
+        model = retrain_decoder(model, args.decoder_layers, args.decoder_ffn, args.decoder_epochs, args.train_file,
+                                latent_size=args.latent_size, free_bits=args.free_bits)
         row.update(decoder_layers=args.decoder_layers, decoder_ffn=args.decoder_ffn, decoder_epochs=args.decoder_epochs,
                    train_minutes=round((time.perf_counter() - t0) / 60, 1))
+        if args.latent_size:
+            row.update(latent_size=args.latent_size, free_bits=args.free_bits)
     else:
         row.update(decoder_layers=model.config.decoder_layers, decoder_ffn=model.config.decoder_ffn)
     data = read_corpus(args.data, "text", "label", require_labels=True)
@@ -140,10 +171,19 @@ def main() -> None:
     post = model.encode_texts(texts)
     pred = model.classify(post.mu).argmax(-1)
     y = encode_labels(data.labels[: args.rows], model.labels, data.source)
+    shuffled = post.mu[torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))]
     g = generation_metrics(model, texts, post.mu, pred)
+    res: dict = {"examples": g["examples"]}
+    add_reader_figures(res, data.texts, g["decoded"])
     row.update(kl_per_doc=round(latent_health(post.mu, post.logvar)["kl_per_doc"], 1),
                accuracy=round(float((pred == torch.tensor(y)).float().mean()), 4),
-               bleu4=round(g["bleu4"], 4), label_consistency=round(g["label_consistency"], 4))
+               recon_perplexity=round(reconstruction_perplexity(model, texts, post.mu), 1),
+               recon_perplexity_shuffled_z=round(reconstruction_perplexity(model, texts, shuffled), 1),
+               bleu4=round(g["bleu4"], 4), label_consistency=round(g["label_consistency"], 4),
+               wordpiece_artefacts=g["wordpiece_artefacts"],
+               **{k: round(res[k], 4) for k in ("reader_top1", "reader_top10", "reader_cosine") if k in res},
+               reader_candidates=res.get("reader_candidates"),
+               examples=[{k: ex[k] for k in ("text", "reconstruction", "reader_rank") if k in ex} for ex in res["examples"][:3]])
     print(json.dumps(row))
     out = Path(args.out)
     rows = json.loads(out.read_text()) if out.exists() else []

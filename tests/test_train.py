@@ -247,3 +247,36 @@ def test_layer_decay_gives_each_encoder_layer_its_rate(tiny_encoder_dir):
     assert decayed["encoder.encoder.layer.0.attention.self.query.weight"] == pytest.approx(1e-4 * 0.5 ** (n - 1))
     assert decayed["encoder.embeddings.position_embeddings.weight"] == pytest.approx(1e-4 * 0.5 ** n)
     assert decayed["classifier.weight"] == 1e-3
+
+
+def test_content_dims_train_with_the_decoder_and_leave_the_classifier_as_it_was(tiny_corpus, tiny_encoder_dir, tmp_path):
+    mc = lambda: tiny_config(tiny_encoder_dir, decoder_vocab_size=64)  # noqa: E731
+    joint = Trainer(_cfg(tiny_corpus, tmp_path / "joint", decoder_epochs=0), mc()).fit()
+    wide = Trainer(_cfg(tiny_corpus, tmp_path / "wide", decoder_epochs=2, content_dims=3), mc()).fit()
+    a, b = load_file(str(joint / "model.safetensors")), load_file(str(wide / "model.safetensors"))
+    for k in a:  # the encoder, posterior and classifier of the best joint epoch, untouched
+        if not k.startswith("decoder."):
+            assert torch.equal(a[k], b[k]), f"{k} changed in the decoder phase"
+    assert b["content_posterior.weight"].shape == (6, 32) and float(b["content_posterior.weight"].abs().sum()) > 0
+    model = TextVAE.from_pretrained(wide)
+    assert model.config.latent_size == 7 and model.config.content_latent_size == 3
+    texts = ["market stock shares profit", "goal team season coach"]
+    assert torch.allclose(model.predict_proba(texts), TextVAE.from_pretrained(joint).predict_proba(texts), atol=1e-6)
+    # the content part carries information (its KL was free up to content_free_bits per dimension)
+    post = model.encode_texts(texts)
+    assert float(post.mu[:, 4:].std()) > 0
+
+
+def test_resume_in_the_decoder_phase_with_content_dims(tiny_corpus, tiny_encoder_dir, tmp_path):
+    mc = lambda: tiny_config(tiny_encoder_dir, decoder_vocab_size=64)  # noqa: E731
+    full = Trainer(_cfg(tiny_corpus, tmp_path / "full", content_dims=2), mc())
+    full.fit()
+    cut = Trainer(_cfg(tiny_corpus, tmp_path / "cut", content_dims=2), mc())
+    cut.fit(stop_after_steps=21)  # 16 joint steps, then into the decoder phase
+    resumed = Trainer(_cfg(tiny_corpus, tmp_path / "cut", content_dims=2), resume=True)
+    resumed.fit()
+    a = load_file(str(tmp_path / "full" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and "content_posterior.weight" in a
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k

@@ -13,7 +13,7 @@ DEFAULT_DATA = REPO / "assets" / "data" / "ag_news"
 DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae"
 REBUILD_COMMAND = "python -m vae_core build-default"
 # The shipped model's recipe: TrainConfig's defaults but for these (the experiments behind it: RESULTS.md).
-DEFAULT_MODEL_RECIPE = {"epochs": 5.0, "decoder_epochs": 4.0}
+DEFAULT_MODEL_RECIPE = {"epochs": 5.0, "decoder_epochs": 5.0, "content_dims": 64, "content_free_bits": 3.0}
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -48,6 +48,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                  "weight_decay", "warmup_ratio", "class_weight", "recon_weight", "unlabelled_info_weight", "beta_max",
                  "anneal_ratio", "free_bits", "grad_clip"):
         g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
+    for name in ("content_free_bits",):
+        g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
+    g.add_argument("--content-dims", type=int, default=t.content_dims,
+                   help="latent dimensions added for the decoder phase, trained with the decoder on the frozen "
+                        "encoder; the classifier does not read them (0 = none)")
+    g.add_argument("--init-from", help="a trained checkpoint folder: keep its encoder, posterior and classifier and "
+                                       "run the decoder phase alone (with --content-dims: widen its latent)")
     for name in ("batch_size", "anneal_cycles", "seed", "eval_every", "save_every", "eval_rows", "num_threads"):
         g.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(t, name))
     g.add_argument("--unfreeze-embeddings", dest="freeze_embeddings", action="store_false")
@@ -117,7 +124,7 @@ def default_model_train_config(args):
     data = Path(args.data_dir)
     recipe = {**DEFAULT_MODEL_RECIPE, "epochs": args.epochs, "decoder_epochs": args.decoder_epochs}
     return TrainConfig(train_file=str(data / "train.csv"), dev_file=str(data / "dev.csv"), output_dir=args.run_dir,
-                       seed=args.seed, **recipe)
+                       seed=args.seed, init_from=getattr(args, "init_from", None), **recipe)
 
 
 def cmd_build_default(args) -> int:
@@ -204,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--decoder-epochs", type=float, default=DEFAULT_MODEL_RECIPE["decoder_epochs"],
                    help="decoder-only epochs after the joint ones (default %(default)s)")
     b.add_argument("--resume", action="store_true")
+    b.add_argument("--init-from", help="skip the joint phase: keep this checkpoint's encoder, posterior and classifier "
+                                       "(trained by the same recipe) and run the decoder phase on them")
     b.add_argument("--evaluate-only", action="store_true",
                    help="do not train: evaluate, document and index the model in --output again")
     b.set_defaults(func=cmd_build_default)

@@ -42,6 +42,10 @@ class VAEConfig:
     max_length: int = 128  # encoder tokens
 
     latent_size: int = 32
+    # Of latent_size, the last N dimensions are a content part that the classifier does not read: added
+    # after joint training (TrainConfig.content_dims) so that the decoder gets more of each document than
+    # the classification latent holds, without moving a single prediction.
+    content_latent_size: int = 0
     labels: list[str] = field(default_factory=list)
 
     # Decoder: autoregressive transformer over (a subset of) the encoder's WordPiece vocabulary,
@@ -63,6 +67,9 @@ class VAEConfig:
     def __post_init__(self) -> None:
         if self.latent_size < 1:
             raise ConfigError(f"latent_size must be at least 1, got {self.latent_size}.")
+        if not 0 <= self.content_latent_size < self.latent_size:
+            raise ConfigError(f"content_latent_size must be between 0 and latent_size - 1 ({self.latent_size - 1}), "
+                              f"got {self.content_latent_size}.")
         if self.decoder_memory_tokens < 1:
             raise ConfigError("decoder_memory_tokens must be at least 1.")
         if self.decoder_max_length < 2:
@@ -71,6 +78,11 @@ class VAEConfig:
     @property
     def num_labels(self) -> int:
         return len(self.labels)
+
+    @property
+    def class_latent_size(self) -> int:
+        """The dimensions of z that the classifier reads: the first ones."""
+        return self.latent_size - self.content_latent_size
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,6 +124,9 @@ class TrainConfig:
     labelled_share: float = 0.25
     max_train_rows: int | None = None
 
+    # A checkpoint to start from: its encoder, posterior, classifier and decoder are kept and the run is
+    # the decoder phase alone (`epochs` is not used), e.g. to add content_dims to a trained model.
+    init_from: str | None = None
     epochs: float = 5.0  # joint training of every part
     # Then the decoder alone, on posteriors of the (best) encoder computed once: cheap epochs that
     # maximise the same ELBO with the encoder fixed. 0 = none.
@@ -139,6 +154,10 @@ class TrainConfig:
     anneal_cycles: int = 4
     anneal_ratio: float = 0.5
     free_bits: float = 1.0  # nats per latent dimension
+    # Latent dimensions added for the decoder phase: a content posterior on the frozen encoder, trained with
+    # the decoder (free bits `content_free_bits` nats each); the classifier does not read them (0 = none).
+    content_dims: int = 0
+    content_free_bits: float = 3.0
     bow_weight: float = 1.0  # auxiliary bag-of-words reconstruction from z (0 = off)
     # Weight of the information term on unlabelled rows (confident, class-balanced predictions; see
     # losses.unlabelled_information), ramped up over the first epoch. Only semi-supervised runs have

@@ -220,9 +220,12 @@ class Explorer:
 
     # ---- debugging a decision ----
     def classifier_weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """(W (C, L), b (C,)) of the linear classifier on z."""
+        """(W (C, L), b (C,)) of the linear classifier on z; W is zero on the content part of z, which the
+        classifier does not read (VAEConfig.content_latent_size)."""
         head = self.model.classifier
-        return head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy()
+        W = np.zeros((head.out_features, self.latent_size), dtype=np.float32)
+        W[:, : head.in_features] = head.weight.detach().numpy()
+        return W, head.bias.detach().numpy().copy()
 
     def reclassify(self, texts: Sequence[str]) -> np.ndarray:
         """Predicted class index of each text (empty texts count as '.')."""

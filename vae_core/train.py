@@ -37,6 +37,7 @@ from .data import (
 )
 from .losses import cyclical_beta, vae_loss
 from .modeling import Posterior, TextVAE, atomic_replace_dir, load_encoder_tokenizer, packaged_encoder, tensor_sha256
+from .readable import CasingTable, Readable
 
 DEFAULT_DECODER_VOCAB = 8192
 
@@ -98,15 +99,17 @@ class Trainer:
             raise FileNotFoundError(f"--resume: {self.resume_dir} holds no training state; start without --resume.")
 
         mc = model_config or VAEConfig()
-        if resume:
-            mc = VAEConfig.load(self.resume_dir)
+        # a resumed run, or a decoder phase on a trained model, starts from a checkpoint folder
+        start = self.resume_dir if resume else (Path(cfg.init_from) if cfg.init_from else None)
+        if start is not None:
+            mc = VAEConfig.load(start)
         # ---- data ----
         train = read_corpus(cfg.train_file, cfg.text_column, cfg.label_column, require_labels=True,
                             allow_unlabelled=cfg.allow_unlabelled)
         if cfg.max_train_rows is not None:
             train.texts, train.labels = train.texts[: cfg.max_train_rows], train.labels[: cfg.max_train_rows]
         self.train_corpus = train
-        names = mc.labels if resume else label_vocabulary(train)
+        names = mc.labels if start is not None else label_vocabulary(train)
         labels = encode_labels(train.labels, names, train.source)
         if cfg.labels_per_class is not None:
             labels = keep_labels_per_class(labels, cfg.labels_per_class, cfg.seed)
@@ -119,24 +122,27 @@ class Trainer:
 
         # ---- model ----
         mc.labels = list(names)
-        if resume:
-            self.model = TextVAE.from_pretrained(self.resume_dir)
+        if start is not None:
+            self.model = TextVAE.from_pretrained(start)
             tokenizer = self.model.tokenizer
+            if not resume:
+                self.model.readable = Readable(CasingTable.learn(train.texts))
         else:
             tokenizer = load_encoder_tokenizer(mc.encoder_name_or_path)
         ids = tokenize_texts(tokenizer, train.texts, mc.max_length)
-        if not resume:
+        if start is None:
             mc.max_length = min(mc.max_length, tokenizer.model_max_length)
             self.model = TextVAE(mc)
             self.model.set_special_ids(tokenizer)
             self.model.tokenizer = tokenizer
+            self.model.readable = Readable(CasingTable.learn(train.texts))
             vocab_size = mc.decoder_vocab_size or DEFAULT_DECODER_VOCAB
             special = self.model._special
             if vocab_size < self.model.word_embeddings.num_embeddings:
                 self.model.set_decoder_vocab(torch.tensor(build_decoder_vocab(ids, vocab_size, [special["eos"], special["unk"]])))
             else:
                 mc.decoder_vocab_size = 0
-        self._freeze_and_share(record=not resume)
+        self._freeze_and_share(record=start is None)
         self.tokenizer = tokenizer
         self.fingerprint = {"train": train.fingerprint(), "dev": self.dev.fingerprint() if self.dev else None,
                             "labels_per_class": cfg.labels_per_class,
@@ -156,12 +162,14 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
         self.steps_per_epoch = len(self.sampler)
         per_process = -(-self.steps_per_epoch // acc.num_processes)
-        self.joint_steps = max(1, int(round(cfg.epochs * per_process)))
+        self.joint_steps = 0 if cfg.init_from else max(1, int(round(cfg.epochs * per_process)))
         self.decoder_steps = max(0, int(round(cfg.decoder_epochs * per_process)))
         self.total_steps = self.joint_steps + self.decoder_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, two_phase_schedule(self.joint_steps, self.decoder_steps, cfg.warmup_ratio))
-        self._posteriors: tuple[torch.Tensor, torch.Tensor] | None = None  # (mu, logvar) of every training row
+        # what the frozen part gives every training row in the decoder phase: [mu, logvar], or the pooled
+        # encoder state when a content latent is trained
+        self._posteriors: torch.Tensor | None = None
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best, self.history, self.elapsed = -1.0, [], 0.0
         # the averaged weights: a float32 copy of every trainable tensor
@@ -204,9 +212,15 @@ class Trainer:
                 f.write(json.dumps(record) + "\n")
 
     def _extra_files(self) -> dict:
+        metrics = {"history": self.history, "best_dev_accuracy": self.best if self.dev is not None else None,
+                   "train_seconds": self.elapsed}
+        if self.cfg.init_from:
+            # what the joint phase of the model this run started from measured (its curves, its time)
+            init = Path(self.cfg.init_from) / "metrics.json"
+            metrics["init_from"] = {"model": self.cfg.init_from,
+                                    **(json.loads(init.read_text()) if init.exists() else {})}
         return {
-            "metrics.json": {"history": self.history, "best_dev_accuracy": self.best if self.dev is not None else None,
-                             "train_seconds": self.elapsed},
+            "metrics.json": metrics,
             "training_args.json": self.cfg.to_dict(),
             "data_fingerprint.json": self.fingerprint,
         }
@@ -327,34 +341,62 @@ class Trainer:
         return self.step >= self.joint_steps
 
     def _enter_decoder_phase(self) -> None:
-        """Restore the best encoder, posterior and classifier (by dev accuracy), freeze them, and
-        compute every training row's posterior once. Idempotent, so a resumed run does the same."""
+        """Restore the best encoder, posterior and classifier (by dev accuracy), freeze them, add the
+        content latent (`content_dims`, trained from here on with the decoder), and compute once what the
+        frozen part gives every training row: its posterior, or with a content latent its pooled encoder
+        state. Idempotent, so a resumed run does the same."""
         model = self._unwrapped()
         if self.model_dir.exists():
             from safetensors.torch import load_file
 
             best = load_file(str(self.model_dir / "model.safetensors"))
             own = model.state_dict()
-            keep = {k: v.to(own[k].dtype) for k, v in best.items() if not k.startswith("decoder.")}
+            keep = {k: v.to(own[k].dtype) for k, v in best.items()
+                    if not k.startswith(("decoder.", "content_posterior.")) and k in own and own[k].shape == v.shape}
             model.load_state_dict(keep, strict=False)
+        if self.cfg.content_dims and model.content_posterior is None:
+            self._add_content_latent(model)
+        trained = ("decoder.", "content_posterior.")
         for name, p in model.named_parameters():
-            if not name.startswith("decoder."):
+            if not name.startswith(trained):
                 p.requires_grad_(False)
                 if self.ema is not None and name in self.ema:
                     self.ema[name] = p.detach().clone().float()  # frozen: its average is itself
         model.eval()
         sampler = LengthGroupedBatches([len(x) for x in self.dataset.input_ids], 64, 0, shuffle=False)
         fn = collate(model._special["pad"])
-        mu = torch.zeros(len(self.dataset), model.config.latent_size)
-        logvar = torch.zeros_like(mu)
+        content = model.content_posterior is not None
+        width = model.encoder.config.hidden_size if content else 2 * model.config.latent_size
+        cached = torch.zeros(len(self.dataset), width)
         device = self.accelerator.device
         with torch.no_grad(), self.accelerator.autocast():
             for idx in sampler:
                 b = fn([self.dataset[i] for i in idx])
-                post = model.encode(b["input_ids"].to(device), b["attention_mask"].to(device))
-                mu[idx], logvar[idx] = post.mu.float().cpu(), post.logvar.float().cpu()
-        self._posteriors = (mu, logvar)
+                ids, mask = b["input_ids"].to(device), b["attention_mask"].to(device)
+                if content:
+                    cached[idx] = model.pooled(ids, mask).float().cpu()
+                else:
+                    post = model.encode(ids, mask)
+                    cached[idx] = torch.cat([post.mu, post.logvar], -1).float().cpu()
+        self._posteriors = cached
         self.model.train()
+
+    def _add_content_latent(self, model: TextVAE) -> None:
+        """Widen z (`TextVAE.add_content_latent`) and rebuild the optimiser and schedule over the new
+        parameters, grouped as a resumed run builds them, at the current step."""
+        model.add_content_latent(self.cfg.content_dims, torch.Generator().manual_seed(self.cfg.seed))
+        groups = parameter_groups(model, self.cfg)
+        optimizer = torch.optim.AdamW(groups, weight_decay=self.cfg.weight_decay)
+        for g in optimizer.param_groups:
+            g["initial_lr"] = g["lr"]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, two_phase_schedule(self.joint_steps, self.decoder_steps, self.cfg.warmup_ratio),
+            last_epoch=self.step - 1)
+        self.optimizer, self.scheduler = self.accelerator.prepare(optimizer, scheduler)
+        if self.ema is not None:
+            for name, p in model.named_parameters():
+                if p.requires_grad and (name not in self.ema or self.ema[name].shape != p.shape):
+                    self.ema[name] = p.detach().clone().float()
 
     def _losses(self, batch: dict, beta: float) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -374,9 +416,13 @@ class Trainer:
             if self._posteriors is None:
                 self._enter_decoder_phase()
             model = self._unwrapped()
-            idx = batch["index"].cpu()
-            mu, logvar = (t[idx].to(batch["input_ids"].device) for t in self._posteriors)
+            cached = self._posteriors[batch["index"].cpu()].to(batch["input_ids"].device)
             with self.accelerator.autocast():
+                if model.content_posterior is not None:
+                    post = model.posterior_from_pooled(cached)  # the content part learns with the decoder
+                    mu, logvar = post.mu, post.logvar
+                else:
+                    mu, logvar = cached.chunk(2, -1)
                 z = Posterior(mu, logvar).sample()
                 dec_in, tgt = model.decoder_io(batch["input_ids"], batch["attention_mask"])
                 logits = (model.classify(z), model.decode_logits(z, dec_in), tgt,
@@ -385,7 +431,9 @@ class Trainer:
         # the information term waits for the labelled rows to shape the classifier: ramped over an epoch
         ramp = min(1.0, self.step / max(1, self.steps_per_epoch_local))
         info_weight = cfg.unlabelled_info_weight * ramp if not self.in_decoder_phase else 0.0
-        return vae_loss(class_logits, batch["labels"], recon_logits, targets, mu, logvar, beta, cfg.free_bits,
+        # in the decoder phase only a content latent's KL has a gradient: its free bits apply
+        free_bits = cfg.content_free_bits if self.in_decoder_phase and cfg.content_dims else cfg.free_bits
+        return vae_loss(class_logits, batch["labels"], recon_logits, targets, mu, logvar, beta, free_bits,
                         cfg.class_weight, cfg.recon_weight, bow_logits, cfg.bow_weight, info_weight)
 
     def _step(self, batch: dict) -> dict[str, float]:
@@ -395,8 +443,8 @@ class Trainer:
         acc.backward(parts["loss"])
         if self.in_decoder_phase and acc.num_processes > 1:
             # The decoder runs outside the DDP wrapper here, so its gradients are averaged by hand.
-            for p in self._unwrapped().decoder.parameters():
-                if p.grad is not None:
+            for p in self._unwrapped().parameters():
+                if p.requires_grad and p.grad is not None:
                     p.grad = acc.reduce(p.grad, reduction="mean")
         if cfg.grad_clip:
             acc.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)

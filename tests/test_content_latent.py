@@ -1,0 +1,83 @@
+"""A content part of z for the decoder, added after joint training; the classifier never reads it."""
+import pytest
+import torch
+
+from conftest import tiny_config
+
+
+@pytest.fixture
+def model(tiny_encoder_dir):
+    from vae_core.modeling import TextVAE
+
+    torch.manual_seed(0)
+    m = TextVAE(tiny_config(tiny_encoder_dir, pretrained_encoder=True))
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_encoder_dir)
+    m.set_special_ids(tok)
+    m.tokenizer = tok
+    return m.eval()
+
+
+def test_adding_content_dims_changes_neither_predictions_nor_decoding(model):
+    texts = ["market stock shares", "goal team season coach", "chip phone data"]
+    before_probs = model.predict_proba(texts)
+    z = model.encode_texts(texts).mu
+    before_text = model.decode_text(z, candidates=1)
+    model.add_content_latent(3)
+    assert model.config.latent_size == 4 + 3 and model.config.content_latent_size == 3
+    post = model.encode_texts(texts)
+    assert post.mu.shape == (3, 7)
+    assert torch.allclose(post.mu[:, :4], z, atol=1e-6)
+    assert torch.allclose(model.predict_proba(texts), before_probs, atol=1e-6)
+    # the new dimensions start with zero weight in the decoder: decoding reads only what it read before
+    assert model.decode_text(post.mu, candidates=1) == before_text
+    with pytest.raises(Exception, match="already"):
+        model.add_content_latent(2)
+
+
+def test_classifier_ignores_the_content_part(model):
+    model.add_content_latent(2)
+    z = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    moved = z.clone()
+    moved[:, 4:] += 10.0
+    assert torch.equal(model.classify(z), model.classify(moved))
+
+
+def test_checkpoint_with_content_latent_roundtrips(model, tmp_path):
+    from vae_core.modeling import TextVAE
+
+    model.add_content_latent(2)
+    with torch.no_grad():
+        model.content_posterior.weight.normal_()
+    model.save_pretrained(tmp_path / "m", dtype="float32")
+    loaded = TextVAE.from_pretrained(tmp_path / "m")
+    assert loaded.config.content_latent_size == 2
+    texts = ["market stock shares", "goal team"]
+    assert torch.allclose(loaded.encode_texts(texts).mu, model.encode_texts(texts).mu, atol=1e-5)
+    assert [n for n, _ in loaded.named_parameters()] == [n for n, _ in model.named_parameters()]
+
+
+def test_config_refuses_a_content_part_as_large_as_the_latent():
+    from vae_core.config import ConfigError, VAEConfig
+
+    with pytest.raises(ConfigError, match="content_latent_size"):
+        VAEConfig(latent_size=4, content_latent_size=4)
+
+
+def test_explorer_counterfactuals_and_directions_work_with_a_content_latent(model):
+    import numpy as np
+
+    from vae_core.inference import Explorer
+
+    model.add_content_latent(2)
+    ex = Explorer(model)
+    W, b = ex.classifier_weights()
+    assert W.shape == (3, 6) and not W[:, 4:].any()
+    mu = model.encode_texts(["market stock shares"]).mu[0].numpy()
+    z = mu.copy()
+    z[4:] += 5.0
+    assert np.allclose(W @ mu + b, W @ z + b)
+    assert ex.class_direction(0, 1).shape == (6,)
+    cf = ex.counterfactual(mu, target=1)
+    assert cf.boundary_distance >= 0
