@@ -40,8 +40,8 @@ def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str,
 
     from vae_core.data import LengthGroupedBatches, TokenizedDataset, collate, encode_labels, read_corpus, tokenize_texts
     from vae_core.losses import vae_loss
-    from vae_core.modeling import Posterior, TextVAE
-    from vae_core.train import two_phase_schedule
+    from vae_core.modeling import TextVAE
+    from vae_core.train import cache_frozen_part, posterior_of_cached, two_phase_schedule
 
     torch.manual_seed(seed)
     new_latent = latent_size is not None
@@ -64,16 +64,7 @@ def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str,
     lengths = [len(x) for x in ids]
     model.eval()
     # what the frozen part gives each training document: its posterior, or its pooled state for a new posterior
-    width = model.encoder.config.hidden_size if new_latent else 2 * cfg.latent_size
-    cached = torch.zeros(len(ids), width)
-    with torch.no_grad():
-        for idx in tqdm(LengthGroupedBatches(lengths, 64, seed, shuffle=False), desc="encoding", unit="batch"):
-            b = fn([data[i] for i in idx])
-            if new_latent:
-                cached[idx] = model.pooled(b["input_ids"], b["attention_mask"])
-            else:
-                post = model.encode(b["input_ids"], b["attention_mask"])
-                cached[idx] = torch.cat([post.mu, post.logvar], -1)
+    cached = cache_frozen_part(model, data, pooled=new_latent)
 
     sampler = LengthGroupedBatches(lengths, 32, seed)
     steps = int(round(epochs * len(sampler)))
@@ -93,12 +84,9 @@ def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str,
                 b = fn([data[i] for i in idx])
                 i = b["index"]
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    if new_latent:
-                        post = model.posterior_from_pooled(cached[i])
-                        mu, logvar = post.mu, post.logvar
-                    else:
-                        mu, logvar = cached[i].chunk(2, -1)
-                    z = Posterior(mu, logvar).sample()
+                    post = posterior_of_cached(model, cached[i], pooled=new_latent)
+                    mu, logvar = post.mu, post.logvar
+                    z = post.sample()
                     dec_in, tgt = model.decoder_io(b["input_ids"], b["attention_mask"])
                     parts = vae_loss(model.classify(z), b["labels"], model.decode_logits(z, dec_in), tgt, mu, logvar,
                                      beta=min(1.0, step / (0.3 * steps)) if new_latent else 1.0,

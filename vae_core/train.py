@@ -167,9 +167,8 @@ class Trainer:
         self.total_steps = self.joint_steps + self.decoder_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, two_phase_schedule(self.joint_steps, self.decoder_steps, cfg.warmup_ratio))
-        # what the frozen part gives every training row in the decoder phase: [mu, logvar], or the pooled
-        # encoder state when a content latent is trained
-        self._posteriors: torch.Tensor | None = None
+        # what the frozen part gives every training row in the decoder phase (`cache_frozen_part`)
+        self._frozen_rows: torch.Tensor | None = None
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best, self.history, self.elapsed = -1.0, [], 0.0
         # the averaged weights: a float32 copy of every trainable tensor
@@ -363,22 +362,9 @@ class Trainer:
                 if self.ema is not None and name in self.ema:
                     self.ema[name] = p.detach().clone().float()  # frozen: its average is itself
         model.eval()
-        sampler = LengthGroupedBatches([len(x) for x in self.dataset.input_ids], 64, 0, shuffle=False)
-        fn = collate(model._special["pad"])
-        content = model.content_posterior is not None
-        width = model.encoder.config.hidden_size if content else 2 * model.config.latent_size
-        cached = torch.zeros(len(self.dataset), width)
-        device = self.accelerator.device
-        with torch.no_grad(), self.accelerator.autocast():
-            for idx in sampler:
-                b = fn([self.dataset[i] for i in idx])
-                ids, mask = b["input_ids"].to(device), b["attention_mask"].to(device)
-                if content:
-                    cached[idx] = model.pooled(ids, mask).float().cpu()
-                else:
-                    post = model.encode(ids, mask)
-                    cached[idx] = torch.cat([post.mu, post.logvar], -1).float().cpu()
-        self._posteriors = cached
+        with self.accelerator.autocast():
+            self._frozen_rows = cache_frozen_part(model, self.dataset, model.content_posterior is not None,
+                                                  self.accelerator.device)
         self.model.train()
 
     def _add_content_latent(self, model: TextVAE) -> None:
@@ -413,17 +399,15 @@ class Trainer:
             logits = (out.class_logits, out.recon_logits, out.recon_targets, out.bow_logits)
         else:
             # The decoder alone, on z sampled from the stored posteriors of the frozen encoder.
-            if self._posteriors is None:
+            if self._frozen_rows is None:
                 self._enter_decoder_phase()
             model = self._unwrapped()
-            cached = self._posteriors[batch["index"].cpu()].to(batch["input_ids"].device)
+            rows = self._frozen_rows[batch["index"].cpu()].to(batch["input_ids"].device)
             with self.accelerator.autocast():
-                if model.content_posterior is not None:
-                    post = model.posterior_from_pooled(cached)  # the content part learns with the decoder
-                    mu, logvar = post.mu, post.logvar
-                else:
-                    mu, logvar = cached.chunk(2, -1)
-                z = Posterior(mu, logvar).sample()
+                # with a content latent, its posterior learns with the decoder
+                post = posterior_of_cached(model, rows, pooled=model.content_posterior is not None)
+                mu, logvar = post.mu, post.logvar
+                z = post.sample()
                 dec_in, tgt = model.decoder_io(batch["input_ids"], batch["attention_mask"])
                 logits = (model.classify(z), model.decode_logits(z, dec_in), tgt,
                           model.decoder.bow_logits(z, model.word_embeddings))
@@ -517,6 +501,32 @@ class Trainer:
                 {**self._extra_files()["metrics.json"], "steps": read_step_log(self.log_path)}, indent=2, default=float) + "\n")
         acc.wait_for_everyone()
         return self.model_dir
+
+
+@torch.no_grad()
+def cache_frozen_part(model: TextVAE, dataset: TokenizedDataset, pooled: bool, device="cpu") -> torch.Tensor:
+    """What a frozen encoder gives each row of `dataset`, computed once for a decoder-only phase: its
+    pooled state (N, H) when a posterior on it is still trained (`pooled`), else its posterior [mu, logvar]
+    (N, 2L). Rows in dataset order; `posterior_of_cached` turns rows back into posteriors."""
+    fn = collate(model._special["pad"])
+    width = model.encoder.config.hidden_size if pooled else 2 * model.config.latent_size
+    out = torch.zeros(len(dataset), width)
+    for idx in LengthGroupedBatches([len(x) for x in dataset.input_ids], 64, 0, shuffle=False):
+        b = fn([dataset[i] for i in idx])
+        ids, mask = b["input_ids"].to(device), b["attention_mask"].to(device)
+        if pooled:
+            out[idx] = model.pooled(ids, mask).float().cpu()
+        else:
+            post = model.encode(ids, mask)
+            out[idx] = torch.cat([post.mu, post.logvar], -1).float().cpu()
+    return out
+
+
+def posterior_of_cached(model: TextVAE, rows: torch.Tensor, pooled: bool) -> Posterior:
+    """The posteriors of rows of `cache_frozen_part` (the same `pooled`)."""
+    if pooled:
+        return model.posterior_from_pooled(rows)
+    return Posterior(*rows.chunk(2, -1))
 
 
 def encoder_depth(name: str, num_layers: int) -> int:
