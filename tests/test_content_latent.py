@@ -81,3 +81,20 @@ def test_explorer_counterfactuals_and_directions_work_with_a_content_latent(mode
     assert ex.class_direction(0, 1).shape == (6,)
     cf = ex.counterfactual(mu, target=1)
     assert cf.boundary_distance >= 0
+
+
+def test_a_longer_decoder_keeps_its_trained_positions_and_decodes_as_before(model):
+    z = model.encode_texts(["market stock shares", "goal team season coach"]).mu
+    short = model.config.decoder_max_length
+    before = model.decode_text(z, candidates=1, readable=False)
+    trained = model.decoder.pos.weight.detach().clone()
+    model.set_decoder_settings(max_length=short + 8, word_dropout=0.2, generator=torch.Generator().manual_seed(0))
+    assert model.config.decoder_max_length == short + 8 and model.config.word_dropout == 0.2
+    assert model.decoder.pos.num_embeddings == short + 8
+    assert torch.equal(model.decoder.pos.weight[:short], trained)
+    # the first `short` tokens are decoded as before; only texts that ran to the old end may go on
+    after = model.decode_text(z, candidates=1, readable=False)
+    for a, b in zip(before, after):
+        assert b.startswith(a)
+    with pytest.raises(Exception, match="word_dropout"):
+        model.set_decoder_settings(word_dropout=1.5)

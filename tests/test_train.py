@@ -280,3 +280,17 @@ def test_resume_in_the_decoder_phase_with_content_dims(tiny_corpus, tiny_encoder
     assert a.keys() == b.keys() and "content_posterior.weight" in a
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), k
+
+
+def test_a_decoder_phase_from_a_checkpoint_can_lengthen_the_decoder(tiny_corpus, tiny_encoder_dir, tmp_path):
+    mc = tiny_config(tiny_encoder_dir, decoder_vocab_size=64)
+    joint = Trainer(_cfg(tiny_corpus, tmp_path / "joint", decoder_epochs=0), mc).fit()
+    longer = Trainer(_cfg(tiny_corpus, tmp_path / "longer", init_from=str(joint), decoder_epochs=1,
+                          decoder_max_length=mc.decoder_max_length + 6, word_dropout=0.1)).fit()
+    model = TextVAE.from_pretrained(longer)
+    assert model.config.decoder_max_length == mc.decoder_max_length + 6 and model.config.word_dropout == 0.1
+    a, b = load_file(str(joint / "model.safetensors")), load_file(str(longer / "model.safetensors"))
+    assert b["decoder.pos.weight"].shape[0] == a["decoder.pos.weight"].shape[0] + 6
+    # the training arguments record what the run changed, and a resumed run would apply the same
+    args = json.loads((tmp_path / "longer" / "resume" / "training_args.json").read_text())
+    assert args["decoder_max_length"] == mc.decoder_max_length + 6

@@ -39,10 +39,14 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-length", type=int, default=m.max_length)
     g.add_argument("--decoder-layers", type=int, default=m.decoder_layers)
     g.add_argument("--decoder-heads", type=int, default=m.decoder_heads)
-    g.add_argument("--decoder-max-length", type=int, default=m.decoder_max_length)
+    g.add_argument("--decoder-max-length", type=int,
+                   help=f"target tokens the decoder rebuilds (default {m.decoder_max_length}; with --init-from: "
+                        "the checkpoint's, longer adds positions)")
     g.add_argument("--decoder-vocab-size", type=int, default=m.decoder_vocab_size,
                    help="0 = the 8192 most frequent training tokens")
-    g.add_argument("--word-dropout", type=float, default=m.word_dropout)
+    g.add_argument("--word-dropout", type=float,
+                   help=f"share of the decoder's input tokens masked in training (default {m.word_dropout}; with "
+                        "--init-from: the checkpoint's)")
     g = p.add_argument_group("optimisation")
     for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "layer_decay", "head_lr",
                  "weight_decay", "warmup_ratio", "class_weight", "recon_weight", "unlabelled_info_weight", "beta_max",

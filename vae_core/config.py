@@ -158,6 +158,10 @@ class TrainConfig:
     # the decoder (free bits `content_free_bits` nats each); the classifier does not read them (0 = none).
     content_dims: int = 0
     content_free_bits: float = 3.0
+    # The decoder's length (target tokens) and word dropout for this run, over the model config's; with
+    # init_from they change the checkpoint's decoder (a longer length adds positions). None = as they are.
+    decoder_max_length: int | None = None
+    word_dropout: float | None = None
     bow_weight: float = 1.0  # auxiliary bag-of-words reconstruction from z (0 = off)
     # Weight of the information term on unlabelled rows (confident, class-balanced predictions; see
     # losses.unlabelled_information), ramped up over the first epoch. Only semi-supervised runs have

@@ -380,6 +380,29 @@ class TextVAE(nn.Module):
         self.config.latent_size = L + dims
         self.config.content_latent_size = dims
 
+    def set_decoder_settings(self, max_length: int | None = None, word_dropout: float | None = None,
+                             generator: torch.Generator | None = None) -> None:
+        """Change how the decoder trains and decodes: `max_length` target tokens (longer: new position
+        embeddings, drawn as at initialisation, after the trained ones; shorter: the first ones kept) and
+        `word_dropout`. None leaves a setting as it is."""
+        if word_dropout is not None:
+            if not 0.0 <= word_dropout < 1.0:
+                raise ConfigError(f"word_dropout must be in [0, 1), got {word_dropout}.")
+            self.config.word_dropout = float(word_dropout)
+        if max_length is None or max_length == self.config.decoder_max_length:
+            return
+        if max_length < 2:
+            raise ConfigError(f"decoder_max_length must be at least 2, got {max_length}.")
+        old = self.decoder.pos
+        new = nn.Embedding(max_length, old.embedding_dim).to(old.weight.device, old.weight.dtype)
+        keep = min(max_length, old.num_embeddings)
+        with torch.no_grad():
+            nn.init.normal_(new.weight, 0.0, 0.02, generator=generator)
+            new.weight[:keep] = old.weight[:keep]
+        new.weight.requires_grad_(old.weight.requires_grad)
+        self.decoder.pos = new
+        self.config.decoder_max_length = int(max_length)
+
     def classify(self, z: torch.Tensor) -> torch.Tensor:
         return self.classifier(z[..., : self.config.class_latent_size])  # (B, C)
 

@@ -142,6 +142,9 @@ class Trainer:
                 self.model.set_decoder_vocab(torch.tensor(build_decoder_vocab(ids, vocab_size, [special["eos"], special["unk"]])))
             else:
                 mc.decoder_vocab_size = 0
+        # explicit decoder settings win over the checkpoint's (a fresh model already has them from mc)
+        self.model.set_decoder_settings(cfg.decoder_max_length, cfg.word_dropout,
+                                        torch.Generator().manual_seed(cfg.seed))
         self._freeze_and_share(record=start is None)
         self.tokenizer = tokenizer
         self.fingerprint = {"train": train.fingerprint(), "dev": self.dev.fingerprint() if self.dev else None,
@@ -612,5 +615,7 @@ def train(cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool 
 
 def train_config_from_args(args) -> tuple[TrainConfig, VAEConfig]:
     tc = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)})
-    mc = VAEConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAEConfig) if hasattr(args, f.name)})
+    # options left out (None) keep the model config's defaults
+    mc = VAEConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAEConfig)
+                      if getattr(args, f.name, None) is not None})
     return tc, mc
