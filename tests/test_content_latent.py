@@ -98,3 +98,30 @@ def test_a_longer_decoder_keeps_its_trained_positions_and_decodes_as_before(mode
         assert b.startswith(a)
     with pytest.raises(Exception, match="word_dropout"):
         model.set_decoder_settings(word_dropout=1.5)
+
+
+def test_prototype_decoder_reads_the_nearest_bank_document_and_roundtrips(model, tmp_path):
+    from vae_core.config import ConfigError
+    from vae_core.modeling import TextVAE
+
+    texts = ["market stock shares", "goal team season coach", "chip phone data"]
+    z = model.encode_texts(texts).mu
+    before = model.decode_text(z, candidates=1, readable=False)
+    with pytest.raises(ConfigError, match="does not read prototypes"):
+        model.set_prototypes(z, torch.zeros(3, 5, dtype=torch.long))
+    model.add_prototype_decoder(6, torch.Generator().manual_seed(0))
+    assert model.decode_text(z, candidates=1, readable=False) == before, "no bank: decoding as before"
+    ids = model.tokenize(texts)["input_ids"][:, 1:7]
+    model.set_prototypes(z, ids)
+    assert model.nearest_prototypes(z).tolist() == [0, 1, 2]
+    with torch.no_grad():
+        model.decoder.proto_pos.weight.normal_()  # make the prototypes matter
+    dec_in, _ = model.decoder_io(**model.tokenize(texts))
+    own = model.decode_logits(z, dec_in)
+    other = model.decode_logits(z, dec_in, prototype_rows=torch.tensor([1, 2, 0]))
+    assert not torch.allclose(own, other), "the decoder reads the prototype"
+    model.save_pretrained(tmp_path / "m", dtype="float32")
+    loaded = TextVAE.from_pretrained(tmp_path / "m")
+    assert torch.equal(loaded.prototypes.ids, model.prototypes.ids)
+    assert torch.allclose(loaded.decode_logits(z, dec_in), own, atol=1e-5)
+    assert loaded.decode_text(z, candidates=1, readable=False) == model.decode_text(z, candidates=1, readable=False)

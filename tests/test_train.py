@@ -294,3 +294,27 @@ def test_a_decoder_phase_from_a_checkpoint_can_lengthen_the_decoder(tiny_corpus,
     # the training arguments record what the run changed, and a resumed run would apply the same
     args = json.loads((tmp_path / "longer" / "resume" / "training_args.json").read_text())
     assert args["decoder_max_length"] == mc.decoder_max_length + 6
+
+
+def test_prototypes_train_leave_one_out_and_resume_exactly(tiny_corpus, tiny_encoder_dir, tmp_path):
+    from vae_core.train import leave_one_out_neighbours
+
+    keys = torch.tensor([[0.0, 0.0], [0.0, 0.1], [5.0, 5.0], [5.0, 5.2]])
+    assert leave_one_out_neighbours(keys, chunk=3).tolist() == [1, 0, 3, 2]
+    mc = lambda: tiny_config(tiny_encoder_dir, decoder_vocab_size=64)  # noqa: E731
+    kw = dict(content_dims=2, prototype_tokens=5, decoder_epochs=2)
+    full = Trainer(_cfg(tiny_corpus, tmp_path / "full", **kw), mc())
+    full.fit()
+    rows = full._bank_rows
+    assert (full._proto_neighbours[rows] != rows).all(), "no document is its own prototype"
+    model = TextVAE.from_pretrained(tmp_path / "full" / "model")
+    assert model.config.prototype_tokens == 5 and model.prototypes.ids.shape == (len(full._bank_source), 5)
+    assert model.decode_text(model.encode_texts(["market stock shares"]).mu, candidates=2)[0] is not None
+    cut = Trainer(_cfg(tiny_corpus, tmp_path / "cut", **kw), mc())
+    cut.fit(stop_after_steps=21)  # 16 joint steps, then into the decoder phase
+    Trainer(_cfg(tiny_corpus, tmp_path / "cut", **kw), resume=True).fit()
+    a = load_file(str(tmp_path / "full" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and "prototypes.keys" in a
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5), k

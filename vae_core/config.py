@@ -63,6 +63,9 @@ class VAEConfig:
     decoder_class_conditioning: bool = True
     dropout: float = 0.1
     word_dropout: float = 0.0  # share of decoder input tokens replaced by [MASK] in training
+    # Prototype, then edit: the decoder also reads the first N tokens of the training document nearest to z
+    # (a bank of training documents saved with the model; see TextVAE.set_prototypes). 0 = off.
+    prototype_tokens: int = 0
 
     def __post_init__(self) -> None:
         if self.latent_size < 1:
@@ -158,6 +161,9 @@ class TrainConfig:
     # the decoder (free bits `content_free_bits` nats each); the classifier does not read them (0 = none).
     content_dims: int = 0
     content_free_bits: float = 3.0
+    # Prototype, then edit: from the decoder phase on, the decoder also reads the first N tokens of the
+    # training document nearest to z (never a document's own row in training); 0 = off.
+    prototype_tokens: int = 0
     # The decoder's length (target tokens) and word dropout for this run, over the model config's; with
     # init_from they change the checkpoint's decoder (a longer length adds positions). None = as they are.
     decoder_max_length: int | None = None

@@ -147,7 +147,7 @@ class DecoderBlock(nn.Module):
         return x.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, H)
 
     def forward(self, x, memory_kv, cache: dict | None = None):
-        """x (B, T, H); memory_kv: (k, v) each (B, nh, K, hs); cache holds past self-attention k/v."""
+        """x (B, T, H); memory_kv: (k, v) each (B, nh, M, hs) [, mask]; cache holds past self-attention k/v."""
         p = self.dropout if self.training else 0.0
         q, k, v = self.qkv(self.ln1(x)).chunk(3, dim=-1)
         q, k, v = self._split(q), self._split(k), self._split(v)  # (B, nh, T, hs)
@@ -163,7 +163,9 @@ class DecoderBlock(nn.Module):
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
         x = x + self.drop(self.self_out(self._merge(a)))
         qc = self._split(self.q_cross(self.ln2(x)))
-        a = F.scaled_dot_product_attention(qc, memory_kv[0], memory_kv[1], dropout_p=p)
+        # memory_kv[2]: which memory positions may be read (B, 1, 1, M), when some are padding
+        mask = memory_kv[2] if len(memory_kv) > 2 else None
+        a = F.scaled_dot_product_attention(qc, memory_kv[0], memory_kv[1], attn_mask=mask, dropout_p=p)
         x = x + self.drop(self.cross_out(self._merge(a)))
         return x + self.drop(self.mlp(self.ln3(x)))  # (B, T, H)
 
@@ -198,6 +200,11 @@ class LatentDecoder(nn.Module):
         # any point of latent space stands for.
         self.bow_proj = nn.Sequential(nn.Linear(L, hidden), nn.GELU(), nn.LayerNorm(hidden))
         self.bow_bias = nn.Parameter(torch.zeros(V))
+        # Prototype, then edit (Guu et al. 2018): the memory also holds the first tokens of the training
+        # document nearest to z (`TextVAE.prototypes`), so names and facts have somewhere to come from.
+        P = config.prototype_tokens
+        self.proto_pos = nn.Embedding(P, hidden) if P else None
+        self.proto_ln = nn.LayerNorm(hidden) if P else None
         self._init_weights(config.decoder_layers)
         # vocab_ids: decoder index -> encoder token id; vocab_map: encoder token id -> decoder index.
         self.register_buffer("vocab_ids", vocab_ids.clone(), persistent=True)
@@ -218,18 +225,29 @@ class LatentDecoder(nn.Module):
                 if isinstance(m, nn.Linear) and m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def memory_kv(self, cond: torch.Tensor):
-        """cond (B, L [+ C]): z, and p(y|z) with class conditioning -> per-layer cross-attention k/v."""
+    def memory_kv(self, cond: torch.Tensor, proto: tuple | None = None):
+        """cond (B, L [+ C]): z, and p(y|z) with class conditioning -> per-layer cross-attention k/v; with
+        `proto` (ids (B, P) and their word embeddings (B, P, H), padding where ids are `pad`), the
+        prototype's tokens join the memory."""
         mem = self.z_to_mem(cond).view(cond.shape[0], self.K, self.hidden)  # (B, K, H)
-        return [blk.memory(mem) for blk in self.blocks]
+        if proto is None or self.proto_pos is None:
+            return [blk.memory(mem) for blk in self.blocks]
+        ids, emb, pad = proto
+        P = min(ids.shape[1], self.proto_pos.num_embeddings)
+        pos = torch.arange(P, device=ids.device)
+        mem = torch.cat([mem, self.proto_ln(emb[:, :P] + self.proto_pos(pos)[None])], 1)  # (B, K + P, H)
+        keep = torch.cat([torch.ones_like(ids[:, :1], dtype=torch.bool).expand(-1, self.K), ids[:, :P] != pad], 1)
+        mask = keep[:, None, None, :]  # (B, 1, 1, K + P)
+        return [(*blk.memory(mem), mask) for blk in self.blocks]
 
-    def hidden_states(self, input_ids, cond, word_embeddings, start: int = 0, memory=None, caches=None):
+    def hidden_states(self, input_ids, cond, word_embeddings, start: int = 0, memory=None, caches=None,
+                      proto: tuple | None = None):
         """input_ids (B, T) encoder token ids, cond (B, L [+ C]) -> (B, T, H)."""
         T = input_ids.shape[1]
         pos = torch.arange(start, start + T, device=input_ids.device)
         x = word_embeddings(input_ids) + self.pos(pos)[None] + self.z_to_emb(cond)[:, None, :]  # (B, T, H)
         x = self.drop(self.ln_in(x))
-        memory = memory if memory is not None else self.memory_kv(cond)
+        memory = memory if memory is not None else self.memory_kv(cond, proto)
         for i, blk in enumerate(self.blocks):
             x = blk(x, memory[i], None if caches is None else caches[i])
         return self.ln_out(x)
@@ -287,6 +305,8 @@ class TextVAE(nn.Module):
         # A vocabulary subset is filled in by set_decoder_vocab (training) or from the checkpoint (loading).
         vocab_ids = torch.arange(config.decoder_vocab_size or V_enc)
         self.decoder = LatentDecoder(config, H, V_enc, vocab_ids)
+        # the training documents the decoder edits (`set_prototypes`); None until a bank is set or loaded
+        self.add_module("prototypes", None)
         self._special = self._special_ids()
 
     # ---- special tokens (BERT-style WordPiece: [CLS] opens, [SEP] closes) ----
@@ -403,6 +423,49 @@ class TextVAE(nn.Module):
         self.decoder.pos = new
         self.config.decoder_max_length = int(max_length)
 
+    # ---- prototypes (prototype, then edit) ----
+    def add_prototype_decoder(self, tokens: int, generator: torch.Generator | None = None) -> None:
+        """Let the decoder read the first `tokens` tokens of a prototype document (VAEConfig.prototype_tokens):
+        new position embeddings and a norm for them. Until a bank is set (`set_prototypes`) nothing changes."""
+        if self.config.prototype_tokens:
+            raise ConfigError("this model's decoder already reads prototypes.")
+        if tokens < 1:
+            raise ConfigError(f"prototype_tokens must be at least 1, got {tokens}.")
+        dec, device = self.decoder, self.decoder.pos.weight.device
+        dec.proto_pos = nn.Embedding(tokens, dec.hidden).to(device)
+        with torch.no_grad():
+            nn.init.normal_(dec.proto_pos.weight, 0.0, 0.02, generator=generator)
+        dec.proto_ln = nn.LayerNorm(dec.hidden).to(device)
+        self.config.prototype_tokens = int(tokens)
+
+    def set_prototypes(self, keys: torch.Tensor, ids: torch.Tensor) -> None:
+        """The documents the decoder edits: their latent means `keys` (N, L) and their first tokens `ids`
+        (N, P) (encoder ids without [CLS], `pad` after the end). Saved with the model."""
+        if not self.config.prototype_tokens:
+            raise ConfigError("this model's decoder does not read prototypes (add_prototype_decoder first).")
+        if keys.ndim != 2 or keys.shape[1] != self.config.latent_size or ids.shape[0] != keys.shape[0]:
+            raise ConfigError(f"prototype keys must be (N, {self.config.latent_size}) with one row of ids each.")
+        device = self.decoder.pos.weight.device
+        bank = nn.Module()
+        bank.register_buffer("keys", keys.detach().float().to(device))
+        bank.register_buffer("ids", ids.detach().to(torch.int32).to(device))
+        self.prototypes = bank
+
+    def nearest_prototypes(self, z: torch.Tensor) -> torch.Tensor:
+        """The row of the prototype bank nearest each z (B, L) in latent space (B,)."""
+        keys = self.prototypes.keys
+        d = (z.float() ** 2).sum(-1, keepdim=True) - 2 * z.float() @ keys.T + (keys ** 2).sum(-1)[None]  # (B, N)
+        return d.argmin(-1)
+
+    def prototype_memory(self, z: torch.Tensor, rows: torch.Tensor | None = None) -> tuple | None:
+        """What the decoder reads of the prototypes for z (B, L): bank `rows` (B,), or those nearest z; None
+        for a model without a bank."""
+        if self.prototypes is None:
+            return None
+        rows = self.nearest_prototypes(z) if rows is None else rows
+        ids = self.prototypes.ids[rows].long()  # (B, P)
+        return ids, self.word_embeddings(ids), self._special["pad"]
+
     def classify(self, z: torch.Tensor) -> torch.Tensor:
         return self.classifier(z[..., : self.config.class_latent_size])  # (B, C)
 
@@ -425,12 +488,15 @@ class TextVAE(nn.Module):
         p = torch.softmax(self.classify(z).detach().float(), dim=-1).to(z.dtype)
         return torch.cat([z, p], dim=-1)  # (B, L + C)
 
-    def decode_logits(self, z: torch.Tensor, dec_in: torch.Tensor) -> torch.Tensor:
+    def decode_logits(self, z: torch.Tensor, dec_in: torch.Tensor, prototype_rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced logits (B, T, V); with a prototype bank the decoder reads the prototypes nearest z
+        (or the bank's `prototype_rows`, as training does to leave each document's own row out)."""
         if self.training and self.config.word_dropout > 0:
             drop = torch.rand(dec_in.shape, device=dec_in.device) < self.config.word_dropout
             drop[:, 0] = False
             dec_in = torch.where(drop, torch.full_like(dec_in, self._special["mask"]), dec_in)
-        h = self.decoder.hidden_states(dec_in, self.decoder_condition(z), self.word_embeddings)  # (B, T, H)
+        h = self.decoder.hidden_states(dec_in, self.decoder_condition(z), self.word_embeddings,
+                                       proto=self.prototype_memory(z, prototype_rows))  # (B, T, H)
         return self.decoder.logits(h, self.word_embeddings)  # (B, T, V)
 
     def forward(self, input_ids, attention_mask, sample: bool = True, generator=None,
@@ -469,7 +535,7 @@ class TextVAE(nn.Module):
             T = min(max_length or self.config.decoder_max_length, self.config.decoder_max_length)
             dec = self.decoder
             cond = self.decoder_condition(z)
-            memory = dec.memory_kv(cond)
+            memory = dec.memory_kv(cond, self.prototype_memory(z))
             caches = [dict() for _ in dec.blocks]
             out_emb = dec.output_embeddings(self.word_embeddings)  # (V, H), gathered once
             temps = torch.as_tensor(temperature, dtype=torch.float32, device=z.device).expand(B)  # (B,)
@@ -648,6 +714,8 @@ class TextVAE(nn.Module):
         build = config if config.shared_with_base else replace(config, pretrained_encoder=False)
         model = cls(build)
         model.config = config
+        if "prototypes.keys" in state and "prototypes.ids" in state and config.prototype_tokens:
+            model.set_prototypes(state["prototypes.keys"], state["prototypes.ids"])
         own = model.state_dict()
         missing = sorted(set(own) - set(state) - set(config.shared_with_base) - {"decoder.vocab_map"})
         unexpected = sorted(set(state) - set(own))

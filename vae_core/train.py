@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .catalog import EXAMPLES_FILE, pick_examples
 from .config import TrainConfig, VAEConfig
 from .data import (
     UNLABELLED,
@@ -172,6 +173,9 @@ class Trainer:
             self.optimizer, two_phase_schedule(self.joint_steps, self.decoder_steps, cfg.warmup_ratio))
         # what the frozen part gives every training row in the decoder phase (`cache_frozen_part`)
         self._frozen_rows: torch.Tensor | None = None
+        # with prototypes: dataset row -> bank row, bank row -> dataset row, and each bank row's prototype in
+        # training (its nearest other document when the decoder phase began; kept in the resume state)
+        self._bank_rows = self._bank_source = self._proto_neighbours = None
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.best, self.history, self.elapsed = -1.0, [], 0.0
         # the averaged weights: a float32 copy of every trainable tensor
@@ -225,6 +229,8 @@ class Trainer:
             "metrics.json": metrics,
             "training_args.json": self.cfg.to_dict(),
             "data_fingerprint.json": self.fingerprint,
+            # a few texts of each class from the training file, for the app's examples
+            EXAMPLES_FILE: pick_examples(self.train_corpus.texts, self.train_corpus.labels, seed=self.cfg.seed),
         }
 
     def _save_state(self) -> None:
@@ -242,6 +248,8 @@ class Trainer:
             (tmp / "w").rmdir()
             opt_tensors, opt_meta = _flatten_optimizer(self.optimizer.state_dict())
             opt_tensors["rng.torch"] = torch.get_rng_state()
+            if self._proto_neighbours is not None:
+                opt_tensors["prototype_neighbours"] = self._proto_neighbours.contiguous()
             for name, t in (self.ema or {}).items():
                 opt_tensors[f"ema.{name}"] = t.contiguous()
             save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
@@ -261,6 +269,7 @@ class Trainer:
         state = json.loads((self.resume_dir / "state.json").read_text())
         tensors = load_file(str(self.resume_dir / "optimizer.safetensors"))
         torch.set_rng_state(tensors.pop("rng.torch"))
+        self._proto_neighbours = tensors.pop("prototype_neighbours", None)
         for key in [k for k in tensors if k.startswith("ema.")]:
             value = tensors.pop(key)
             if self.ema is not None:
@@ -333,6 +342,8 @@ class Trainer:
             if score > self.best or self.step > self.joint_steps:
                 self.best = max(score, self.best)
                 with self._averaged_weights():
+                    if self._bank_rows is not None:  # the prototypes' keys from the weights being saved
+                        self._set_prototype_bank(self._unwrapped())
                     self._unwrapped().save_pretrained(self.model_dir, dtype=self.cfg.save_dtype,
                                                       extra_files=self._extra_files())
             self.model.train()
@@ -354,10 +365,15 @@ class Trainer:
             best = load_file(str(self.model_dir / "model.safetensors"))
             own = model.state_dict()
             keep = {k: v.to(own[k].dtype) for k, v in best.items()
-                    if not k.startswith(("decoder.", "content_posterior.")) and k in own and own[k].shape == v.shape}
+                    if not k.startswith(("decoder.", "content_posterior.", "prototypes."))
+                    and k in own and own[k].shape == v.shape}
             model.load_state_dict(keep, strict=False)
         if self.cfg.content_dims and model.content_posterior is None:
-            self._add_content_latent(model)
+            model.add_content_latent(self.cfg.content_dims, torch.Generator().manual_seed(self.cfg.seed))
+            self._rebuild_optimizer(model)
+        if self.cfg.prototype_tokens and not model.config.prototype_tokens:
+            model.add_prototype_decoder(self.cfg.prototype_tokens, torch.Generator().manual_seed(self.cfg.seed + 1))
+            self._rebuild_optimizer(model)
         trained = ("decoder.", "content_posterior.")
         for name, p in model.named_parameters():
             if not name.startswith(trained):
@@ -368,12 +384,37 @@ class Trainer:
         with self.accelerator.autocast():
             self._frozen_rows = cache_frozen_part(model, self.dataset, model.content_posterior is not None,
                                                   self.accelerator.device)
+        if model.config.prototype_tokens:
+            self._set_prototype_bank(model)
+            if self._proto_neighbours is None:  # a resumed run kept the ones it trained with
+                self._proto_neighbours = leave_one_out_neighbours(model.prototypes.keys)
         self.model.train()
 
-    def _add_content_latent(self, model: TextVAE) -> None:
-        """Widen z (`TextVAE.add_content_latent`) and rebuild the optimiser and schedule over the new
-        parameters, grouped as a resumed run builds them, at the current step."""
-        model.add_content_latent(self.cfg.content_dims, torch.Generator().manual_seed(self.cfg.seed))
+    def _set_prototype_bank(self, model: TextVAE) -> None:
+        """The training documents as the decoder's prototypes: each distinct text once, its latent mean from
+        the current posterior (refreshed before every save) and its first tokens."""
+        if self._bank_rows is None:
+            first: dict[tuple, int] = {}  # token ids -> bank row
+            rows, source = [], []  # dataset row -> bank row; bank row -> its first dataset row
+            for row, ids in enumerate(self.dataset.input_ids):
+                if tuple(ids) not in first:
+                    first[tuple(ids)] = len(source)
+                    source.append(row)
+                rows.append(first[tuple(ids)])
+            self._bank_rows, self._bank_source = torch.tensor(rows), torch.tensor(source)
+        P, pad = model.config.prototype_tokens, model._special["pad"]
+        ids = torch.full((len(self._bank_source), P), pad, dtype=torch.int32)
+        for b, row in enumerate(self._bank_source.tolist()):
+            toks = self.dataset.input_ids[row][1:-1][:P]  # without [CLS] and [SEP]
+            ids[b, : len(toks)] = torch.tensor(toks, dtype=torch.int32)
+        with torch.no_grad():
+            keys = posterior_of_cached(model, self._frozen_rows[self._bank_source].to(self.accelerator.device),
+                                       pooled=model.content_posterior is not None).mu
+        model.set_prototypes(keys.float(), ids)
+
+    def _rebuild_optimizer(self, model: TextVAE) -> None:
+        """After the model gained parameters: the optimiser and schedule over all of them, grouped as a
+        resumed run builds them, at the current step."""
         groups = parameter_groups(model, self.cfg)
         optimizer = torch.optim.AdamW(groups, weight_decay=self.cfg.weight_decay)
         for g in optimizer.param_groups:
@@ -412,7 +453,10 @@ class Trainer:
                 mu, logvar = post.mu, post.logvar
                 z = post.sample()
                 dec_in, tgt = model.decoder_io(batch["input_ids"], batch["attention_mask"])
-                logits = (model.classify(z), model.decode_logits(z, dec_in), tgt,
+                # each document edits its nearest other training document, never itself
+                protos = (self._proto_neighbours[self._bank_rows[batch["index"].cpu()]].to(z.device)
+                          if self._proto_neighbours is not None else None)
+                logits = (model.classify(z), model.decode_logits(z, dec_in, protos), tgt,
                           model.decoder.bow_logits(z, model.word_embeddings))
         class_logits, recon_logits, targets, bow_logits = logits
         # the information term waits for the labelled rows to shape the classifier: ramped over an epoch
@@ -530,6 +574,18 @@ def posterior_of_cached(model: TextVAE, rows: torch.Tensor, pooled: bool) -> Pos
     if pooled:
         return model.posterior_from_pooled(rows)
     return Posterior(*rows.chunk(2, -1))
+
+
+def leave_one_out_neighbours(keys: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """For each row of keys (N, L), the index of the nearest other row (Euclidean) (N,)."""
+    keys = keys.float()
+    sq = (keys ** 2).sum(-1)
+    out = torch.empty(len(keys), dtype=torch.long)
+    for s in range(0, len(keys), chunk):
+        d = sq[s : s + chunk, None] - 2 * keys[s : s + chunk] @ keys.T + sq[None]  # (c, N)
+        d[torch.arange(d.shape[0]), torch.arange(s, s + d.shape[0])] = float("inf")
+        out[s : s + chunk] = d.argmin(-1).cpu()
+    return out
 
 
 def encoder_depth(name: str, num_layers: int) -> int:

@@ -1,0 +1,58 @@
+"""Finding finished models (never a run's resume state) and the example texts a checkpoint carries."""
+import json
+import os
+import time
+
+from vae_core.catalog import find_models, is_finished_model, pick_examples, read_examples
+
+
+def _fake_model(folder, labels=("a", "b"), accuracy=None, state=False):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"x")
+    (folder / "labels.json").write_text(json.dumps(list(labels)))
+    if accuracy is not None:
+        (folder / "metrics.json").write_text(json.dumps({"best_dev_accuracy": accuracy}))
+    if state:
+        (folder / "state.json").write_text("{}")
+    return folder
+
+
+def test_a_run_folder_lists_its_model_by_the_runs_name_and_never_its_resume_state(tmp_path):
+    run = tmp_path / "dbpedia_run"
+    _fake_model(run / "model", labels=("Album", "Animal"), accuracy=0.987)
+    _fake_model(run / "resume", state=True)
+    _fake_model(tmp_path / ".model.tmp-123")  # a half-written folder
+    found = find_models(run)
+    assert [(e.name, e.folder.name) for e in found] == [("dbpedia_run", "model")]
+    assert found[0].labels == ("Album", "Animal") and found[0].dev_accuracy == 0.987
+    assert "2 classes (Album, Animal) · dev accuracy 0.987" == found[0].summary()
+    assert not is_finished_model(run / "resume")
+
+
+def test_a_folder_of_runs_and_models_newest_first_with_clashing_names_told_apart(tmp_path):
+    old = _fake_model(tmp_path / "first" / "model")
+    new = _fake_model(tmp_path / "second" / "model")
+    plain = _fake_model(tmp_path / "plain")
+    _fake_model(tmp_path / "second" / "resume", state=True)
+    clash = _fake_model(tmp_path / "group" / "first")  # a model folder named like the run "first"
+    now = time.time()
+    for i, folder in enumerate((old, plain, clash, new)):
+        os.utime(folder / "model.safetensors", (now + i, now + i))
+    names = [e.name for e in find_models(tmp_path)]
+    assert names == ["second", "group/first", "plain", "first/model"]
+    assert find_models(tmp_path / "missing") == []
+
+
+def test_examples_are_drawn_per_class_from_readable_texts_and_read_back_for_known_classes(tmp_path):
+    texts = ["short", "x" * 400] + [f"a readable example text number {i} about markets, shares and quarterly profits" for i in range(10)]
+    labels = ["tiny", "huge"] + ["Business"] * 10
+    ex = pick_examples(texts, labels, per_class=3, seed=0)
+    assert sorted(ex) == ["Business", "huge", "tiny"]
+    assert len(ex["Business"]) == 3 and all(60 <= len(t) <= 300 for t in ex["Business"])
+    assert ex["tiny"] == ["short"] and len(ex["huge"][0]) <= 302  # the shortest there is, cut at 300
+    assert pick_examples(texts, labels, per_class=3, seed=0) == ex  # seeded
+    (tmp_path / "examples.json").write_text(json.dumps({**ex, "Gone": ["a class the model lacks"], "Bad": 3}))
+    back = read_examples(tmp_path, ["huge", "Business", "Sports"])
+    assert list(back) == ["huge", "Business"]  # the model's order, only its classes
+    assert read_examples(tmp_path / "nowhere", ["a"]) == {}
