@@ -8,8 +8,8 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages._shared import uploads  # noqa: E402
-from pages._shared.resources import current_model_name, list_corpora, list_models  # noqa: E402
+from pages._shared import share, uploads  # noqa: E402
+from pages._shared.resources import current_model_name, default_model_name, list_corpora, model_entries  # noqa: E402
 from pages._shared.state import keep_widget_values  # noqa: E402
 
 st.set_page_config(page_title="Transformer VAE explorer", page_icon="🧭", layout="wide")
@@ -26,15 +26,20 @@ PAGES = [
 ]
 page = st.navigation(PAGES)
 
-models = list_models()
+entries = model_entries()
+models = {name: entry.folder for name, entry in entries.items()}
 with st.sidebar:
     st.markdown("### Model")
     if models:
+        share.restore_model(models, default_model_name(models))  # a shared link's model, once per session
         current_model_name()  # puts a valid choice in session state before the widget reads it
         st.selectbox("Checkpoint", list(models), key="model_name",
-                     help="Bundled models from assets/models, and yours from --models-dir or VAE_MODELS_DIR.")
-        corpora = {**list_corpora(models[st.session_state["model_name"]]),
-                   **uploads.for_model(uploads.model_id(models[st.session_state["model_name"]]))}
+                     help="Bundled models from assets/models, and yours from --models-dir or VAE_MODELS_DIR "
+                          "(a model folder, a training run's folder, or a folder of runs; newest first).")
+        picked = entries[st.session_state["model_name"]]
+        st.caption(picked.summary())
+        corpora = {**list_corpora(picked.folder), **uploads.for_model(uploads.model_id(picked.folder))}
+        share.restore_corpus(corpora, st.session_state["model_name"])
         if corpora:
             cnames = list(corpora)
             if st.session_state.get("corpus_pick") in cnames:  # a corpus just uploaded
@@ -44,6 +49,7 @@ with st.sidebar:
             st.selectbox("Corpus", cnames, key="corpus_name",
                          help="Index tables of this model (MODEL/index/*.parquet): the documents on the map.")
         else:
+            st.session_state.pop("corpus_name", None)
             st.caption("This model has no indexed corpus: the map and corpus views need one "
                        "(`python -m vae_core index MODEL --data FILE`).")
     else:

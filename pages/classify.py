@@ -12,12 +12,6 @@ from pages._shared import figures, share, views  # noqa: E402
 from pages._shared.views import md  # noqa: E402
 from pages._shared.resources import start_page  # noqa: E402
 
-EXAMPLES = {
-    "World": "Iran said on Monday it would resume talks with European envoys over its nuclear programme, as the UN watchdog met in Vienna.",
-    "Sports": "Roger Federer beat Andy Roddick in straight sets to reach the final at Wimbledon for the second year running.",
-    "Business": "Oil prices climbed to a record above $50 a barrel as traders worried about supplies from the Gulf of Mexico.",
-    "Sci/Tech": "Microsoft released a security update for Windows XP that fixes a flaw in Internet Explorer exploited by a worm.",
-}
 TEXT_KEY = "classify_text"
 CHART = {"displayModeBar": False}
 
@@ -29,16 +23,23 @@ explorer, corpus = start_page(
 )
 if explorer is not None:
     labels = explorer.labels
+    examples = explorer.examples  # texts of each class from the model's own training data
     if TEXT_KEY not in st.session_state:
-        st.session_state[TEXT_KEY] = EXAMPLES.get(labels[0], "")
-    examples = {k: v for k, v in EXAMPLES.items() if k in labels} or EXAMPLES
-    cols = st.columns([1.1] + [1] * len(examples))
-    cols[0].markdown("**Try an example:**")
-    for col, (label, text) in zip(cols[1:], examples.items()):
-        if col.button(label, key=f"example_{label}", width="stretch"):
-            st.session_state[TEXT_KEY] = text
+        st.session_state[TEXT_KEY] = next(iter(examples.values()), [""])[0]
+    if examples:
+        st.markdown("**Try an example** from the model's training data:")
+        per_row = 6
+        names = list(examples)
+        for start in range(0, len(names), per_row):
+            cols = st.columns(per_row)
+            for col, label in zip(cols, names[start : start + per_row]):
+                if col.button(label, key=f"example_{label}", width="stretch",
+                              help=f"A {label} text from the training data (click again for another)"):
+                    turn = st.session_state.get(f"_example_turn_{label}", 0)
+                    st.session_state[TEXT_KEY] = examples[label][turn % len(examples[label])]
+                    st.session_state[f"_example_turn_{label}"] = turn + 1
     text = st.text_area("Text", **typed(TEXT_KEY), height=130, max_chars=20_000,
-                        placeholder="Paste a news snippet here, then press Ctrl+Enter…",
+                        placeholder="Paste a document here, then press Ctrl+Enter…",
                         help="Up to 20,000 characters; the model reads the first "
                              f"{explorer.model.config.max_length} tokens.")
     if not text.strip():

@@ -63,11 +63,13 @@ if explorer is not None:
         by = corpus.df["pred"]
         firsts = [int(np.flatnonzero((by == lab).to_numpy())[0]) for lab in labels if (by == lab).any()]
         default_a, default_b = (firsts + [0, min(1, len(corpus) - 1)])[:2]
+    # typed ends start as examples of two classes from the model's own training data (empty without any)
+    firsts = [texts[0] for texts in explorer.examples.values()] + ["", ""]
     left, right = st.columns(2, gap="large")
     with left:
-        a = endpoint("A", default_a, "Oil prices climbed to a record as traders worried about supplies.")
+        a = endpoint("A", default_a, firsts[0])
     with right:
-        b = endpoint("B", default_b, "Microsoft released a security update for Windows that fixes a flaw.")
+        b = endpoint("B", default_b, firsts[1])
     c1, c2, _ = st.columns([2, 1.5, 2])
     st.session_state.setdefault("interp_steps", 8)
     steps = c1.slider("Steps", 2, 20, key="interp_steps", help="Points on the path, both ends included.")

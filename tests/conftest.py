@@ -88,6 +88,33 @@ def tiny_corpus(tmp_path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+TINY_TRAIN_ARGS = ["--latent-size", "4", "--decoder-layers", "1", "--decoder-heads", "2", "--decoder-max-length", "12",
+                   "--decoder-vocab-size", "64", "--max-length", "32", "--epochs", "1", "--batch-size", "16",
+                   "--num-threads", "1"]
+
+
+@pytest.fixture(scope="session")
+def own_run(tiny_encoder_dir, tmp_path_factory) -> Path:
+    """A user's own model as the README makes one: `python -m vae_core train` on a CSV of their own, into a
+    run folder (RUN/model with its index and examples, RUN/resume). Returns the run folder."""
+    import csv
+
+    from vae_core.cli import main
+
+    root = tmp_path_factory.mktemp("own")
+    files = []
+    for name, seed, n in (("train.csv", 0, 20), ("dev.csv", 1, 6)):
+        with open(root / name, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows(make_texts(n, seed))
+        files.append(root / name)
+    run = root / "runs" / "tiny_news"
+    assert main(["train", "--train-file", str(files[0]), "--dev-file", str(files[1]), "--output-dir", str(run),
+                 "--encoder", tiny_encoder_dir, *TINY_TRAIN_ARGS]) == 0
+    return run
+
+
 @pytest.fixture(scope="session")
 def default_model():
     from vae_core.modeling import TextVAE

@@ -58,11 +58,18 @@ def test_classify_probabilities_uncertainty_attributions_and_reconstruction():
     assert not at.exception and "for World" in markdown_text(at)
 
 
-def test_example_buttons_fill_the_text_box():
+def test_example_buttons_fill_the_text_box_with_the_models_own_examples():
+    import json
+
+    own = json.loads((DEFAULT_MODEL / "examples.json").read_text())
     at = page("classify.py")
-    at.button(key="example_Business").click().run()
-    assert "Oil prices" in at.text_area(key="classify_text").value
-    assert at.metric[0].value == "Business"
+    assert at.text_area(key="classify_text").value == next(iter(own.values()))[0]
+    assert [b.label for b in at.button if b.key.startswith("example_")] == ["Business", "Sci/Tech", "Sports", "World"]
+    at.button(key="example_Sports").click().run()
+    assert at.text_area(key="classify_text").value == own["Sports"][0]
+    at.button(key="example_Sports").click().run()
+    assert at.text_area(key="classify_text").value == own["Sports"][1], "another example on the next click"
+    assert not at.exception and at.metric[0].label == "Predicted class"
 
 
 def test_empty_text_asks_for_input():
@@ -231,7 +238,10 @@ def test_compare_two_models_on_text_and_corpus(tiny_encoder_dir, tmp_path, monke
     other.set_special_ids(other.tokenizer)
     other.save_pretrained(tmp_path / "models" / "tiny", dtype="float32")
     monkeypatch.setenv("VAE_MODELS_DIR", str(tmp_path / "models"))
-    at = page("compare.py")  # A: the default model
+    at = AppTest.from_file(str(REPO / "pages" / "compare.py"), default_timeout=TIMEOUT)
+    at.session_state["model_name"] = "ag_news_vae"  # A (a new session would open the newest of "my models")
+    at.run()
+    assert not at.exception, at.exception
     assert at.selectbox(key="compare_b").value == "my models / tiny"
     assert "Why " in markdown_text(at)  # attributions from both models
     assert len(at.get("plotly_chart")) == 2  # the probabilities of A and of B
@@ -255,3 +265,30 @@ def test_an_unexpected_failure_is_a_message_and_the_text_stays(monkeypatch):
     assert not at.exception
     assert any("unexpected problem (RuntimeError)" in e.value for e in at.error)
     assert at.text_area(key="classify_text").value == "A text nobody has classified before, about tennis."
+
+
+def test_a_model_trained_with_the_cli_opens_with_its_own_classes_examples_and_map(own_run, monkeypatch):
+    monkeypatch.setenv("VAE_MODELS_DIR", str(own_run))  # the folder `train` told the user to open
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    picker = at.sidebar.selectbox(key="model_name")
+    mine = [o for o in picker.options if o.startswith("my models")]
+    assert mine == ["my models / tiny_news"], picker.options  # once, by its run's name; no resume state
+    assert picker.value == "my models / tiny_news"  # the model the app was started for
+    assert any("3 classes (money, sport, tech)" in c.value for c in at.sidebar.caption)
+    assert at.sidebar.selectbox(key="corpus_name").value == "dev"
+    assert [b.label for b in at.button if b.key.startswith("example_")] == ["money", "sport", "tech"]
+    at.switch_page("pages/latent_map.py").run()
+    assert not at.exception, at.exception
+    assert at.get("plotly_chart"), "its own dev file is on the map"
+
+
+def test_a_link_naming_another_model_or_a_class_it_lacks_says_so():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update({"model": "someone else's model", "explain": "Weather"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="model_name").value == "ag_news_vae"
+    notes = " ".join(w.value for w in at.warning)
+    assert "someone else's model" in notes and "does not have" in notes
+    assert "Weather" in notes and "left out" in notes

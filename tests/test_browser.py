@@ -130,13 +130,48 @@ def test_debug_counterfactual_download_and_shared_link(app_url, browser):
     assert lines[0].startswith("row,text,label,pred") and len(lines) > 1
     assert_no_error(page, errors)
     url = page.url
-    assert "doc=" in url and "true=" in url
+    assert "doc=" in url and "true=" in url and "model=ag_news_vae" in url and "corpus=ag_news_dev" in url
     other, errors2 = new_page(browser, 1280, 1000)
     other.goto(url)
     settle(other, "Find the counterfactual")
     assert other.get_by_text("Document #").first.inner_text() == heading
     shot(other, "debug_shared_link")
     assert_no_error(other, errors2)
+
+
+def test_a_link_to_your_own_model_opens_it_in_a_fresh_browser(own_run, browser):
+    """`train`'s own model, served by the command `train` printed; a link from its Debug page opened in a new
+    browser context shows the same model, corpus and document; a link naming a model the server lacks says so."""
+    from urllib.parse import parse_qs, urlparse
+
+    port = free_port()
+    proc = start_app(port, args=["--models-dir", str(own_run)])
+    try:
+        wait_healthy(port)
+        url = f"http://127.0.0.1:{port}"
+        page, errors = new_page(browser, 1280, 1000)
+        page.goto(f"{url}/debug")
+        settle(page, "Find the counterfactual")
+        heading = page.get_by_text("Document #").first.inner_text()
+        link = page.url
+        params = parse_qs(urlparse(link).query)
+        assert params["model"] == ["my models / tiny_news"] and params["corpus"] == ["dev"] and "doc" in params, link
+        shot(page, "own_model_debug")
+        assert_no_error(page, errors)
+        other = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+        other.goto(link)
+        settle(other, "Find the counterfactual")
+        assert other.get_by_text("Document #").first.inner_text() == heading
+        assert "tiny_news" in other.locator("[data-testid='stSidebar']").inner_text()
+        shot(other, "own_model_shared_link")
+        missing = browser.new_context().new_page()
+        missing.goto(f"{url}/?model=nobody%27s+model&corpus=dev")
+        settle(missing, "does not have")
+        assert "nobody's model" in missing.inner_text("body")
+        shot(missing, "missing_model_link")
+    finally:
+        log = stop(proc)
+        assert "Traceback" not in log, log[-3000:]
 
 
 PAYLOAD = ('<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> '

@@ -21,6 +21,13 @@ def trained(tiny_corpus, tiny_encoder_dir, tmp_path):
 def test_train_evaluate_index(trained, capsys, tmp_path):
     model, dev = trained
     capsys.readouterr()
+    # `train` left the model ready to explore: its dev file indexed, examples of its own classes
+    from vae_core.catalog import read_examples
+    from vae_core.index import read_index
+
+    df, meta = read_index(model / "index" / "dev.parquet")
+    assert len(df) == 18 and meta["source"] == "dev.csv"
+    assert list(read_examples(model, ["money", "sport", "tech"])) == ["money", "sport", "tech"]
     assert main(["evaluate", str(model), "--data", str(dev), "--json", "--generation-rows", "4"]) == 0
     res = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix", "neg_elbo_per_doc", "recon_perplexity",
@@ -32,11 +39,21 @@ def test_train_evaluate_index(trained, capsys, tmp_path):
     assert "accuracy" in table and "confusion matrix" in table and "active units" in table
     out = tmp_path / "idx.parquet"
     assert main(["index", str(model), "--data", str(dev), "--output", str(out), "--projection", "pca"]) == 0
-    from vae_core.index import read_index
-
     df, meta = read_index(out)
     assert len(df) == 18 and meta["projection"] == "pca" and meta["labels"] == ["money", "sport", "tech"]
     assert set(df.pred) <= {"money", "sport", "tech"} and df.confidence.between(0, 1).all()
+
+
+def test_train_prints_how_to_open_the_model_and_no_index_skips_the_index(tiny_corpus, tiny_encoder_dir, tmp_path, capsys):
+    from conftest import TINY_TRAIN_ARGS
+
+    train_file, dev_file = tiny_corpus
+    run = tmp_path / "quick"
+    assert main(["train", "--train-file", str(train_file), "--output-dir", str(run), "--encoder", tiny_encoder_dir,
+                 *TINY_TRAIN_ARGS, "--decoder-epochs", "0", "--no-index"]) == 0
+    out = capsys.readouterr().out
+    assert f"streamlit run app.py -- --models-dir {run}" in out and "indexing" not in out
+    assert not (run / "model" / "index").exists() and (run / "model" / "examples.json").exists()
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path, capsys, tiny_corpus):

@@ -13,7 +13,8 @@ DEFAULT_DATA = REPO / "assets" / "data" / "ag_news"
 DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae"
 REBUILD_COMMAND = "python -m vae_core build-default"
 # The shipped model's recipe: TrainConfig's defaults but for these (the experiments behind it: RESULTS.md).
-DEFAULT_MODEL_RECIPE = {"epochs": 5.0, "decoder_epochs": 5.0, "content_dims": 64, "content_free_bits": 3.0}
+DEFAULT_MODEL_RECIPE = {"epochs": 5.0, "decoder_epochs": 5.0, "content_dims": 64, "content_free_bits": 3.0,
+                        "prototype_tokens": 48}
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -57,6 +58,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--content-dims", type=int, default=t.content_dims,
                    help="latent dimensions added for the decoder phase, trained with the decoder on the frozen "
                         "encoder; the classifier does not read them (0 = none)")
+    g.add_argument("--prototype-tokens", type=int, default=t.prototype_tokens,
+                   help="from the decoder phase on, the decoder also reads the first N tokens of the training "
+                        "document nearest to z and learns to edit it (0 = off)")
     g.add_argument("--init-from", help="a trained checkpoint folder: keep its encoder, posterior and classifier and "
                                        "run the decoder phase alone (with --content-dims: widen its latent)")
     for name in ("batch_size", "anneal_cycles", "seed", "eval_every", "save_every", "eval_rows", "num_threads"):
@@ -68,6 +72,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", action="store_true", help="continue the run in OUTPUT_DIR from its last saved step")
 
 
+TRAIN_INDEX_ROWS = 5_000  # rows of the training file indexed after `train` when there is no dev file
+
+
 def cmd_train(args) -> int:
     from .train import train, train_config_from_args
 
@@ -75,6 +82,13 @@ def cmd_train(args) -> int:
     t0 = time.time()
     folder = train(tc, mc, resume=args.resume)
     print(f"model saved to {folder} ({(time.time() - t0) / 60:.1f} min)")
+    if not args.no_index:
+        # a model ready to explore: its dev file (or a sample of its training file) on the map
+        data = tc.dev_file or tc.train_file
+        print(f"indexing {'the dev file' if tc.dev_file else 'a sample of the training file'} for the app's map "
+              "(--no-index skips this)")
+        index_corpus(folder, data, tc.text_column, tc.label_column, sample=None if tc.dev_file else TRAIN_INDEX_ROWS,
+                     seed=tc.seed)
     print(f"open it in the app:  streamlit run app.py -- --models-dir {folder.parent}")
     return 0
 
@@ -100,23 +114,40 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_index(args) -> int:
+def index_corpus(model_folder: str | Path, data: str, text_column: str = "text", label_column: str | None = "label",
+                 projection: str = "umap", seed: int = 0, max_rows: int | None = None, sample: int | None = None,
+                 output: str | None = None) -> Path:
+    """Encode `data` with the model in `model_folder` into its index (MODEL/index/<data name>.parquet unless
+    `output`), with progress; `sample` rows drawn at random (seeded) when the file has more."""
+    from .catalog import display_name
     from .data import read_corpus
     from .index import build_index, write_index
 
-    model = _load(args.model)
-    corpus = read_corpus(args.data, args.text_column, args.label_column or None, allow_unlabelled=True,
-                         max_rows=args.max_rows)
-    long = model.count_too_long(corpus.texts)
+    model = _load(str(model_folder))
+    corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True, max_rows=max_rows)
+    texts, labels = corpus.texts, corpus.labels if label_column else None
+    if sample is not None and len(texts) > sample:
+        import random
+
+        keep = sorted(random.Random(seed).sample(range(len(texts)), sample))
+        texts = [texts[i] for i in keep]
+        labels = [labels[i] for i in keep] if labels is not None else None
+    long = model.count_too_long(texts)
     if long:
-        print(f"note: {long:,} of {len(corpus):,} documents are longer than the model reads "
+        print(f"note: {long:,} of {len(texts):,} documents are longer than the model reads "
               f"({model.config.max_length} tokens); only their beginning is encoded.", file=sys.stderr)
     t0 = time.time()
-    df = build_index(model, corpus.texts, corpus.labels if args.label_column else None, args.projection, args.seed)
-    out = args.output or str(Path(args.model) / "index" / (Path(args.data).stem + ".parquet"))
-    write_index(df, out, {"model": Path(args.model).name, "labels": model.labels, "projection": args.projection,
-                          "seed": args.seed, "source": Path(args.data).name, "rows": len(df)})
+    df = build_index(model, texts, labels, projection, seed)
+    out = Path(output or Path(model_folder) / "index" / (Path(data).stem + ".parquet"))
+    write_index(df, out, {"model": display_name(model_folder), "labels": model.labels, "projection": projection,
+                          "seed": seed, "source": Path(data).name, "rows": len(df)})
     print(f"indexed {len(df)} documents in {time.time() - t0:.1f} s -> {out}")
+    return out
+
+
+def cmd_index(args) -> int:
+    index_corpus(args.model, args.data, args.text_column, args.label_column, args.projection, args.seed,
+                 args.max_rows, output=args.output)
     return 0
 
 
@@ -136,6 +167,7 @@ def cmd_build_default(args) -> int:
     import shutil
 
     from .card import AG_NEWS_NOTE, write_card
+    from .catalog import EXAMPLES_FILE, pick_examples
     from .config import VAEConfig
     from .data import read_corpus
     from .evaluate import evaluate_file
@@ -167,6 +199,10 @@ def cmd_build_default(args) -> int:
     except ValueError:
         shown = out
     write_card(staging, res, data_note=AG_NEWS_NOTE, rebuild_command=REBUILD_COMMAND, name=out.name, load_path=str(shown))
+    if not (staging / EXAMPLES_FILE).exists():  # a model trained before checkpoints carried examples
+        train_corpus = read_corpus(data / "train.csv")
+        (staging / EXAMPLES_FILE).write_text(json.dumps(pick_examples(train_corpus.texts, train_corpus.labels,
+                                                                      seed=args.seed), indent=2) + "\n")
     dev = read_corpus(data / "dev.csv")
     df = build_index(model, dev.texts, dev.labels, "umap", args.seed)
     write_index(df, staging / "index" / "ag_news_dev.parquet", {
@@ -183,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model on a labelled corpus")
     _add_train_args(t)
+    t.add_argument("--no-index", action="store_true",
+                   help="do not index the dev file (or a sample of the training file) for the app after training")
     t.set_defaults(func=cmd_train)
     for name, helptext, func in (("evaluate", "figures of a model on a corpus", cmd_evaluate),
                                  ("index", "encode a corpus into a map table for the app", cmd_index)):

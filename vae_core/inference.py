@@ -98,11 +98,21 @@ class Explorer:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Explorer":
-        return cls(TextVAE.from_pretrained(folder), Path(folder).name, folder)
+        from .catalog import display_name
+
+        return cls(TextVAE.from_pretrained(folder), display_name(folder), folder)
 
     @property
     def labels(self) -> list[str]:
         return self.model.labels
+
+    @property
+    def examples(self) -> dict[str, list[str]]:
+        """Example texts of each class from the model's own training data (`catalog.read_examples`); {} for
+        a model saved without them."""
+        from .catalog import read_examples
+
+        return read_examples(self.folder, self.labels) if self.folder is not None else {}
 
     @property
     def cache_key(self) -> str:

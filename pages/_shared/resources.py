@@ -26,35 +26,29 @@ def user_models_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _checkpoints_under(root: Path) -> list[Path]:
-    """Checkpoint folders directly under `root` (or `root` itself), never reached through a symlink
-    that leaves it."""
-    root = root.resolve()
-    candidates = [root] + sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    found = []
-    for folder in candidates:
-        real = folder.resolve()
-        if real != root and root not in real.parents:
-            continue
-        if (real / "config.json").is_file() and (real / "model.safetensors").is_file():
-            found.append(real)
-    return found
+def model_entries() -> dict:
+    """Display name -> `catalog.ModelEntry`: the bundled models, then the user's (newest first). A user
+    folder may be one model, one training run (what `train` prints) or a folder of runs; only finished models
+    are listed, by their run's name."""
+    from vae_core.catalog import find_models
 
-
-def list_models() -> dict[str, Path]:
-    """Display name -> checkpoint folder: the bundled models, then the user's."""
-    found: dict[str, Path] = {}
+    found = {}
     roots = [("", BUNDLED)]
     user = user_models_dir()
     if user is not None:
         roots.append((USER_PREFIX, user))
     for prefix, root in roots:
         try:
-            for folder in _checkpoints_under(root):
-                found[prefix + folder.name] = folder
+            for entry in find_models(root):
+                found.setdefault(prefix + entry.name, entry)
         except OSError:
             continue
     return found
+
+
+def list_models() -> dict[str, Path]:
+    """Display name -> checkpoint folder (`model_entries`)."""
+    return {name: entry.folder for name, entry in model_entries().items()}
 
 
 def list_corpora(model_folder: Path) -> dict[str, Path]:
@@ -85,9 +79,18 @@ def current_model_name() -> str | None:
         return None
     name = st.session_state.get("model_name")
     if name not in models:
-        name = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in models else next(iter(models))
+        name = default_model_name(models)
         st.session_state["model_name"] = name
     return name
+
+
+def default_model_name(models: dict) -> str:
+    """What a new session shows: the newest of the user's own models when the app was started with
+    --models-dir (that is why it was), else the bundled default model."""
+    mine = [n for n in models if n.startswith(USER_PREFIX)]
+    if mine:
+        return mine[0]
+    return DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in models else next(iter(models))
 
 
 def current_explorer():
@@ -166,5 +169,9 @@ def start_page(title: str, caption: str, corpus: str = "optional", share_as: str
     explorer = current_explorer()
     loaded = None if corpus == "none" else current_corpus(explorer, required=corpus == "required")
     if share_as:
-        share.restore(share_as)
+        share.restore(share_as, explorer.labels if explorer is not None else None)
+    else:
+        share.publish(None, {})  # the link of a page without state of its own names the model and corpus
+    for message in share.pop_notes():  # what a shared link named and this app lacks
+        st.warning(message, icon=":material/link_off:")
     return explorer, loaded

@@ -1,26 +1,32 @@
-"""Page state in the URL's query string, so that a copied link opens the same view: each page
-publishes its state at the end of a run, and a new session restores it once, before its widgets exist."""
+"""Page state in the URL's query string, so that a copied link opens the same view of the same model and
+corpus: each page publishes its state (with the model and corpus) at the end of a run, and a new session
+restores it once, before its widgets exist. What a link names and this server lacks is left out with a note."""
 from __future__ import annotations
 
 import streamlit as st
 
+LABEL, LABELS = "label", "labels"  # a class name of the model / a list of them: checked against its classes
+
+# Every page's link names the model and the corpus it shows (session-state key -> query parameter).
+SOURCE = {"model_name": "model", "corpus_name": "corpus"}
 # session-state key -> (query parameter, type)
 FIELDS = {
-    "classify": {"classify_text": ("text", str), "attr_target": ("explain", str)},
-    "map": {"map_color": ("color", str), "map_filter_text": ("q", str), "map_filter_pred": ("pred", list),
-            "map_filter_label": ("label", list), "map_filter_wrong": ("wrong", bool), "map_doc": ("doc", int),
+    "classify": {"classify_text": ("text", str), "attr_target": ("explain", LABEL)},
+    "map": {"map_color": ("color", str), "map_filter_text": ("q", str), "map_filter_pred": ("pred", LABELS),
+            "map_filter_label": ("label", LABELS), "map_filter_wrong": ("wrong", bool), "map_doc": ("doc", int),
             "map_rows_shared": ("rows", list)},
     "interpolate": {"interp_doc_A": ("a", int), "interp_doc_B": ("b", int), "interp_steps": ("steps", int),
                     "interp_mode": ("path", str)},
-    "debug": {"debug_true": ("true", str), "debug_pred": ("pred", str), "debug_doc": ("doc", int),
-              "debug_target": ("target", str)},
+    "debug": {"debug_true": ("true", LABEL), "debug_pred": ("pred", LABEL), "debug_doc": ("doc", int),
+              "debug_target": ("target", LABEL)},
 }
 MAX_TEXT = 2000  # characters of a typed text carried in a link
 MAX_ROWS = 300
+NOTES_KEY = "_link_notes"
 
 
 def _decode(raw: list[str], kind):
-    if kind is list:
+    if kind in (list, LABELS):
         return [v for item in raw for v in item.split(",") if v]
     value = raw[-1] if raw else ""
     if kind is int:
@@ -30,32 +36,90 @@ def _decode(raw: list[str], kind):
     return value
 
 
-def restore(page: str) -> None:
-    """Once per session: copy this page's parameters from the URL into session state."""
-    flag = f"_restored_{page}"
+def note(message: str) -> None:
+    """A note about the link this session was opened with, shown once at the top of the page."""
+    st.session_state.setdefault(NOTES_KEY, []).append(message)
+
+
+def pop_notes() -> list[str]:
+    return st.session_state.pop(NOTES_KEY, [])
+
+
+def _once(flag: str) -> bool:
+    """True the first time in a session."""
     if st.session_state.get(flag):
-        return
+        return False
     st.session_state[flag] = True
+    return True
+
+
+def restore_model(models, default: str) -> None:
+    """Once per session, before the model picker exists: the model a link names, or a note that this
+    server does not have it (the session then shows `default`)."""
+    if not _once("_restored_model") or "model" not in st.query_params:
+        return
+    name = st.query_params.get("model", "")
+    if name in models:
+        st.session_state["model_name"] = name
+        return
+    note(f"The link names the model “{name}”, which this app does not have; it shows “{default}” instead. "
+         "Start the app with `-- --models-dir FOLDER` pointing at that model's folder to open the link as it was.")
+    st.session_state["_link_model_missing"] = True
+
+
+def restore_corpus(corpora, model_name: str) -> None:
+    """Once per session, before the corpus picker exists: the corpus a link names, or a note."""
+    if not _once("_restored_corpus") or "corpus" not in st.query_params:
+        return
+    name = st.query_params.get("corpus", "")
+    if name in corpora and not st.session_state.get("_link_model_missing"):
+        st.session_state["corpus_name"] = name
+        return
+    if not st.session_state.get("_link_model_missing"):
+        note(f"The link names the corpus “{name}”, which the model “{model_name}” does not have here (a corpus "
+             "uploaded in another session is not shared); the first corpus of the model is shown instead.")
+
+
+def restore(page: str, labels: list[str] | None = None) -> None:
+    """Once per session: copy this page's parameters from the URL into session state. Class names that
+    `labels` (the model's classes) lacks are left out, with a note."""
+    if not _once(f"_restored_{page}"):
+        return
     for key, (param, kind) in FIELDS[page].items():
-        if param in st.query_params:
-            try:
-                st.session_state[key] = _decode(st.query_params.get_all(param), kind)
-            except ValueError:
-                continue  # a hand-edited link with a bad value: keep the default
+        if param not in st.query_params:
+            continue
+        try:
+            value = _decode(st.query_params.get_all(param), kind)
+        except ValueError:
+            continue  # a hand-edited link with a bad value: keep the default
+        if labels is not None and kind in (LABEL, LABELS):
+            given = value if kind is LABELS else [value]
+            unknown = [v for v in given if v not in labels]
+            if unknown:
+                note(f"The link's class {', '.join(f'“{v}”' for v in unknown)} ({param}=) is not a class of this "
+                     f"model ({', '.join(labels)}), so it was left out.")
+                if kind is LABEL:
+                    continue
+                value = [v for v in given if v in labels]
+        st.session_state[key] = value
 
 
-def publish(page: str, values: dict) -> None:
-    """Replace the query string with this page's current state (empty values left out)."""
+def publish(page: str | None, values: dict) -> None:
+    """Replace the query string with the model, corpus and this page's current state (empty values left
+    out); `page` None: only the model and corpus."""
     params = {}
+    for key, param in SOURCE.items():
+        if st.session_state.get(key):
+            params[param] = str(st.session_state[key])
     for key, value in values.items():
         param, kind = FIELDS[page][key]
         if value is None or value == "" or value == [] or value is False:
             continue
-        if kind is list:
+        if kind in (list, LABELS):
             value = ",".join(str(v) for v in list(value)[:MAX_ROWS])
         elif kind is bool:
             value = "1"
-        elif kind is str:
+        elif kind in (str, LABEL):
             value = str(value)[:MAX_TEXT]
         params[param] = str(value)
     if dict(st.query_params) != params:
