@@ -56,3 +56,19 @@ def test_examples_are_drawn_per_class_from_readable_texts_and_read_back_for_know
     back = read_examples(tmp_path, ["huge", "Business", "Sports"])
     assert list(back) == ["huge", "Business"]  # the model's order, only its classes
     assert read_examples(tmp_path / "nowhere", ["a"]) == {}
+
+
+def test_the_model_card_names_every_step_a_model_was_built_in(tmp_path):
+    from vae_core.card import render_card
+
+    (tmp_path / "config.json").write_text(json.dumps({"latent_size": 96, "content_latent_size": 64, "labels": ["a"],
+                                                      "prototype_tokens": 48}))
+    joint = {"model": "runs/shipped_joint", "history": [{"phase": "joint", "seconds": 1464.0},
+                                                       {"phase": "decoder", "seconds": 1900.0}]}
+    content = {"model": "runs/ag_news_vae/model", "train_seconds": 590.0, "init_from": joint}
+    (tmp_path / "metrics.json").write_text(json.dumps({"train_seconds": 780.0, "init_from": content}))
+    card = render_card(tmp_path)
+    assert ("Built in 3 steps, each run starting from the model of the one before (`--init-from`): the joint phase "
+            "of `shipped_joint` (24.4 min of optimisation steps), then the decoder phase of `ag_news_vae` (9.8 min "
+            "of optimisation steps), then this run's decoder phase") in card
+    assert "first 48 tokens of the training document nearest to z" in card

@@ -70,10 +70,12 @@ def test_build_default_trains_the_shipped_models_recipe():
     """`python -m vae_core build-default` with no options rebuilds the model in assets/ as it was trained."""
     from conftest import DEFAULT_MODEL
 
-    from vae_core.cli import build_parser, default_model_train_config
+    from vae_core.cli import build_parser, default_model_train_configs
     from vae_core.config import TrainConfig
 
-    rebuild = default_model_train_config(build_parser().parse_args(["build-default"])).to_dict()
+    stages = default_model_train_configs(build_parser().parse_args(["build-default", "--run-dir", "runs/x"]))
+    assert [c.init_from for c in stages] == [None, str(Path("runs/x/model"))]  # the second stage edits the first
+    rebuild = stages[-1].to_dict()
     shipped = json.loads((DEFAULT_MODEL / "training_args.json").read_text())
     # where the data and the run folder were on the machine that trained it is not part of the recipe
     for name in ("train_file", "dev_file"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .catalog import display_name
+
 AG_NEWS_NOTE = (
     "AG's News topic classification data (X. Zhang, J. Zhao, Y. LeCun, \"Character-level Convolutional "
     "Networks for Text Classification\", NeurIPS 2015), built from A. Gulli's AG corpus of news articles. "
@@ -77,10 +79,19 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
                      f"the frozen encoder (free bits {args.get('content_free_bits')} nats per dimension)")
     init = metrics.get("init_from")
     if init:
-        joint = [h for h in init.get("history", []) if h.get("phase") == "joint"]
-        lines.append(f"- Built in two steps: the joint phase is that of `{Path(init['model']).name}` (the same recipe"
-                     + (f"; {joint[-1]['seconds'] / 60:.1f} min of optimisation steps" if joint else "")
-                     + "), kept as it was; this run is the decoder phase on it (`--init-from`)")
+        # the runs this one started from (`--init-from`), oldest first, each on the model of the one before
+        chain, m = [], metrics
+        while isinstance(m.get("init_from"), dict):
+            m = m["init_from"]
+            chain.insert(0, m)
+        steps = []
+        for m in chain:
+            joint = [h for h in m.get("history", []) if h.get("phase") == "joint"]
+            secs = joint[-1]["seconds"] if joint else m.get("train_seconds")
+            steps.append(f"the {'joint' if joint else 'decoder'} phase of `{display_name(m.get('model', '?'))}`"
+                         + (f" ({secs / 60:.1f} min of optimisation steps)" if secs else ""))
+        lines.append(f"- Built in {len(chain) + 1} steps, each run starting from the model of the one before "
+                     f"(`--init-from`): {', then '.join(steps)}, then this run's decoder phase")
     if metrics.get("train_seconds"):
         lines.append(f"- Training time (optimisation steps, excluding evaluation)"
                      f"{' of the decoder phase' if init else ''}: {metrics['train_seconds'] / 60:.1f} min")
