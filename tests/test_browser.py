@@ -162,7 +162,8 @@ def test_a_link_to_your_own_model_opens_it_in_a_fresh_browser(own_run, browser):
         other.goto(link)
         settle(other, "Find the counterfactual")
         assert other.get_by_text("Document #").first.inner_text() == heading
-        assert "tiny_news" in other.locator("[data-testid='stSidebar']").inner_text()
+        # the picker's caption: the tiny model's own classes (the bundled model has four others)
+        assert "3 classes (money, sport, tech)" in other.locator("[data-testid='stSidebar']").inner_text()
         shot(other, "own_model_shared_link")
         missing = browser.new_context().new_page()
         missing.goto(f"{url}/?model=nobody%27s+model&corpus=dev")
