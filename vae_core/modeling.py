@@ -453,9 +453,7 @@ class TextVAE(nn.Module):
 
     def nearest_prototypes(self, z: torch.Tensor) -> torch.Tensor:
         """The row of the prototype bank nearest each z (B, L) in latent space (B,)."""
-        keys = self.prototypes.keys
-        d = (z.float() ** 2).sum(-1, keepdim=True) - 2 * z.float() @ keys.T + (keys ** 2).sum(-1)[None]  # (B, N)
-        return d.argmin(-1)
+        return squared_distances(z, self.prototypes.keys).argmin(-1)
 
     def prototype_memory(self, z: torch.Tensor, rows: torch.Tensor | None = None) -> tuple | None:
         """What the decoder reads of the prototypes for z (B, L): bank `rows` (B,), or those nearest z; None
@@ -755,6 +753,12 @@ class TextVAE(nn.Module):
         model.readable = Readable(CasingTable.load(folder))
         model.eval()
         return model
+
+
+def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances between the rows of a (n, L) and b (N, L) -> (n, N), in float32."""
+    a, b = a.float(), b.float()
+    return (a ** 2).sum(-1, keepdim=True) - 2 * a @ b.T + (b ** 2).sum(-1)[None]
 
 
 def _ban_repeated_ngrams(logits: torch.Tensor, out: torch.Tensor, n: int, keep: int) -> None:

@@ -37,7 +37,8 @@ from .data import (
     tokenize_texts,
 )
 from .losses import cyclical_beta, vae_loss
-from .modeling import Posterior, TextVAE, atomic_replace_dir, load_encoder_tokenizer, packaged_encoder, tensor_sha256
+from .modeling import (Posterior, TextVAE, atomic_replace_dir, load_encoder_tokenizer, packaged_encoder,
+                       squared_distances, tensor_sha256)
 from .readable import CasingTable, Readable
 
 DEFAULT_DECODER_VOCAB = 8192
@@ -578,11 +579,9 @@ def posterior_of_cached(model: TextVAE, rows: torch.Tensor, pooled: bool) -> Pos
 
 def leave_one_out_neighbours(keys: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """For each row of keys (N, L), the index of the nearest other row (Euclidean) (N,)."""
-    keys = keys.float()
-    sq = (keys ** 2).sum(-1)
     out = torch.empty(len(keys), dtype=torch.long)
     for s in range(0, len(keys), chunk):
-        d = sq[s : s + chunk, None] - 2 * keys[s : s + chunk] @ keys.T + sq[None]  # (c, N)
+        d = squared_distances(keys[s : s + chunk], keys)  # (c, N)
         d[torch.arange(d.shape[0]), torch.arange(s, s + d.shape[0])] = float("inf")
         out[s : s + chunk] = d.argmin(-1).cpu()
     return out
