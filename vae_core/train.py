@@ -111,6 +111,8 @@ class Trainer:
         if cfg.max_train_rows is not None:
             train.texts, train.labels = train.texts[: cfg.max_train_rows], train.labels[: cfg.max_train_rows]
         self.train_corpus = train
+        # a few texts of each class from the training file, for the app's examples (saved with every checkpoint)
+        self.examples = pick_examples(train.texts, train.labels, seed=cfg.seed)
         names = mc.labels if start is not None else label_vocabulary(train)
         labels = encode_labels(train.labels, names, train.source)
         if cfg.labels_per_class is not None:
@@ -230,8 +232,7 @@ class Trainer:
             "metrics.json": metrics,
             "training_args.json": self.cfg.to_dict(),
             "data_fingerprint.json": self.fingerprint,
-            # a few texts of each class from the training file, for the app's examples
-            EXAMPLES_FILE: pick_examples(self.train_corpus.texts, self.train_corpus.labels, seed=self.cfg.seed),
+            EXAMPLES_FILE: self.examples,
         }
 
     def _save_state(self) -> None:
