@@ -71,6 +71,7 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
+    from vae_core.config import portable_path
     from vae_core.data import read_corpus
     from vae_core.modeling import TextVAE
 
@@ -83,7 +84,7 @@ def main() -> None:
     vae = {**scores(test.labels, [model.labels[i] for i in probs.argmax(-1).tolist()]),
            "seconds": round(time.time() - t0, 1)}
     res = {
-        "train": args.train, "test": args.test, "test_rows": len(test),
+        "train": portable_path(args.train), "test": portable_path(args.test), "test_rows": len(test),
         "tfidf_1_2gram_logreg": tfidf_baseline(train, test),
         "frozen_encoder_logreg": frozen_encoder_baseline(model.config.encoder_name_or_path, train, test),
         "vae": vae,

@@ -47,7 +47,7 @@ def main() -> None:
     import pandas as pd
 
     from accuracy import frozen_encoder_baseline
-    from vae_core.config import VAEConfig
+    from vae_core.config import VAEConfig, portable_path
     from vae_core.data import UNLABELLED, encode_labels, keep_labels_per_class, label_vocabulary, read_corpus
 
     p = argparse.ArgumentParser()
@@ -75,7 +75,7 @@ def main() -> None:
     common = ["--dev-file", a.dev, "--decoder-epochs", "0", "--seed", str(a.seed)]
     res: dict = {"command": "python benchmarks/semi_supervised.py " + " ".join(sys.argv[1:]),
                  "unlabelled_info_weight": float(a.info_weight), "labels_per_class": a.labels_per_class, "labelled_rows": len(rows), "train_rows": len(kept),
-                 "dev": a.dev}
+                 "dev": portable_path(a.dev)}
 
     print(f"frozen encoder + logistic regression on the {len(rows)} labelled rows", flush=True)
     dev = read_corpus(a.dev, "text", "label")

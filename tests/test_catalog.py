@@ -72,3 +72,26 @@ def test_the_model_card_names_every_step_a_model_was_built_in(tmp_path):
             "of `shipped_joint` (24.4 min of optimisation steps), then the decoder phase of `ag_news_vae` (9.8 min "
             "of optimisation steps), then this run's decoder phase") in card
     assert "first 48 tokens of the training document nearest to z" in card
+
+
+def test_the_model_card_opens_with_hub_metadata_holding_the_measured_figures(tmp_path):
+    import yaml
+
+    from vae_core.card import AG_NEWS_METADATA, render_card
+
+    (tmp_path / "config.json").write_text(json.dumps({"latent_size": 4, "labels": ["a", "b"],
+                                                      "encoder_name_or_path": "sentence-transformers/all-MiniLM-L6-v2"}))
+    card = render_card(tmp_path, {"accuracy": 0.91234, "macro_f1": 0.9, "reader_top1": 0.7, "file": "x/dev.csv"},
+                       metadata=AG_NEWS_METADATA, name="m")
+    assert card.startswith("---\n")
+    head = yaml.safe_load(card.split("---\n")[1])
+    assert head["library_name"] == "vae-core" and head["pipeline_tag"] == "text-classification"
+    assert head["base_model"] == "sentence-transformers/all-MiniLM-L6-v2" and head["license"] == "other"
+    assert head["datasets"] == ["fancyzhx/ag_news"]
+    metrics = {m["name"]: m["value"] for m in head["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["Accuracy"] == 0.9123 and metrics["Macro F1"] == 0.9 and len(metrics) == 3
+    # a model of the user's own, on an encoder in a local folder: no licence or dataset is claimed for it, and
+    # the folder is not named as a base model
+    (tmp_path / "config.json").write_text(json.dumps({"latent_size": 4, "labels": ["a"], "encoder_name_or_path": "/models/enc"}))
+    head = yaml.safe_load(render_card(tmp_path, None).split("---\n")[1])
+    assert "license" not in head and "datasets" not in head and "base_model" not in head and "model-index" not in head

@@ -88,3 +88,54 @@ def test_build_default_trains_the_shipped_models_recipe():
     # settings TrainConfig has gained since that run: the rebuild leaves them at their defaults (the old behaviour)
     defaults = TrainConfig().to_dict()
     assert {k: v for k, v in rebuild.items() if k not in shipped} == {k: defaults[k] for k in rebuild if k not in shipped}
+
+
+def _absolute_paths(folder: Path) -> set[str]:
+    """Every string in the folder's JSON files (and the model card) that is an absolute path."""
+    import re
+
+    found: set[str] = set()
+
+    def walk(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, str) and (v.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", v)):
+            found.add(v)
+
+    for f in folder.rglob("*.json"):
+        walk(json.loads(f.read_text(encoding="utf-8")))
+    for f in folder.rglob("README.md"):
+        found |= set(re.findall(r"(?<![\w.])/(?:home|tmp|work|root|Users|var)/[^\s`)'\"]+", f.read_text(encoding="utf-8")))
+    return found
+
+
+def test_a_saved_checkpoint_holds_no_absolute_path_but_the_encoder_it_was_told(own_run, tiny_encoder_dir):
+    # the run was trained on files in a temporary folder, from another working folder: the checkpoint records
+    # their names (data_fingerprint.json identifies the data), never where this machine keeps them
+    model = own_run / "model"
+    assert _absolute_paths(model) <= {tiny_encoder_dir}
+    args = json.loads((model / "training_args.json").read_text())
+    assert args["train_file"] == "train.csv" and args["dev_file"] == "dev.csv"
+
+
+def test_the_shipped_model_holds_no_absolute_path():
+    from conftest import DEFAULT_MODEL
+
+    assert _absolute_paths(DEFAULT_MODEL) == set()
+    cfg = json.loads((DEFAULT_MODEL / "config.json").read_text())
+    assert "_name_or_path" not in cfg["encoder_config"] and cfg["encoder_name_or_path"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_portable_path(tmp_path, monkeypatch):
+    from vae_core.config import portable_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    assert portable_path(tmp_path / "data" / "train.csv") == "data/train.csv"  # inside the working folder
+    assert portable_path("data/train.csv") == "data/train.csv"  # relative paths stay as given
+    assert portable_path("/somewhere/else/dev.csv") == "dev.csv"  # outside: the name alone
+    assert portable_path(None) is None

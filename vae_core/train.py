@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from .catalog import EXAMPLES_FILE, pick_examples
-from .config import TrainConfig, VAEConfig
+from .config import TrainConfig, VAEConfig, portable_path
 from .data import (
     UNLABELLED,
     LengthGroupedBatches,
@@ -226,11 +226,11 @@ class Trainer:
         if self.cfg.init_from:
             # what the joint phase of the model this run started from measured (its curves, its time)
             init = Path(self.cfg.init_from) / "metrics.json"
-            metrics["init_from"] = {"model": self.cfg.init_from,
+            metrics["init_from"] = {"model": portable_path(self.cfg.init_from),
                                     **(json.loads(init.read_text()) if init.exists() else {})}
         return {
             "metrics.json": metrics,
-            "training_args.json": self.cfg.to_dict(),
+            "training_args.json": self.cfg.portable_dict(),
             "data_fingerprint.json": self.fingerprint,
             EXAMPLES_FILE: self.examples,
         }
