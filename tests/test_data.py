@@ -1,4 +1,4 @@
-
+from pathlib import Path
 import pandas as pd
 import pytest
 
@@ -141,3 +141,25 @@ def test_repeat_labelled_makes_up_the_share_and_leaves_full_labels_alone():
     assert repeat_labelled(rows, labels, 0.0) == (rows, labels)
     half = [0] * 50 + [UNLABELLED] * 50
     assert repeat_labelled(rows, half, 0.25) == (rows, half)  # already labelled enough
+
+
+def test_the_readmes_sst2_script_writes_what_train_reads(tmp_path):
+    # the hub's files as they are laid out (idx, sentence, label 0/1), converted offline from a folder
+    import importlib.util
+
+    import pandas as pd
+
+    from vae_core.data import read_corpus
+
+    spec = importlib.util.spec_from_file_location("get_sst2", Path(__file__).resolve().parent.parent / "scripts" / "get_sst2.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    for name, n in zip(mod.SPLITS.values(), (5, 3)):
+        pd.DataFrame({"idx": range(n), "sentence": [f"a fine film number {i} " for i in range(n)],
+                      "label": [i % 2 for i in range(n)]}).to_parquet(hub / name)
+    assert mod.convert(str(hub), tmp_path / "sst2") == {"train": 5, "dev": 3}
+    train = read_corpus(tmp_path / "sst2" / "train.csv", "text", "label", require_labels=True)
+    assert train.labels == ["negative", "positive", "negative", "positive", "negative"]
+    assert train.texts[1] == "a fine film number 1"
