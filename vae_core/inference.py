@@ -17,8 +17,8 @@ from .modeling import TextVAE
 MAX_CHARS = 20_000  # characters read from a typed text; the encoder reads at most max_length tokens of them
 INTERPOLATION_MODES = ("linear", "spherical")
 # One short text is too little work to share between threads: with two, every operation waits for both, and
-# when a browser or another process holds a core the encoder took 55 to 164 ms instead of 15 (measured in
-# the app on 2 cores with Chromium beside it). Classifying one text uses one thread.
+# a browser or another process holding a core makes the encoder several times slower (benchmarks/RESULTS.md,
+# latency). Classifying one text uses one thread.
 SINGLE_TEXT_THREADS = 1
 
 
@@ -178,8 +178,9 @@ class Explorer:
             return torch.softmax(self.model.classify(z_t), -1).numpy()
 
     def decode(self, z: np.ndarray) -> list[str]:
-        """Text for latents (N, L): the greedy text or a seeded sample, whichever the encoder maps back
-        closest to z (`TextVAE.decode_text`); the same z always gives the same text."""
+        """Written text for latents (N, L): of the greedy text and seeded samples, the one
+        `TextVAE.decode_text` keeps (it reads as the class at z and the encoder maps it back closest to z);
+        the same z always gives the same text."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
         with self._turn():
             return self.model.decode_text(z_t)

@@ -7,8 +7,8 @@ move is the minimum-norm d that meets them: a small quadratic programme, solved 
 The flip point asks for a *confident* flip, as counterfactual explainers do (a target probability): a margin
 m over each of the C - 1 other classes guarantees p(target | z) >= 1 / (1 + (C - 1) e^-m), so the confidence
 q is met with m = log(q (C - 1) / (1 - q)). On the exact boundary (a margin of 0) the classifier is split,
-and a text decoded there reads as either class about as often (measured on the misclassified AG News dev
-documents: 44% as the target), at p >= 0.9 mostly as the target (89%; benchmarks/counterfactual_figures.py). A line search over larger margins then finds
+and a text decoded there reads as either class about as often, at p >= 0.9 mostly as the target
+(benchmarks/counterfactual_figures.py; figures in benchmarks/RESULTS.md). A line search over larger margins then finds
 the smallest move whose *decoded text*, encoded again, is classified as the target too (a counterfactual you
 can read), within a distance budget.
 """
