@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from .catalog import display_name
+from .files import atomic_write
 from .modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE
 
 # The Hugging Face metadata of a model trained on the bundled AG News data (the card's header): the corpus is
@@ -183,13 +184,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
 
 def write_card(folder: str | Path, evaluation: dict | None = None, **kw) -> Path:
     folder = Path(folder)
-    path = folder / "README.md"
-    tmp = folder / ".README.md.tmp"
-    tmp.write_text(render_card(folder, evaluation, **kw), encoding="utf-8")
-    tmp.replace(path)
+    path = atomic_write(folder / "README.md", render_card(folder, evaluation, **kw))
     if evaluation is not None:
-        ev = {k: v for k, v in evaluation.items()}
-        tmp = folder / ".evaluation.json.tmp"
-        tmp.write_text(json.dumps(ev, indent=2, default=float) + "\n")
-        tmp.replace(folder / "evaluation.json")
+        atomic_write(folder / "evaluation.json", json.dumps(evaluation, indent=2, default=float) + "\n")
     return path

@@ -179,7 +179,8 @@ def cmd_build_default(args) -> int:
     from .data import read_corpus
     from .evaluate import evaluate_file
     from .index import build_index, write_index
-    from .modeling import TextVAE, atomic_replace_dir
+    from .files import atomic_replace_dir
+    from .modeling import TextVAE
     from .train import train
 
     data, out = Path(args.data_dir), Path(args.output)

@@ -10,7 +10,7 @@ import torch
 from .config import DEFAULT_ENCODER, portable_path
 from .data import encode_labels, read_corpus
 from .losses import gaussian_log_density, kl_per_dim, reconstruction_nll
-from .modeling import TextVAE, resolve_encoder
+from .modeling import Posterior, TextVAE, resolve_encoder
 from .readable import wordpiece_artefacts
 
 
@@ -90,8 +90,7 @@ def mutual_information(mu: torch.Tensor, logvar: torch.Tensor, seed: int = 0, ch
     """I(x; z) under q, estimated as in He et al. (2019): E_x E_q(z|x)[log q(z|x)] - E_q(z)[log q(z)],
     with q(z) the average of the posteriors of the given documents and one z sample per document."""
     N, L = mu.shape
-    g = torch.Generator().manual_seed(seed)
-    z = mu + torch.randn(mu.shape, generator=g) * (0.5 * logvar).exp()  # (N, L)
+    z = Posterior(mu, logvar).sample(torch.Generator().manual_seed(seed))  # (N, L)
     neg_entropy = (-0.5 * L * math.log(2 * math.pi) - 0.5 * (1 + logvar).sum(-1)).mean()
     log_qz = []
     for s in range(0, N, chunk):

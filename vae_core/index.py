@@ -3,8 +3,6 @@ logvar, uncertainty and 2-D map coordinates (Parquet, with the model and project
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -13,7 +11,8 @@ import torch
 
 from .evaluate import forward_corpus
 from .interpret.projection import fit_projection
-from .modeling import TextVAE
+from .files import atomic_path
+from .modeling import Posterior, TextVAE
 
 INDEX_VERSION = 1
 
@@ -22,12 +21,9 @@ def posterior_uncertainty(model: TextVAE, mu: torch.Tensor, logvar: torch.Tensor
                           seed: int = 0) -> dict[str, np.ndarray]:
     """Sample z from each posterior: spread of the predicted class's probability and the share of
     samples whose prediction differs from the one at mu."""
-    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         pred = model.classify(mu).argmax(-1)  # (N,)
-        eps = torch.randn((samples, *mu.shape), generator=g)
-        z = mu[None] + eps * (0.5 * logvar).exp()[None]  # (K, N, L)
-        p = torch.softmax(model.classify(z), -1)  # (K, N, C)
+        p = Posterior(mu, logvar).class_probabilities(model, samples, seed)  # (K, N, C)
         p_pred = p.gather(-1, pred[None, :, None].expand(samples, -1, 1)).squeeze(-1)  # (K, N)
         flips = (p.argmax(-1) != pred[None]).float().mean(0)
     return {"prob_std": p_pred.std(0).numpy(), "flip_rate": flips.numpy()}
@@ -78,14 +74,8 @@ def write_index(df, path: str | Path, meta: dict) -> Path:
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"vae_index": json.dumps({"version": INDEX_VERSION, **meta}).encode()})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

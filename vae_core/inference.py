@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .modeling import TextVAE
+from .modeling import Posterior, TextVAE
 
 MAX_CHARS = 20_000  # characters read from a typed text; the encoder reads at most max_length tokens of them
 INTERPOLATION_MODES = ("linear", "spherical")
@@ -152,13 +152,11 @@ class Explorer:
 
     def uncertainty(self, mu: Sequence[float], logvar: Sequence[float], samples: int = 64, seed: int = 0) -> Uncertainty:
         """Class probabilities over `samples` draws from the posterior (seeded: the same every time)."""
-        mu_t = torch.tensor(np.asarray(mu, dtype=np.float32))[None]  # (1, L)
-        std = torch.tensor(np.asarray(logvar, dtype=np.float32)).mul(0.5).exp()[None]
-        g = torch.Generator().manual_seed(seed)
-        z = mu_t + torch.randn((samples, mu_t.shape[1]), generator=g) * std  # (K, L)
+        post = Posterior(torch.tensor(np.asarray(mu, dtype=np.float32))[None],
+                         torch.tensor(np.asarray(logvar, dtype=np.float32))[None])  # (1, L) each
         with self._turn(SINGLE_TEXT_THREADS), torch.no_grad():
-            p = torch.softmax(self.model.classify(z), -1)  # (K, C)
-            at_mu = int(self.model.classify(mu_t).argmax(-1))
+            p = post.class_probabilities(self.model, samples, seed)[:, 0]  # (K, C)
+            at_mu = int(self.model.classify(post.mu).argmax(-1))
         return Uncertainty(mean=p.mean(0).tolist(), std=p.std(0).tolist(),
                            flip_share=float((p.argmax(-1) != at_mu).float().mean()), samples=samples)
 

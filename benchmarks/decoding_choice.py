@@ -1,0 +1,117 @@
+"""How decoded text is chosen among candidates, graded by the independent reader. For the first N documents
+of a file, the greedy text and K - 1 samples at temperature T are decoded from each mu (as
+`TextVAE.decode_text` does); each candidate is scored by
+  - the encoder's density log q(z | candidate) (what `decode_text` keeps: the shipped rule),
+  - the decoder's own log-likelihood of the candidate given z, summed or per token,
+  - the sum of both,
+and among the candidates the classifier reads as the class at z (all, when none does) each rule keeps its
+best. Greedy alone is a row too, and so is a *ceiling* that no product may use: the candidate the independent
+reader itself finds closest to the source (what any rule could reach with these candidates).
+Every choice is graded as `evaluate` grades: the reader (base all-MiniLM-L6-v2) finding the source among all
+documents of the file, the mean cosine of decoded text and source, and BLEU-4 against the decoder's target.
+
+    python benchmarks/decoding_choice.py --tag shipped-K8
+    python benchmarks/decoding_choice.py --tag K16 --candidates 16
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main() -> None:
+    import numpy as np
+    import sacrebleu
+    import torch
+
+    from vae_core.config import portable_path
+    from vae_core.data import read_corpus
+    from vae_core.evaluate import IndependentReader, reader_fidelity
+    from vae_core.losses import gaussian_log_density
+    from vae_core.modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE, TextVAE
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=str(REPO / "assets" / "models" / "ag_news_vae"))
+    p.add_argument("--data", default=str(REPO / "assets" / "data" / "ag_news" / "dev.csv"))
+    p.add_argument("--rows", type=int, default=400, help="documents decoded (the first N of the file)")
+    p.add_argument("--candidates", type=int, default=DECODE_CANDIDATES)
+    p.add_argument("--temperature", type=float, default=DECODE_TEMPERATURE)
+    p.add_argument("--tag", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "decoding_choice.json"))
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+
+    model = TextVAE.from_pretrained(a.model).eval()
+    tok = model.tokenizer
+    texts = read_corpus(a.data, "text", "label").texts
+    N, K = min(a.rows, len(texts)), a.candidates
+    t0 = time.time()
+    cands, parts = [], []
+    with torch.no_grad():
+        mu = model.encode_texts(texts[:N]).mu
+        for s in range(0, N, 50):
+            z = mu[s : s + 50]
+            B = z.shape[0]
+            g = torch.Generator().manual_seed(0)  # as decode_text: seed 0, greedy rows first
+            temps = torch.cat([torch.zeros(B), torch.full((B * (K - 1),), a.temperature)])
+            ids = model.generate(torch.cat([z, z.repeat_interleave(K - 1, dim=0)]), temperature=temps, generator=g)
+            raw = [tok.decode(r, skip_special_tokens=True).strip() for r in ids]
+            rows = [[raw[b]] + raw[B + b * (K - 1) : B + (b + 1) * (K - 1)] for b in range(B)]
+            enc = model.tokenize([t if t.strip() else "." for row in rows for t in row])
+            post = model.encode(**enc)
+            zz = z.repeat_interleave(K, dim=0)
+            dec_in, tgt = model.decoder_io(enc["input_ids"], enc["attention_mask"])
+            lp = -torch.nn.functional.cross_entropy(model.decode_logits(zz, dec_in).float().transpose(1, 2), tgt,
+                                                    ignore_index=-100, reduction="none").sum(1)
+            n = (tgt != -100).sum(1).clamp(min=1)
+            parts.append({"density": gaussian_log_density(zz, post.mu, post.logvar).view(B, K),
+                          "agrees": model.classify(post.mu).argmax(-1).view(B, K) == model.classify(z).argmax(-1)[:, None],
+                          "dec_sum": lp.view(B, K), "dec_mean": (lp / n).view(B, K)})
+            cands += rows
+            print(f"decoded {s + B}/{N} ({time.time() - t0:.0f} s)", flush=True)
+    seconds = time.time() - t0
+    sc = {k: torch.cat([q[k] for q in parts]) for k in parts[0]}
+
+    reader = IndependentReader()
+    src = reader.embed(texts)
+    emb = reader.embed([c for row in cands for c in row]).reshape(N, K, -1)
+    refs = []
+    for t in texts[:N]:
+        i = tok(t, truncation=True, max_length=model.config.max_length)["input_ids"]
+        refs.append(tok.decode(i[1 : model.config.decoder_max_length], skip_special_tokens=True).strip())
+
+    def keep(score):
+        ok = sc["agrees"]
+        return score.masked_fill(~ok & ok.any(-1, keepdim=True), float("-inf")).argmax(-1)
+
+    rules = {"encoder density (shipped)": keep(sc["density"]), "decoder log-likelihood": keep(sc["dec_sum"]),
+             "decoder log-likelihood per token": keep(sc["dec_mean"]),
+             "encoder density + decoder log-likelihood": keep(sc["density"] + sc["dec_sum"]),
+             "greedy only": torch.zeros(N, dtype=torch.long),
+             "ceiling: the candidate the reader prefers (not usable)": torch.from_numpy((emb * src[:N, None]).sum(-1).argmax(-1))}
+    res = {"tag": a.tag, "model": portable_path(a.model), "data": portable_path(a.data), "rows": N, "candidates": K,
+           "temperature": a.temperature, "decoding_seconds": round(seconds, 1), "rules": {}}
+    for name, pick in rules.items():
+        f = reader_fidelity(emb[np.arange(N), pick.numpy()], src)
+        hyp = [cands[i][k] for i, k in enumerate(pick.tolist())]
+        res["rules"][name] = {"reader_top1": round(f["reader_top1"], 4), "reader_top10": round(f["reader_top10"], 4),
+                              "reader_cosine": round(f["reader_cosine"], 4),
+                              "bleu4": round(sacrebleu.corpus_bleu(hyp, [refs], lowercase=True).score / 100, 4),
+                              "label_consistent": round(float(sc["agrees"][torch.arange(N), pick].float().mean()), 4)}
+        print(f"{name:<56} " + "  ".join(f"{k} {v}" for k, v in res["rules"][name].items()), flush=True)
+    out = Path(a.out)
+    rows = json.loads(out.read_text()) if out.exists() else []
+    rows = [r for r in rows if r.get("tag") != a.tag] + [res]
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
