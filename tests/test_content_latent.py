@@ -98,6 +98,15 @@ def test_a_longer_decoder_keeps_its_trained_positions_and_decodes_as_before(mode
         assert b.startswith(a)
     with pytest.raises(Exception, match="word_dropout"):
         model.set_decoder_settings(word_dropout=1.5)
+    # the decoder's own dropout: every dropout inside the decoder, attention included; the encoder's stays
+    enc_p = [m.p for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout)]
+    model.set_decoder_settings(dropout=0.3)
+    assert model.config.dropout == 0.3
+    assert {m.p for m in model.decoder.modules() if isinstance(m, torch.nn.Dropout)} == {0.3}
+    assert {b.dropout for b in model.decoder.blocks} == {0.3}
+    assert [m.p for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout)] == enc_p
+    with pytest.raises(Exception, match="dropout"):
+        model.set_decoder_settings(dropout=-0.1)
 
 
 def test_prototype_decoder_reads_the_nearest_bank_document_and_roundtrips(model, tmp_path):

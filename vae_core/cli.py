@@ -50,6 +50,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--word-dropout", type=float,
                    help=f"share of the decoder's input tokens masked in training (default {m.word_dropout}; with "
                         "--init-from: the checkpoint's)")
+    g.add_argument("--decoder-dropout", type=float,
+                   help=f"dropout inside the decoder (default {m.dropout}; with --init-from: the checkpoint's)")
     g = p.add_argument_group("optimisation")
     for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "layer_decay", "head_lr",
                  "weight_decay", "warmup_ratio", "class_weight", "recon_weight", "unlabelled_info_weight", "beta_max",

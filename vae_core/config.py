@@ -185,6 +185,7 @@ class TrainConfig:
     # init_from they change the checkpoint's decoder (a longer length adds positions). None = as they are.
     decoder_max_length: int | None = None
     word_dropout: float | None = None
+    decoder_dropout: float | None = None  # None: the model's (VAEConfig.dropout); with init_from, the checkpoint's
     bow_weight: float = 1.0  # auxiliary bag-of-words reconstruction from z (0 = off)
     # Weight of the information term on unlabelled rows (confident, class-balanced predictions; see
     # losses.unlabelled_information), ramped up over the first epoch. Only semi-supervised runs have

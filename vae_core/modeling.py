@@ -413,14 +413,22 @@ class TextVAE(nn.Module):
         self.config.content_latent_size = dims
 
     def set_decoder_settings(self, max_length: int | None = None, word_dropout: float | None = None,
-                             generator: torch.Generator | None = None) -> None:
+                             generator: torch.Generator | None = None, dropout: float | None = None) -> None:
         """Change how the decoder trains and decodes: `max_length` target tokens (longer: new position
-        embeddings, drawn as at initialisation, after the trained ones; shorter: the first ones kept) and
-        `word_dropout`. None leaves a setting as it is."""
+        embeddings, drawn as at initialisation, after the trained ones; shorter: the first ones kept),
+        `word_dropout` and the decoder's `dropout`. None leaves a setting as it is."""
+        for name, value in (("word_dropout", word_dropout), ("dropout", dropout)):
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {value}.")
         if word_dropout is not None:
-            if not 0.0 <= word_dropout < 1.0:
-                raise ConfigError(f"word_dropout must be in [0, 1), got {word_dropout}.")
             self.config.word_dropout = float(word_dropout)
+        if dropout is not None:
+            self.config.dropout = float(dropout)
+            for m in self.decoder.modules():
+                if isinstance(m, nn.Dropout):
+                    m.p = float(dropout)
+                elif isinstance(m, DecoderBlock):
+                    m.dropout = float(dropout)
         if max_length is None or max_length == self.config.decoder_max_length:
             return
         if max_length < 2:

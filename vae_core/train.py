@@ -149,7 +149,7 @@ class Trainer:
                 mc.decoder_vocab_size = 0
         # explicit decoder settings win over the checkpoint's (a fresh model already has them from mc)
         self.model.set_decoder_settings(cfg.decoder_max_length, cfg.word_dropout,
-                                        torch.Generator().manual_seed(cfg.seed))
+                                        torch.Generator().manual_seed(cfg.seed), dropout=cfg.decoder_dropout)
         self._freeze_and_share(record=start is None)
         self.tokenizer = tokenizer
         self.fingerprint = {"train": train.fingerprint(), "dev": self.dev.fingerprint() if self.dev else None,
