@@ -43,42 +43,37 @@ def fit_projection(mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighb
 
 class LatentMap:
     """Maps latents onto a fitted map and map positions back to latents, by inverse-distance weighting
-    over the k nearest indexed documents (no pickled projector is ever stored)."""
+    over the k nearest indexed documents (scikit-learn's KNeighborsRegressor with distance weights; a
+    position that is an indexed document's gets that document's value). No pickled projector is stored."""
 
     def __init__(self, mu: np.ndarray, xy: np.ndarray, k: int = 10):
-        from sklearn.neighbors import NearestNeighbors
+        from sklearn.neighbors import KNeighborsRegressor
 
         self.mu = np.asarray(mu, dtype=np.float32)  # (N, L)
         self.xy = np.asarray(xy, dtype=np.float32)  # (N, 2)
         self.k = max(1, min(k, len(self.mu)))
-        self._latent_nn = NearestNeighbors(n_neighbors=self.k).fit(self.mu)
-        self._map_nn = NearestNeighbors(n_neighbors=self.k).fit(self.xy)
+        self._to_map = KNeighborsRegressor(n_neighbors=self.k, weights="distance").fit(self.mu, self.xy)
+        self._to_latent = KNeighborsRegressor(n_neighbors=self.k, weights="distance").fit(self.xy, self.mu)
 
     @staticmethod
-    def _blend(values: np.ndarray, dist: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        w = 1.0 / (dist + 1e-6)  # (Q, k)
-        w /= w.sum(1, keepdims=True)
-        return (values[idx] * w[..., None]).sum(1)
+    def _rows(a: np.ndarray) -> np.ndarray:
+        return np.atleast_2d(np.asarray(a, dtype=np.float32))
 
     def neighbours(self, mu_query: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(distances, indices), each (Q, k), of the nearest documents in latent space."""
-        q = np.atleast_2d(np.asarray(mu_query, dtype=np.float32))
-        return self._latent_nn.kneighbors(q, n_neighbors=min(k or self.k, len(self.mu)))
+        return self._to_map.kneighbors(self._rows(mu_query), n_neighbors=min(k or self.k, len(self.mu)))
 
     def transform(self, mu_new: np.ndarray) -> np.ndarray:
         """(Q, L) latents -> (Q, 2) map positions."""
-        dist, idx = self._latent_nn.kneighbors(np.atleast_2d(np.asarray(mu_new, dtype=np.float32)))
-        return self._blend(self.xy, dist, idx)
+        return self._to_map.predict(self._rows(mu_new)).astype(np.float32)
 
     def inverse(self, xy_new: np.ndarray) -> np.ndarray:
         """(Q, 2) map positions -> (Q, L) latents."""
-        dist, idx = self._map_nn.kneighbors(np.atleast_2d(np.asarray(xy_new, dtype=np.float32)))
-        return self._blend(self.mu, dist, idx)
+        return self._to_latent.predict(self._rows(xy_new)).astype(np.float32)
 
     def density(self, xy_new: np.ndarray, k: int = 5) -> np.ndarray:
         """Mean distance (Q,) from each map position to its k nearest documents: large where the map is empty."""
-        dist, _ = self._map_nn.kneighbors(np.atleast_2d(np.asarray(xy_new, dtype=np.float32)),
-                                          n_neighbors=min(k, len(self.xy)))
+        dist, _ = self._to_latent.kneighbors(self._rows(xy_new), n_neighbors=min(k, len(self.xy)))
         return dist.mean(1)
 
     def grid(self, resolution: int = 60, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
