@@ -153,17 +153,18 @@ def test_unknown_hub_encoder_offline_gives_clear_error():
         TextVAE(VAEConfig(encoder_name_or_path="nobody/no-such-encoder", labels=["a", "b"]))
 
 
-def test_repeated_ngrams_are_banned():
-    from vae_core.modeling import _ban_repeated_ngrams
+def test_decoding_bans_repeated_ngrams_and_penalises_repeated_tokens():
+    from vae_core.modeling import decoding_processors
 
     logits = torch.zeros(2, 10)
     out = torch.tensor([[5, 6, 7, 5, 6], [1, 2, 3, 4, 5]])
-    _ban_repeated_ngrams(logits, out, 3, keep=9)
-    assert logits[0, 7] == float("-inf") and torch.isfinite(logits[0, [0, 1, 2, 3, 4, 5, 6, 8, 9]]).all()
-    assert torch.isfinite(logits[1]).all()  # no earlier occurrence of (4, 5)
-    logits = torch.zeros(1, 10)
-    _ban_repeated_ngrams(logits, torch.tensor([[9, 9]]), 2, keep=9)
-    assert torch.isfinite(logits).all()  # end of text is never banned
+    banned = decoding_processors(3, 1.0)(out, logits)
+    assert banned[0, 7] == float("-inf") and torch.isfinite(banned[0, [0, 1, 2, 3, 4, 5, 6, 8, 9]]).all()
+    assert torch.isfinite(banned[1]).all()  # no earlier occurrence of (4, 5)
+    scores = torch.tensor([[2.0, -2.0, 1.0]])
+    penalised = decoding_processors(0, 2.0)(torch.tensor([[0, 1]]), scores)
+    assert penalised.tolist() == [[1.0, -4.0, 1.0]]  # seen tokens: positive halved, negative doubled
+    assert len(decoding_processors(0, 1.0)) == 0
 
 
 def test_generation_never_repeats_a_trigram(tiny_model):

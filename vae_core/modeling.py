@@ -543,9 +543,10 @@ class TextVAE(nn.Module):
         sampled at `temperature` > 0 (from `generator`, for repeatable samples); a tensor (B,) of
         temperatures mixes both in one batch (0 = greedy for that row).
 
-        As in transformers' `generate`: an n-gram never repeats (`no_repeat_ngram_size`, 0 = off) and the
-        logits of tokens already produced are divided (positive) or multiplied (negative) by
-        `repetition_penalty` (1.0 = off)."""
+        transformers' logits processors as its `generate` applies them: an n-gram never repeats
+        (`no_repeat_ngram_size`, 0 = off) and the logits of tokens already produced are divided (positive) or
+        multiplied (negative) by `repetition_penalty` (1.0 = off). Sampling draws from the top SAMPLE_TOP_K
+        tokens at each row's own temperature (transformers' warpers take one temperature per batch)."""
         was_training = self.training
         self.eval()
         try:
@@ -562,18 +563,16 @@ class TextVAE(nn.Module):
             tok = torch.full((B, 1), self._special["bos"], dtype=torch.long, device=z.device)
             eos_idx = int(dec.vocab_map[self._special["eos"]])
             unk_idx = int(dec.vocab_map[self._special["unk"]])
-            out = torch.zeros((B, 0), dtype=torch.long, device=z.device)
+            out = torch.zeros((B, 0), dtype=torch.long, device=z.device)  # decoder-vocabulary indices
             done = torch.zeros(B, dtype=torch.bool, device=z.device)
+            processors = decoding_processors(no_repeat_ngram_size, repetition_penalty)
             for t in range(T):
                 h = dec.hidden_states(tok, cond, self.word_embeddings, start=t, memory=memory, caches=caches)
                 logits = dec.logits(h[:, -1], self.word_embeddings, out_emb)  # (B, V)
                 if not allow_unk and unk_idx != eos_idx:
                     logits[:, unk_idx] = float("-inf")
-                if t and repetition_penalty != 1.0:
-                    seen = logits.gather(1, out)  # (B, t)
-                    logits.scatter_(1, out, torch.where(seen > 0, seen / repetition_penalty, seen * repetition_penalty))
-                if no_repeat_ngram_size and t + 1 >= no_repeat_ngram_size:
-                    _ban_repeated_ngrams(logits, out, no_repeat_ngram_size, eos_idx)
+                if t:
+                    logits = processors(out, logits)
                 if sampled is not None:
                     # Top-k sampling: drawing over the whole vocabulary costs more than the decoder's
                     # step on CPU (the random numbers alone), and at the temperatures used here the tokens
@@ -781,16 +780,17 @@ def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a ** 2).sum(-1, keepdim=True) - 2 * a @ b.T + (b ** 2).sum(-1)[None]
 
 
-def _ban_repeated_ngrams(logits: torch.Tensor, out: torch.Tensor, n: int, keep: int) -> None:
-    """Set to -inf the logits of tokens that would repeat an n-gram already in `out` (B, t); `keep`
-    (end of text) is never banned."""
-    prefix = out[:, out.shape[1] - (n - 1):].tolist() if n > 1 else [[] for _ in range(out.shape[0])]
-    rows = out.tolist()
-    for b, row in enumerate(rows):
-        banned = {row[i + n - 1] for i in range(len(row) - n + 1) if row[i : i + n - 1] == prefix[b]}
-        banned.discard(keep)
-        if banned:
-            logits[b, list(banned)] = float("-inf")
+def decoding_processors(no_repeat_ngram_size: int = 3, repetition_penalty: float = 1.2):
+    """transformers' logits processors for decoding (input ids and scores in the decoder's vocabulary):
+    no repeated n-grams (0 = off) and a repetition penalty (1.0 = off)."""
+    from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
+
+    procs = LogitsProcessorList()
+    if repetition_penalty != 1.0:
+        procs.append(RepetitionPenaltyLogitsProcessor(repetition_penalty))
+    if no_repeat_ngram_size:
+        procs.append(NoRepeatNGramLogitsProcessor(no_repeat_ngram_size))
+    return procs
 
 
 def param_count(module: nn.Module) -> int:
