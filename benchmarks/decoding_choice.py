@@ -12,6 +12,7 @@ documents of the file, the mean cosine of decoded text and source, and BLEU-4 ag
 
     python benchmarks/decoding_choice.py --tag shipped-K8
     python benchmarks/decoding_choice.py --tag K16 --candidates 16
+    python benchmarks/decoding_choice.py --tag no-penalties --repetition-penalty 1.0 --no-repeat-ngram 0
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=400, help="documents decoded (the first N of the file)")
     p.add_argument("--candidates", type=int, default=DECODE_CANDIDATES)
     p.add_argument("--temperature", type=float, default=DECODE_TEMPERATURE)
+    p.add_argument("--repetition-penalty", type=float, default=1.2, help="as TextVAE.generate (1.0 = off)")
+    p.add_argument("--no-repeat-ngram", type=int, default=3, help="as TextVAE.generate (0 = off)")
     p.add_argument("--tag", required=True)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "decoding_choice.json"))
@@ -62,7 +65,8 @@ def main() -> None:
             B = z.shape[0]
             g = torch.Generator().manual_seed(0)  # as decode_text: seed 0, greedy rows first
             temps = torch.cat([torch.zeros(B), torch.full((B * (K - 1),), a.temperature)])
-            ids = model.generate(torch.cat([z, z.repeat_interleave(K - 1, dim=0)]), temperature=temps, generator=g)
+            ids = model.generate(torch.cat([z, z.repeat_interleave(K - 1, dim=0)]), temperature=temps, generator=g,
+                                 repetition_penalty=a.repetition_penalty, no_repeat_ngram_size=a.no_repeat_ngram)
             raw = [tok.decode(r, skip_special_tokens=True).strip() for r in ids]
             rows = [[raw[b]] + raw[B + b * (K - 1) : B + (b + 1) * (K - 1)] for b in range(B)]
             enc = model.tokenize([t if t.strip() else "." for row in rows for t in row])
@@ -98,7 +102,8 @@ def main() -> None:
              "greedy only": torch.zeros(N, dtype=torch.long),
              "ceiling: the candidate the reader prefers (not usable)": torch.from_numpy((emb * src[:N, None]).sum(-1).argmax(-1))}
     res = {"tag": a.tag, "model": portable_path(a.model), "data": portable_path(a.data), "rows": N, "candidates": K,
-           "temperature": a.temperature, "decoding_seconds": round(seconds, 1), "rules": {}}
+           "temperature": a.temperature, "repetition_penalty": a.repetition_penalty,
+           "no_repeat_ngram": a.no_repeat_ngram, "decoding_seconds": round(seconds, 1), "rules": {}}
     for name, pick in rules.items():
         f = reader_fidelity(emb[np.arange(N), pick.numpy()], src)
         hyp = [cands[i][k] for i, k in enumerate(pick.tolist())]
