@@ -73,6 +73,9 @@ def test_classify_uncertainty_and_determinism(explorer):
     assert sharp.flip_share == 0 and max(sharp.std) < 1e-4
     with pytest.raises(ValueError, match="empty"):
         explorer.classify("   ")
+    # the tiny model reads 32 tokens: a long text is counted, a short one not, and the lock is free after
+    assert explorer.count_too_long(["market stock shares", " ".join(["market"] * 60)]) == 1
+    assert not explorer.lock.locked()
 
 
 @pytest.fixture()
@@ -163,6 +166,12 @@ def test_corpus_index_search_neighbours_and_landscape(corpus, explorer):
     np.testing.assert_allclose(land["probs"].sum(-1), 1.0, atol=1e-5)
     cents = corpus.centroids()
     assert set(cents) == set(corpus.df.label) and cents["money"].shape == (4,)
+    # the cache key follows the content: a copy has the same, a corpus with one label changed another
+    copy = CorpusIndex(corpus.df.copy(), dict(corpus.meta))
+    assert copy.content_key == corpus.content_key
+    changed = corpus.df.copy()
+    changed.loc[0, "label"] = "sport" if changed.loc[0, "label"] != "sport" else "money"
+    assert CorpusIndex(changed, dict(corpus.meta)).content_key != corpus.content_key
 
 
 def test_latent_health_flags_a_collapsed_posterior():

@@ -2,6 +2,7 @@
 logvar, uncertainty and 2-D map coordinates (Parquet, with the model and projection in its metadata)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Sequence
@@ -111,6 +112,18 @@ class CorpusIndex:
 
     def __len__(self) -> int:
         return len(self.df)
+
+    @property
+    def content_key(self) -> str:
+        """A digest of what this index holds (latents, map, predictions, labels): a cache key that stays
+        the same for the same content and never points at another corpus, unlike an object's id."""
+        if getattr(self, "_content_key", None) is None:
+            h = hashlib.sha256()
+            for a in (self.mu, self.xy, self.probs):
+                h.update(np.ascontiguousarray(a).tobytes())
+            h.update(json.dumps([self.labels, self.df["label"].astype(str).tolist()]).encode())
+            self._content_key = h.hexdigest()[:16]
+        return self._content_key
 
     @property
     def labels(self) -> list[str]:

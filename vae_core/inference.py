@@ -16,6 +16,8 @@ from .modeling import Posterior, TextVAE
 
 MAX_CHARS = 20_000  # characters read from a typed text; the encoder reads at most max_length tokens of them
 INTERPOLATION_MODES = ("linear", "spherical")
+UNCERTAINTY_SAMPLES = 64  # draws from one text's posterior on the Classify page
+IG_STEPS = 32  # Integrated Gradients' steps along the path from the PAD baseline
 # One short text is too little work to share between threads: with two, every operation waits for both, and
 # a browser or another process holding a core makes the encoder several times slower (benchmarks/RESULTS.md,
 # latency). Classifying one text uses one thread.
@@ -45,6 +47,18 @@ class Uncertainty:
     std: list[float]  # (C,)
     flip_share: float  # share of samples whose predicted class differs from the one at mu
     samples: int
+
+    # a posterior is settled when no sample leaves the class and p(class) hardly moves; near a boundary when
+    # more than this share of the samples predicts another class
+    SETTLED_SPREAD, BOUNDARY_SHARE = 0.05, 0.1
+
+    def verdict(self, k: int) -> str:
+        """How settled the prediction of class `k` is, in words."""
+        if self.flip_share == 0 and self.std[k] < self.SETTLED_SPREAD:
+            return "settled: the whole posterior sits in one class"
+        if self.flip_share > self.BOUNDARY_SHARE:
+            return "near a class boundary: part of the posterior crosses it"
+        return "mostly settled"
 
 
 @dataclass
@@ -150,7 +164,8 @@ class Explorer:
             post = self.model.encode_texts([t[:MAX_CHARS] for t in texts])
         return post.mu.numpy(), post.logvar.numpy()
 
-    def uncertainty(self, mu: Sequence[float], logvar: Sequence[float], samples: int = 64, seed: int = 0) -> Uncertainty:
+    def uncertainty(self, mu: Sequence[float], logvar: Sequence[float], samples: int = UNCERTAINTY_SAMPLES,
+                    seed: int = 0) -> Uncertainty:
         """Class probabilities over `samples` draws from the posterior (seeded: the same every time)."""
         post = Posterior(torch.tensor(np.asarray(mu, dtype=np.float32))[None],
                          torch.tensor(np.asarray(logvar, dtype=np.float32))[None])  # (1, L) each
@@ -160,7 +175,7 @@ class Explorer:
         return Uncertainty(mean=p.mean(0).tolist(), std=p.std(0).tolist(),
                            flip_share=float((p.argmax(-1) != at_mu).float().mean()), samples=samples)
 
-    def attribute(self, text: str, target: int, method: str = "integrated_gradients", n_steps: int = 32):
+    def attribute(self, text: str, target: int, method: str = "integrated_gradients", n_steps: int = IG_STEPS):
         from .interpret.attribution import attribute
 
         if not (0 <= target < len(self.labels)):
@@ -235,6 +250,11 @@ class Explorer:
         W = np.zeros((head.out_features, self.latent_size), dtype=np.float32)
         W[:, : head.in_features] = head.weight.detach().numpy()
         return W, head.bias.detach().numpy().copy()
+
+    def count_too_long(self, texts: Sequence[str]) -> int:
+        """How many texts are longer than the encoder reads (only their beginning is encoded)."""
+        with self._turn():
+            return self.model.count_too_long([t[:MAX_CHARS] for t in texts])
 
     def reclassify(self, texts: Sequence[str]) -> np.ndarray:
         """Predicted class index of each text (empty texts count as '.')."""
