@@ -1,30 +1,18 @@
 """Transformer VAE explorer: `streamlit run app.py [-- --models-dir DIR]`.
 
-The router and the sidebar (model and corpus pickers); every page lives in pages/ and also runs on its own."""
-import sys
-from pathlib import Path
+The router and the sidebar (model and corpus pickers); every page lives in pages/ and runs through this
+script (app_ui/navigation.py), its shared code in the app_ui package."""
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pages._shared import share, uploads  # noqa: E402
-from pages._shared.resources import current_model_name, default_model_name, list_corpora, model_entries  # noqa: E402
-from pages._shared.state import keep_widget_values  # noqa: E402
+from app_ui import share, uploads
+from app_ui.navigation import app_pages, running_through_app
+from app_ui.resources import current_model_name, default_model_name, list_corpora, model_entries
+from app_ui.state import keep_widget_values
 
 st.set_page_config(page_title="Transformer VAE explorer", page_icon="🧭", layout="wide")
 
-PAGES = [
-    st.Page("pages/classify.py", title="Classify", icon=":material/label:", default=True),
-    st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
-    st.Page("pages/interpolate.py", title="Interpolate", icon=":material/timeline:"),
-    st.Page("pages/debug.py", title="Debug", icon=":material/bug_report:"),
-    st.Page("pages/samples.py", title="Samples", icon=":material/casino:"),
-    st.Page("pages/model.py", title="Model", icon=":material/monitor_heart:"),
-    st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
-    st.Page("pages/upload.py", title="Your corpus", icon=":material/upload_file:"),
-]
-page = st.navigation(PAGES)
+page = st.navigation(app_pages())
 
 entries = model_entries()
 models = {name: entry.folder for name, entry in entries.items()}
@@ -59,7 +47,8 @@ with st.sidebar:
 
 keep_widget_values()
 try:
-    page.run()
+    with running_through_app():
+        page.run()
 except Exception as e:  # a bug, not a bad input (those are answered on the page): never a traceback
     import logging
 

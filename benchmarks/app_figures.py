@@ -45,7 +45,7 @@ def median_ms(fn, repeat: int = 5) -> float:
 def library_figures(model_dir: Path) -> dict:
     import numpy as np
 
-    from pages._shared import figures
+    from app_ui import figures
     from vae_core.index import CorpusIndex
     from vae_core.inference import Explorer
 

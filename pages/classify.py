@@ -1,16 +1,13 @@
 """Classify: type a text; class probabilities, how sure the model is, which words drove it, and the text
 decoded back from its latent."""
-import sys
-from pathlib import Path
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared.state import typed  # noqa: E402
-from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.views import md  # noqa: E402
-from pages._shared.resources import start_page  # noqa: E402
+from app_ui import figures, share, views
+from app_ui.resources import start_page
+from app_ui.state import typed
+from app_ui.views import md
+from vae_core.inference import IG_STEPS, MAX_CHARS
 
 TEXT_KEY = "classify_text"
 CHART = {"displayModeBar": False}
@@ -38,7 +35,7 @@ if explorer is not None:
                     turn = st.session_state.get(f"_example_turn_{label}", 0)
                     st.session_state[TEXT_KEY] = examples[label][turn % len(examples[label])]
                     st.session_state[f"_example_turn_{label}"] = turn + 1
-    text = st.text_area("Text", **typed(TEXT_KEY), height=130, max_chars=20_000,
+    text = st.text_area("Text", **typed(TEXT_KEY), height=130, max_chars=MAX_CHARS,
                         placeholder="Paste a document here, then press Ctrl+Enter…",
                         help="Up to 20,000 characters; the model reads the first "
                              f"{explorer.model.config.max_length} tokens.")
@@ -47,7 +44,7 @@ if explorer is not None:
     else:
         with views.user_error():
             pred = views.cached_classify(explorer, explorer.cache_key, text)
-            unc = explorer.uncertainty(pred.mu, pred.logvar, samples=64)
+            unc = explorer.uncertainty(pred.mu, pred.logvar)
             k = labels.index(pred.label)
             left, right = st.columns([3, 2], gap="large")
             with left:
@@ -70,11 +67,7 @@ if explorer is not None:
                                 config=CHART, key="uncertainty_chart")
             with b:
                 st.metric("Samples predicting another class", f"{unc.flip_share:.0%}")
-                spread = unc.std[k]
-                verdict = ("settled: the whole posterior sits in one class" if unc.flip_share == 0 and spread < 0.05
-                           else "near a class boundary: part of the posterior crosses it" if unc.flip_share > 0.1
-                           else "mostly settled")
-                st.caption(f"Spread of p({md(pred.label)}): ±{spread:.1%} — {verdict}.")
+                st.caption(f"Spread of p({md(pred.label)}): ±{unc.std[k]:.1%} — {unc.verdict(k)}.")
 
             st.subheader("Which words drove it?")
             c1, c2 = st.columns([2, 3])
@@ -84,7 +77,7 @@ if explorer is not None:
                 st.session_state["attr_target_for"] = text
             target_label = c1.selectbox("Explain the class", labels, key="attr_target",
                                         help="Attributions explain this class's probability.")
-            c2.caption("Integrated Gradients (captum, on the embedding layer, PAD baseline, 32 steps) next to occlusion "
+            c2.caption(f"Integrated Gradients (captum, on the embedding layer, PAD baseline, {IG_STEPS} steps) next to occlusion "
                        "(each word replaced by PAD, the drop in probability). Hover a word for its score.")
             target = labels.index(target_label)
             ig = views.cached_attribution(explorer, explorer.cache_key, text, target, "integrated_gradients")

@@ -1,17 +1,14 @@
 """Compare two models side by side: the same text through both (probabilities, attributions), their maps
 of the same corpus, and how often they agree."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared.state import typed  # noqa: E402
-from pages._shared import figures, views  # noqa: E402
-from pages._shared.views import md  # noqa: E402
-from pages._shared.resources import current_model_name, list_models, load_explorer, start_page  # noqa: E402
+from app_ui import figures, views
+from app_ui.resources import current_model_name, list_models, load_explorer, start_page
+from app_ui.state import typed
+from app_ui.views import md
+from vae_core.inference import MAX_CHARS
 
 explorer, corpus = start_page(
     "Compare models",
@@ -78,7 +75,7 @@ if explorer is not None:
         st.stop()
     st.session_state.setdefault("compare_text", st.session_state.get("classify_text") or
                                 "Oil prices climbed to a record as traders worried about supplies.")
-    text = st.text_area("Text for both models", **typed("compare_text"), height=100, max_chars=20_000)
+    text = st.text_area("Text for both models", **typed("compare_text"), height=100, max_chars=MAX_CHARS)
     if text.strip():
         cols = st.columns(2, gap="large")
         for col, (name, ex) in zip(cols, ((name_a, explorer), (name_b, explorer_b))):

@@ -1,15 +1,11 @@
 """Debug: where the model errs, why, and what it would take to flip a document to its true class."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.views import md  # noqa: E402
-from pages._shared.resources import start_page  # noqa: E402
+from app_ui import figures, share, views
+from app_ui.resources import start_page
+from app_ui.views import md
 
 explorer, corpus = start_page(
     "Debug",
@@ -39,7 +35,7 @@ if explorer is not None and corpus is not None:
         st.info("This corpus has no labels, so there is nothing to compare the predictions with. Pick a labelled "
                 "corpus in the sidebar.")
         st.stop()
-    key = f"{id(corpus)}:{explorer.cache_key}"
+    key = f"{corpus.content_key}:{explorer.cache_key}"
     m = corpus_metrics(corpus, key, tuple(labels))
     cm = np.asarray(m["confusion_matrix"])
     a, b, c = st.columns(3)
@@ -153,16 +149,11 @@ if explorer is not None and corpus is not None:
                        "lower the confidence asked.")
             end = None
         if end is not None:
-            steps = np.linspace(0, 1, 6, dtype=np.float32)
-            path = explorer.path(mu[None] + steps[:, None] * (end - mu)[None])
+            path = explorer.interpolate(mu, end, steps=6)
             st.markdown("**On the way** (decoded and classified at every step)")
             st.plotly_chart(figures.path_probabilities(labels, path.probs, "step towards the counterfactual"),
                             width="stretch", key="debug_cf_probs", config={"displayModeBar": False})
             views.path_table(path, labels, first="document", last="counterfactual")
-            xy = corpus.map.transform(path.z)
-            fig = figures.latent_map(df, labels, "pred", height=460, dim=True, highlight=[int(row)],
-                                     path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
-                                           "name": f"towards {target_lab}"})
-            st.plotly_chart(fig, width="stretch", key="debug_cf_map", config={"displaylogo": False})
+            views.path_on_map(corpus, labels, path, f"towards {target_lab}", key="debug_cf_map", highlight=[int(row)])
     share.publish("debug", {"debug_true": true_lab, "debug_pred": pred_lab, "debug_doc": int(row),
                             "debug_target": target_lab})

@@ -1,15 +1,12 @@
 """Interpolate: walk through latent space from one document to another, decoding and classifying every step."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared.state import typed  # noqa: E402
-from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.resources import start_page  # noqa: E402
+from app_ui import figures, share, views
+from app_ui.resources import start_page
+from app_ui.state import typed
+from vae_core.inference import MAX_CHARS
 
 explorer, corpus = start_page(
     "Interpolate",
@@ -32,7 +29,7 @@ def endpoint(side: str, default_row: int | None, default_text: str):
                       label_visibility="collapsed")
     if source == "Type a text":
         st.session_state.setdefault(f"interp_text_{side}", default_text)
-        text = st.text_area(f"Text {side}", **typed(f"interp_text_{side}"), height=100, max_chars=20_000,
+        text = st.text_area(f"Text {side}", **typed(f"interp_text_{side}"), height=100, max_chars=MAX_CHARS,
                             label_visibility="collapsed")
         if not text.strip():
             st.info(f"Type a text for {side}.")
@@ -90,11 +87,7 @@ if explorer is not None:
         views.path_table(path, labels)
         if corpus is not None:
             st.subheader("The path on the map")
-            xy = corpus.map.transform(path.z)
-            fig = figures.latent_map(corpus.df, labels, "pred", height=480, dim=True,
-                                     path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
-                                           "name": "A → B"})
-            st.plotly_chart(fig, width="stretch", key="interp_map", config={"displaylogo": False})
+            views.path_on_map(corpus, labels, path, "A → B", key="interp_map", height=480)
             st.caption("Steps are placed by their nearest documents in latent space, so a step between clusters lands "
                        "near the documents it resembles most.")
         st.subheader("Move A along a class direction")

@@ -1,15 +1,11 @@
 """Latent map: the corpus projected from latent space; select documents, open one, decode any place."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared.state import typed  # noqa: E402
-from pages._shared import figures, share, views  # noqa: E402
-from pages._shared.resources import start_page  # noqa: E402
+from app_ui import figures, share, views
+from app_ui.resources import start_page
+from app_ui.state import typed
 
 explorer, corpus = start_page(
     "Latent map",
@@ -46,7 +42,7 @@ def selected_rows(event, df) -> tuple[list[int], tuple[float, float] | None]:
 
 if explorer is not None and corpus is not None:
     labels, df = explorer.labels, corpus.df
-    corpus_key = f"{id(corpus)}"
+    corpus_key = corpus.content_key
     c1, c2, c3, c4 = st.columns([2, 1.2, 1.2, 1.4])
     modes = dict(figures.COLOR_MODES)
     if not corpus.has_labels:

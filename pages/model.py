@@ -1,16 +1,13 @@
 """Model: the VAE's health (training curves, KL per dimension, active units, mutual information, collapse
 warning), reconstructions, per-class figures on the current corpus, and what it was trained on."""
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared import figures, views  # noqa: E402
-from pages._shared.resources import start_page  # noqa: E402
+from app_ui import figures, views
+from app_ui.resources import start_page
 
 explorer, corpus = start_page(
     "Model",

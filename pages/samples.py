@@ -1,15 +1,11 @@
 """Samples: what the decoder writes for latents no document gave it: draws from the prior N(0, I), draws
 from each class's region, and the empty places of the map."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared import figures, views  # noqa: E402
-from pages._shared.resources import start_page  # noqa: E402
+from app_ui import views
+from app_ui.resources import start_page
 
 explorer, corpus = start_page(
     "Samples",
@@ -28,11 +24,7 @@ def show(path, title: str, names: list[str], key: str) -> None:
     st.markdown(f"**{views.md(title)}**")
     views.path_table(path, explorer.labels, names=names)
     if corpus is not None:
-        xy = corpus.map.transform(path.z)
-        fig = figures.latent_map(corpus.df, explorer.labels, "pred", height=380, dim=True,
-                                 path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
-                                       "name": title, "lines": False})
-        st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+        views.path_on_map(corpus, explorer.labels, path, title, key=key, height=380, lines=False)
 
 
 if explorer is not None:

@@ -1,15 +1,12 @@
 """Your corpus: upload a CSV / Parquet / JSONL file, choose its columns, encode it with the current
 model; then every view (map, debug, interpolate, samples) works on it."""
-import sys
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pages._shared import uploads, views  # noqa: E402
-from pages._shared.resources import start_page  # noqa: E402
+from app_ui import uploads, views
+from app_ui.resources import start_page
 
 explorer, _ = start_page(
     "Your corpus",

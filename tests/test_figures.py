@@ -1,16 +1,11 @@
 """The app's figure builders on synthetic corpora: colours, selections' row numbers, escaping, and the size of
 large maps."""
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
-
-sys.path.insert(0, str(REPO))
-
-from pages._shared import figures  # noqa: E402
+from app_ui import figures
 
 LABELS = ["Business", "Sci/Tech", "Sports", "World"]
 

@@ -64,7 +64,7 @@ def test_corrupt_safetensors_and_bad_config_are_messages(saved):
 
 
 def test_model_picker_stays_inside_its_folders(saved, tmp_path, monkeypatch):
-    from pages._shared import resources
+    from app_ui import resources
 
     outside = tmp_path / "outside"
     outside.mkdir()

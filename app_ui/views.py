@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import streamlit as st
 
-from pages._shared import figures
+from app_ui import figures
 
 NEGATIVE = (55, 65, 81)  # hatched dark grey: evidence against the explained class (no class has it)
 
@@ -140,6 +140,16 @@ def snippet(text: str, limit: int = 90) -> str:
     """Plain text cut to `limit` characters on one line (for widget labels, which are never HTML)."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def path_on_map(corpus, labels: list[str], path, name: str, key: str, height: int = 460, lines: bool = True,
+                highlight: list[int] | None = None) -> None:
+    """A latent path drawn over the corpus' map, each step placed by its nearest documents in latent space."""
+    xy = corpus.map.transform(path.z)
+    fig = figures.latent_map(corpus.df, labels, "pred", height=height, dim=True, highlight=highlight,
+                             path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
+                                   "name": name, "lines": lines})
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 
 
 def path_table(path, labels: list[str], first: str = "A", last: str = "B", names: list[str] | None = None) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._shared.views import md
+from app_ui.views import md
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "assets" / "models"
 DEFAULT_MODEL_NAME = "ag_news_vae"
 USER_PREFIX = "my models / "
@@ -115,7 +115,7 @@ def current_explorer():
 
 def current_corpus(explorer, required: bool = True):
     """The corpus (index table) picked in the sidebar for the current model, or None after saying why."""
-    from pages._shared import uploads
+    from app_ui import uploads
 
     if explorer is None or explorer.folder is None:
         return None
@@ -144,24 +144,12 @@ def current_corpus(explorer, required: bool = True):
     return corpus
 
 
-def route_through_app() -> None:
-    """Run this page through app.py's navigation (sidebar pickers included) even when it is the first
-    thing a fresh server is asked for: Streamlit routes by the pages/ folder ("v1") until st.navigation
-    has been called once in the process, so a deep link such as /debug would run the page bare. The page
-    then switches the process to app.py's navigation and reruns; st.Page's URL paths equal the file
-    names, so the rerun lands on the same page with the same query string."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def start_page(title: str, caption: str, corpus: str = "optional", share_as: str | None = None):
     """The opening every page shares: routing, title and one-line help, the current model and corpus
     (`corpus`: "required" says what is missing, "optional" stays quiet, "none" loads none), and the page
     state from a shared link. Returns (explorer, corpus); either may be None."""
-    from pages._shared import share
+    from app_ui import share
+    from app_ui.navigation import route_through_app
 
     route_through_app()
     st.title(title)

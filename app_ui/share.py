@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-LABEL, LABELS = "label", "labels"  # a class name of the model / a list of them: checked against its classes
+from app_ui.state import LABEL, LABELS, PAGE_STATE
 
 # Every page's link names the model and the corpus it shows (session-state key -> query parameter).
 SOURCE = {"model_name": "model", "corpus_name": "corpus"}
-# session-state key -> (query parameter, type)
-FIELDS = {
-    "classify": {"classify_text": ("text", str), "attr_target": ("explain", LABEL)},
-    "map": {"map_color": ("color", str), "map_filter_text": ("q", str), "map_filter_pred": ("pred", LABELS),
-            "map_filter_label": ("label", LABELS), "map_filter_wrong": ("wrong", bool), "map_doc": ("doc", int),
-            "map_rows_shared": ("rows", list)},
-    "interpolate": {"interp_doc_A": ("a", int), "interp_doc_B": ("b", int), "interp_steps": ("steps", int),
-                    "interp_mode": ("path", str)},
-    "debug": {"debug_true": ("true", LABEL), "debug_pred": ("pred", LABEL), "debug_doc": ("doc", int),
-              "debug_target": ("target", LABEL)},
-}
+# page -> {session-state key: (query parameter, kind)}, from each page's declared state
+FIELDS = {page: {k.name: (k.param, k.kind) for k in keys if k.param} for page, keys in PAGE_STATE.items()}
+FIELDS = {page: fields for page, fields in FIELDS.items() if fields}
 MAX_TEXT = 2000  # characters of a typed text carried in a link
 MAX_ROWS = 300
 NOTES_KEY = "_link_notes"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._shared.views import md
+from app_ui.views import md
 
 MAX_MB = 50  # also server.maxUploadSize in .streamlit/config.toml
 MAX_ROWS = 20_000
@@ -56,8 +56,7 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
         st.warning(f"Labels the model does not know are treated as missing: {md(', '.join(unknown[:8]))}"
                    f"{' …' if len(unknown) > 8 else ''}. The model's classes are {md(', '.join(explorer.labels))}.")
     labels = [lab if lab in explorer.labels else None for lab in corpus.labels]
-    with explorer.lock:
-        long = explorer.model.count_too_long(corpus.texts)
+    long = explorer.count_too_long(corpus.texts)
     notes = []
     if long:
         notes.append(f"{long:,} of {len(corpus):,} documents are longer than the model reads "

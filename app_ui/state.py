@@ -1,0 +1,76 @@
+"""Session state that outlives a page: Streamlit drops a widget's value when its page is not shown, so
+the values a user typed or chose are re-asserted on every run (the documented workaround), and come
+back when they return to the page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+LABEL, LABELS = "label", "labels"  # a class name of the model / a list of them: checked against its classes
+
+
+@dataclass(frozen=True)
+class Key:
+    """One piece of a page's state: a session-state key (a prefix when it ends with "_"), kept across page
+    switches; with `param`, also carried in the page's shared link as that query parameter, of `kind`
+    (str, int, bool, list, LABEL or LABELS); `typed`: text a user types, also copied on every change."""
+
+    name: str
+    param: str | None = None
+    kind: object = str
+    typed: bool = False
+
+
+# Every page's state, declared in one place: a new widget whose value should survive a page switch, or
+# travel in a link, is added to its page's row here and nowhere else.
+PAGE_STATE: dict[str, tuple[Key, ...]] = {
+    "classify": (Key("classify_text", "text", typed=True), Key("attr_target", "explain", LABEL), Key("classify_dir_")),
+    "map": (Key("map_color", "color"), Key("map_landscape"), Key("map_star"), Key("map_filter_text", "q", typed=True),
+            Key("map_filter_pred", "pred", LABELS), Key("map_filter_label", "label", LABELS),
+            Key("map_filter_wrong", "wrong", bool), Key("map_doc", "doc", int), Key("map_rows_shared", "rows", list)),
+    "interpolate": (Key("interp_src_"), Key("interp_text_", typed=True), Key("interp_q_", typed=True),
+                    Key("interp_doc_A", "a", int), Key("interp_doc_B", "b", int), Key("interp_steps", "steps", int),
+                    Key("interp_mode", "path"), Key("interp_dir_")),
+    "debug": (Key("debug_true", "true", LABEL), Key("debug_pred", "pred", LABEL), Key("debug_doc", "doc", int),
+              Key("debug_target", "target", LABEL), Key("debug_budget"), Key("debug_confidence")),
+    "samples": (Key("samples_"),),
+    "compare": (Key("compare_b"), Key("compare_text", typed=True)),
+    "upload": (Key("upload_text_col"), Key("upload_label_col"), Key("upload_projection")),
+}
+KEEP_PREFIXES = tuple(k.name for keys in PAGE_STATE.values() for k in keys)
+TYPED_PREFIXES = tuple(k.name for keys in PAGE_STATE.values() for k in keys if k.typed)
+
+
+def _copy_key(key: str) -> str:
+    return f"_typed_copy_{key}"
+
+
+def _remember(key: str) -> None:
+    if key in st.session_state:
+        st.session_state[_copy_key(key)] = st.session_state[key]
+
+
+def typed(key: str) -> dict:
+    """Keyword arguments for a text widget whose value must survive page switches: `st.text_area(..., **typed(k))`."""
+    assert key.startswith(TYPED_PREFIXES), key
+    return {"key": key, "persist_state": "session", "on_change": _remember, "args": (key,)}
+
+
+def keep_widget_values() -> None:
+    """Every run: what a user typed gets a copy of its own, taken by the widget's on_change callback (which runs
+    before any script run, so even one interrupted by a page switch at once): if a page switch under load still
+    drops the widget's value, it comes back from the copy. Every kept value is re-asserted."""
+    for key in [k for k in st.session_state.keys() if isinstance(k, str) and k.startswith("_typed_copy_")]:
+        own = key.removeprefix("_typed_copy_")
+        if own not in st.session_state:
+            st.session_state[own] = st.session_state[key]
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(TYPED_PREFIXES):
+            st.session_state[_copy_key(key)] = st.session_state[key]
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(KEEP_PREFIXES):
+            try:
+                st.session_state[key] = st.session_state[key]
+            except Exception:  # a widget whose value cannot be set (button, chart selection)
+                pass
