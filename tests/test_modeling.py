@@ -203,3 +203,13 @@ def test_a_checkpoint_from_before_class_conditioning_loads_without_it(tiny_encod
 def test_count_too_long(tiny_model):
     n = tiny_model.config.max_length
     assert tiny_model.count_too_long(["short text", "word " * (n + 5), "word " * (n - 3)]) == 1
+
+
+def test_a_saved_config_names_the_encoder_not_where_this_machine_keeps_it(tmp_path):
+    # a checkpoint trained before encoder_config dropped the weights' local path still saves without it
+    cfg = VAEConfig(labels=["a"], pretrained_encoder=False,
+                    encoder_config={"model_type": "bert", "hidden_size": 8, "_name_or_path": "/home/me/.cache/enc"})
+    cfg.save(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert "_name_or_path" not in saved["encoder_config"] and saved["encoder_config"]["hidden_size"] == 8
+    assert cfg.encoder_config["_name_or_path"] == "/home/me/.cache/enc"  # the object in memory is untouched

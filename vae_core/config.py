@@ -112,7 +112,11 @@ class VAEConfig:
         return _from_dict(cls, data, source)
 
     def save(self, folder: str | Path) -> None:
-        Path(folder, "config.json").write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        data = self.to_dict()
+        if data.get("encoder_config"):
+            # where this machine keeps the encoder's weights: encoder_name_or_path names them portably
+            data["encoder_config"] = {k: v for k, v in data["encoder_config"].items() if k != "_name_or_path"}
+        Path(folder, "config.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, folder: str | Path) -> "VAEConfig":
