@@ -113,12 +113,6 @@ def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str,
     return model.eval()
 
 
-def in_repo(path: str) -> str:
-    """A path inside the repository relative to it (the JSON reads the same on every machine)."""
-    full = Path(path).resolve()
-    return str(full.relative_to(REPO)) if full.is_relative_to(REPO) else path
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=str(REPO / "assets/models/ag_news_vae"))
@@ -137,13 +131,14 @@ def main() -> None:
 
     import torch
 
+    from vae_core.config import portable_path
     from vae_core.data import encode_labels, read_corpus
     from vae_core.evaluate import add_reader_figures, generation_metrics, latent_health, reconstruction_perplexity
     from vae_core.modeling import TextVAE
 
     torch.set_num_threads(2)
     model = TextVAE.from_pretrained(args.model).float().eval()
-    row = {"tag": args.tag, "model": in_repo(args.model), "data": in_repo(args.data), "rows": args.rows}
+    row = {"tag": args.tag, "model": portable_path(args.model), "data": portable_path(args.data), "rows": args.rows}
     if args.decoder_layers:
         t0 = time.perf_counter()
         model = retrain_decoder(model, args.decoder_layers, args.decoder_ffn, args.decoder_epochs, args.train_file,

@@ -26,7 +26,7 @@ def main() -> None:
 
     import torch
 
-    from decoder_capacity import in_repo  # its sibling in benchmarks/: the same path convention
+    from vae_core.config import portable_path
     from vae_core.data import encode_labels, read_corpus
     from vae_core.modeling import TextVAE
 
@@ -45,7 +45,7 @@ def main() -> None:
     def accuracy(members) -> float:
         return float((sum(probs[m] for m in members).argmax(-1) == y).float().mean())
 
-    out = {"dev_file": in_repo(args.dev_file), "documents": len(y),
+    out = {"dev_file": portable_path(args.dev_file), "documents": len(y),
            "single": {m: round(accuracy([m]), 4) for m in args.models}}
     for k in sorted({2, 3, len(args.models)}):
         if k > len(args.models):
