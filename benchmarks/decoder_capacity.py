@@ -151,7 +151,7 @@ def main() -> None:
         row.update(decoder_layers=model.config.decoder_layers, decoder_ffn=model.config.decoder_ffn)
     data = read_corpus(args.data, "text", "label", require_labels=True)
     texts = data.texts[: args.rows]
-    post = model.encode_texts(texts)
+    post = model.encode_corpus(texts)
     pred = model.classify(post.mu).argmax(-1)
     y = encode_labels(data.labels[: args.rows], model.labels, data.source)
     shuffled = post.mu[torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))]

@@ -59,7 +59,7 @@ def main() -> None:
     t0 = time.time()
     cands, parts = [], []
     with torch.no_grad():
-        mu = model.encode_texts(texts[:N]).mu
+        mu = model.encode_corpus(texts[:N]).mu
         for s in range(0, N, 50):
             z = mu[s : s + 50]
             B = z.shape[0]

@@ -123,7 +123,6 @@ def main() -> None:
     import torch
 
     from vae_core.index import index_table, write_index
-    from vae_core.evaluate import forward_corpus
     from vae_core.modeling import TextVAE
 
     torch.set_num_threads(2)
@@ -133,11 +132,11 @@ def main() -> None:
         texts, labels = corpus_texts(n)
         sample = texts[:2000]
         t0 = time.perf_counter()
-        forward_corpus(model, sample, progress=False, reconstruction=False)
+        model.forward_corpus(sample, progress=False, reconstruction=False)
         vae_s = time.perf_counter() - t0
         bare_s = bare_encoder_seconds(model, sample)
         t0 = time.perf_counter()
-        out = forward_corpus(model, texts, progress=True, reconstruction=False)
+        out = model.forward_corpus(texts, progress=True, reconstruction=False)
         encode_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         df = index_table(model, texts, labels, out, "umap", seed=0)

@@ -22,11 +22,11 @@ def model(tiny_encoder_dir):
 def test_adding_content_dims_changes_neither_predictions_nor_decoding(model):
     texts = ["market stock shares", "goal team season coach", "chip phone data"]
     before_probs = model.predict_proba(texts)
-    z = model.encode_texts(texts).mu
+    z = model.encode_corpus(texts).mu
     before_text = model.decode_text(z, candidates=1)
     model.add_content_latent(3)
     assert model.config.latent_size == 4 + 3 and model.config.content_latent_size == 3
-    post = model.encode_texts(texts)
+    post = model.encode_corpus(texts)
     assert post.mu.shape == (3, 7)
     assert torch.allclose(post.mu[:, :4], z, atol=1e-6)
     assert torch.allclose(model.predict_proba(texts), before_probs, atol=1e-6)
@@ -54,7 +54,7 @@ def test_checkpoint_with_content_latent_roundtrips(model, tmp_path):
     loaded = TextVAE.from_pretrained(tmp_path / "m")
     assert loaded.config.content_latent_size == 2
     texts = ["market stock shares", "goal team"]
-    assert torch.allclose(loaded.encode_texts(texts).mu, model.encode_texts(texts).mu, atol=1e-5)
+    assert torch.allclose(loaded.encode_corpus(texts).mu, model.encode_corpus(texts).mu, atol=1e-5)
     assert [n for n, _ in loaded.named_parameters()] == [n for n, _ in model.named_parameters()]
 
 
@@ -74,7 +74,7 @@ def test_explorer_counterfactuals_and_directions_work_with_a_content_latent(mode
     ex = Explorer(model)
     W, b = ex.classifier_weights()
     assert W.shape == (3, 6) and not W[:, 4:].any()
-    mu = model.encode_texts(["market stock shares"]).mu[0].numpy()
+    mu = model.encode_corpus(["market stock shares"]).mu[0].numpy()
     z = mu.copy()
     z[4:] += 5.0
     assert np.allclose(W @ mu + b, W @ z + b)
@@ -84,7 +84,7 @@ def test_explorer_counterfactuals_and_directions_work_with_a_content_latent(mode
 
 
 def test_a_longer_decoder_keeps_its_trained_positions_and_decodes_as_before(model):
-    z = model.encode_texts(["market stock shares", "goal team season coach"]).mu
+    z = model.encode_corpus(["market stock shares", "goal team season coach"]).mu
     short = model.config.decoder_max_length
     before = model.decode_text(z, candidates=1, readable=False)
     trained = model.decoder.pos.weight.detach().clone()
@@ -114,7 +114,7 @@ def test_prototype_decoder_reads_the_nearest_bank_document_and_roundtrips(model,
     from vae_core.modeling import TextVAE
 
     texts = ["market stock shares", "goal team season coach", "chip phone data"]
-    z = model.encode_texts(texts).mu
+    z = model.encode_corpus(texts).mu
     before = model.decode_text(z, candidates=1, readable=False)
     with pytest.raises(ConfigError, match="does not read prototypes"):
         model.set_prototypes(z, torch.zeros(3, 5, dtype=torch.long))

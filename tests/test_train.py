@@ -263,7 +263,7 @@ def test_content_dims_train_with_the_decoder_and_leave_the_classifier_as_it_was(
     texts = ["market stock shares profit", "goal team season coach"]
     assert torch.allclose(model.predict_proba(texts), TextVAE.from_pretrained(joint).predict_proba(texts), atol=1e-6)
     # the content part carries information (its KL was free up to content_free_bits per dimension)
-    post = model.encode_texts(texts)
+    post = model.encode_corpus(texts)
     assert float(post.mu[:, 4:].std()) > 0
 
 
@@ -309,7 +309,7 @@ def test_prototypes_train_leave_one_out_and_resume_exactly(tiny_corpus, tiny_enc
     assert (full._proto_neighbours[rows] != rows).all(), "no document is its own prototype"
     model = TextVAE.from_pretrained(tmp_path / "full" / "model")
     assert model.config.prototype_tokens == 5 and model.prototypes.ids.shape == (len(full._bank_source), 5)
-    assert model.decode_text(model.encode_texts(["market stock shares"]).mu, candidates=2)[0] is not None
+    assert model.decode_text(model.encode_corpus(["market stock shares"]).mu, candidates=2)[0] is not None
     cut = Trainer(_cfg(tiny_corpus, tmp_path / "cut", **kw), mc())
     cut.fit(stop_after_steps=21)  # 16 joint steps, then into the decoder phase
     Trainer(_cfg(tiny_corpus, tmp_path / "cut", **kw), resume=True).fit()

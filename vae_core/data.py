@@ -303,12 +303,19 @@ def collate(pad_id: int):
     return fn
 
 
+def batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Row numbers in batches of similar length, the longest first (ties in row order): for one pass over a
+    corpus with as little padding as possible."""
+    idx = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+
+
 class LengthGroupedBatches(torch.utils.data.Sampler):
     """Shuffled batches of similar length (less padding): shuffle, sort within mega-batches of 50
     batches, cut into batches, shuffle the batches. Seeded by (seed, epoch)."""
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, shuffle: bool = True):
-        self.lengths, self.batch_size, self.seed, self.shuffle = list(lengths), batch_size, seed, shuffle
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed = list(lengths), batch_size, seed
         self.epoch = 0
 
     def for_epoch(self, epoch: int) -> None:
@@ -316,9 +323,6 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
 
     def batches(self) -> list[list[int]]:
         idx = list(range(len(self.lengths)))
-        if not self.shuffle:
-            idx.sort(key=lambda i: -self.lengths[i])
-            return [idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
         rng = random.Random(self.seed * 100_003 + self.epoch)
         rng.shuffle(idx)
         mega = self.batch_size * 50

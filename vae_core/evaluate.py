@@ -15,44 +15,6 @@ from .readable import wordpiece_artefacts
 
 
 @torch.no_grad()
-def forward_corpus(model: TextVAE, texts: Sequence[str], batch_size: int = 64, progress: bool = True,
-                   reconstruction: bool | int = True) -> dict[str, torch.Tensor]:
-    """One pass over a corpus with z = mu: probabilities, posterior and reconstruction NLL per document
-    (for every document, or for the first N when `reconstruction` is a number; 0 elsewhere).
-    Texts are batched by length (less padding) and returned in their original order."""
-    from tqdm.auto import tqdm
-
-    model.eval()
-    tok = model.tokenizer
-    ids = tok(list(texts), truncation=True, max_length=model.config.max_length)["input_ids"]
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    pad = model._special["pad"]
-    N, L = len(ids), model.config.latent_size
-    probs = torch.zeros(N, model.config.num_labels)
-    mu, logvar = torch.zeros(N, L), torch.zeros(N, L)
-    nll, ntok = torch.zeros(N), torch.zeros(N)
-    for s in tqdm(range(0, N, batch_size), desc="encoding", unit="batch", disable=not progress):
-        idx = order[s : s + batch_size]
-        T = max(len(ids[i]) for i in idx)
-        input_ids = torch.full((len(idx), T), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), T), dtype=torch.long)
-        for r, i in enumerate(idx):
-            input_ids[r, : len(ids[i])] = torch.tensor(ids[i])
-            mask[r, : len(ids[i])] = 1
-        post = model.encode(input_ids, mask)
-        probs[idx] = torch.softmax(model.classify(post.mu), -1)
-        mu[idx], logvar[idx] = post.mu, post.logvar
-        rec = [r for r, i in enumerate(idx) if reconstruction is True or (reconstruction and i < reconstruction)]
-        if rec:
-            dec_in, tgt = model.decoder_io(input_ids[rec], mask[rec])
-            n, t = reconstruction_nll(model.decode_logits(post.mu[rec], dec_in), tgt)
-            nll[[idx[r] for r in rec]], ntok[[idx[r] for r in rec]] = n, t.float()
-    kl = kl_per_dim(mu, logvar)  # (N, L)
-    return {"probs": probs, "mu": mu, "logvar": logvar, "recon_nll": nll, "recon_tokens": ntok,
-            "kl": kl.sum(-1), "kl_per_dim": kl}
-
-
-@torch.no_grad()
 def reconstruction_perplexity(model: TextVAE, texts: Sequence[str], z: torch.Tensor, batch_size: int = 64) -> float:
     """Teacher-forced perplexity of the decoder on `texts` when it reads the latents `z` (N, L): with each
     text's own mu, the reconstruction perplexity; with another text's z (shuffled), what is left when z says
@@ -217,7 +179,7 @@ def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | 
     """Every figure of the model on a corpus. `generation_rows` limits decoding to the first N rows
     (None = all, 0 = none); with `reader`, the independent reader grades the decoded texts against every
     document of the corpus (`add_reader_figures`)."""
-    out = forward_corpus(model, texts, batch_size, progress)
+    out = model.forward_corpus(texts, batch_size, progress)
     pred = out["probs"].argmax(-1)
     res: dict = {"documents": len(texts)}
     if labels is not None and any(lab is not None for lab in labels):

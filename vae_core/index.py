@@ -10,7 +10,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .evaluate import forward_corpus
 from .interpret.projection import fit_projection
 from .files import atomic_path
 from .modeling import Posterior, TextVAE
@@ -32,7 +31,7 @@ def posterior_uncertainty(model: TextVAE, mu: torch.Tensor, logvar: torch.Tensor
 
 def build_index(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None = None,
                 projection: str = "umap", seed: int = 0, batch_size: int = 64, progress: bool = True):
-    out = forward_corpus(model, texts, batch_size, progress, reconstruction=False)
+    out = model.forward_corpus(texts, batch_size, progress, reconstruction=False)
     return index_table(model, texts, labels, out, projection, seed)
 
 

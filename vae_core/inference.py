@@ -161,7 +161,7 @@ class Explorer:
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior (mu, logvar), each (N, L), of several texts."""
         with self._turn():
-            post = self.model.encode_texts([t[:MAX_CHARS] for t in texts])
+            post = self.model.encode_corpus([t[:MAX_CHARS] for t in texts])
         return post.mu.numpy(), post.logvar.numpy()
 
     def uncertainty(self, mu: Sequence[float], logvar: Sequence[float], samples: int = UNCERTAINTY_SAMPLES,
@@ -306,14 +306,13 @@ class Explorer:
         """Encode a corpus into an index table (see vae_core.index), `chunk` documents at a time so that
         other users of the model get their turn in between; `on_progress(done, total, stage)` is called
         after every chunk and before the map is built (raise from it to cancel)."""
-        from .evaluate import forward_corpus
         from .index import index_table, posterior_uncertainty
 
         texts = [t[:MAX_CHARS] for t in texts]
         parts = []
         for s in range(0, len(texts), chunk):
             with self._turn():
-                parts.append(forward_corpus(self.model, texts[s : s + chunk], progress=False, reconstruction=False))
+                parts.append(self.model.forward_corpus(texts[s : s + chunk], progress=False, reconstruction=False))
             if on_progress is not None:
                 on_progress(min(s + chunk, len(texts)), len(texts), "encoding")
         out = {k: torch.cat([p[k] for p in parts]) for k in ("probs", "mu", "logvar", "kl")}

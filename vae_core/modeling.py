@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -613,20 +613,67 @@ class TextVAE(nn.Module):
         ids = tok(list(texts), truncation=True, max_length=n + 1)["input_ids"]
         return sum(len(row) > n for row in ids)
 
+    def batches(self, texts: Sequence[str] | None = None, ids: Sequence[Sequence[int]] | None = None,
+                batch_size: int = 64, device=None) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+        """A corpus (texts, or token ids of the encoder's tokenizer) in batches of similar length, the longest
+        first (less padding), padded by the tokenizer: (rows of the corpus, input_ids, attention_mask)."""
+        from transformers import DataCollatorWithPadding
+
+        from .data import batches_by_length
+
+        if ids is None:
+            tok = self._need_tokenizer()
+            ids = tok(list(texts), truncation=True, max_length=self.config.max_length)["input_ids"]
+        pad = DataCollatorWithPadding(self._need_tokenizer(), return_tensors="pt")
+        for rows in batches_by_length([len(x) for x in ids], batch_size):
+            b = pad([{"input_ids": list(ids[i])} for i in rows])
+            yield rows, b["input_ids"].to(device or "cpu"), b["attention_mask"].to(device or "cpu")
+
     @torch.no_grad()
-    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> Posterior:
+    def encode_corpus(self, texts: Sequence[str], batch_size: int = 64) -> Posterior:
+        """The posterior (N, L each) of every text, in the texts' order: the one way a corpus becomes
+        posteriors (`batches`)."""
         self.eval()
-        mus, lvs = [], []
-        for i in range(0, len(texts), batch_size):
-            post = self.encode(**self.tokenize(texts[i : i + batch_size]))
-            mus.append(post.mu)
-            lvs.append(post.logvar)
-        return Posterior(torch.cat(mus), torch.cat(lvs))
+        N, L = len(texts), self.config.latent_size
+        mu, logvar = torch.zeros(N, L), torch.zeros(N, L)
+        for rows, input_ids, mask in self.batches(texts, batch_size=batch_size):
+            post = self.encode(input_ids, mask)
+            mu[rows], logvar[rows] = post.mu.float(), post.logvar.float()
+        return Posterior(mu, logvar)
+
+    @torch.no_grad()
+    def forward_corpus(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True,
+                       reconstruction: bool | int = True) -> dict[str, torch.Tensor]:
+        """One pass over a corpus with z = mu (`batches`): probabilities, posterior and reconstruction NLL per
+        document (for every document, or for the first N when `reconstruction` is a number; 0 elsewhere), in
+        the texts' order."""
+        from tqdm.auto import tqdm
+
+        from .losses import kl_per_dim, reconstruction_nll
+
+        self.eval()
+        N, L = len(texts), self.config.latent_size
+        probs = torch.zeros(N, self.config.num_labels)
+        mu, logvar = torch.zeros(N, L), torch.zeros(N, L)
+        nll, ntok = torch.zeros(N), torch.zeros(N)
+        for idx, input_ids, mask in tqdm(self.batches(texts, batch_size=batch_size), total=-(-N // batch_size),
+                                         desc="encoding", unit="batch", disable=not progress):
+            post = self.encode(input_ids, mask)
+            probs[idx] = torch.softmax(self.classify(post.mu), -1)
+            mu[idx], logvar[idx] = post.mu, post.logvar
+            rec = [r for r, i in enumerate(idx) if reconstruction is True or (reconstruction and i < reconstruction)]
+            if rec:
+                dec_in, tgt = self.decoder_io(input_ids[rec], mask[rec])
+                n, t = reconstruction_nll(self.decode_logits(post.mu[rec], dec_in), tgt)
+                nll[[idx[r] for r in rec]], ntok[[idx[r] for r in rec]] = n, t.float()
+        kl = kl_per_dim(mu, logvar)  # (N, L)
+        return {"probs": probs, "mu": mu, "logvar": logvar, "recon_nll": nll, "recon_tokens": ntok,
+                "kl": kl.sum(-1), "kl_per_dim": kl}
 
     @torch.no_grad()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Class probabilities (N, C) from the posterior mean."""
-        return torch.softmax(self.classify(self.encode_texts(texts, batch_size).mu), dim=-1)
+        return torch.softmax(self.classify(self.encode_corpus(texts, batch_size).mu), dim=-1)
 
     @torch.no_grad()
     def decode_text(self, z: torch.Tensor, max_length: int | None = None, candidates: int = DECODE_CANDIDATES,

@@ -316,11 +316,11 @@ class Trainer:
                     params[n].copy_(t)
 
     def evaluate(self) -> dict:
-        from .evaluate import classification_metrics, forward_corpus
+        from .evaluate import classification_metrics
 
         model = self._unwrapped()
         # reconstruction on the first 1,000 documents only: enough for a curve, at a third of the cost
-        out = forward_corpus(model, self.dev.texts, batch_size=64, progress=False, reconstruction=1000)
+        out = model.forward_corpus(self.dev.texts, batch_size=64, progress=False, reconstruction=1000)
         y = encode_labels(self.dev.labels, model.labels, self.dev.source)
         m = classification_metrics(y, out["probs"].argmax(-1).tolist(), model.labels)
         return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kl_per_doc": float(out["kl"].mean()),
@@ -561,12 +561,9 @@ def cache_frozen_part(model: TextVAE, dataset: TokenizedDataset, pooled: bool, d
     """What a frozen encoder gives each row of `dataset`, computed once for a decoder-only phase: its
     pooled state (N, H) when a posterior on it is still trained (`pooled`), else its posterior [mu, logvar]
     (N, 2L). Rows in dataset order; `posterior_of_cached` turns rows back into posteriors."""
-    fn = collate(model._special["pad"])
     width = model.encoder.config.hidden_size if pooled else 2 * model.config.latent_size
     out = torch.zeros(len(dataset), width)
-    for idx in LengthGroupedBatches([len(x) for x in dataset.input_ids], 64, 0, shuffle=False):
-        b = fn([dataset[i] for i in idx])
-        ids, mask = b["input_ids"].to(device), b["attention_mask"].to(device)
+    for idx, ids, mask in model.batches(ids=dataset.input_ids, batch_size=64, device=device):
         if pooled:
             out[idx] = model.pooled(ids, mask).float().cpu()
         else:
