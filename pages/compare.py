@@ -8,6 +8,7 @@ from app_ui import figures, views
 from app_ui.resources import current_model_name, list_models, load_explorer, start_page
 from app_ui.state import typed
 from app_ui.views import md
+from vae_core.evaluate import agreement_metrics
 from vae_core.inference import MAX_CHARS
 
 explorer, corpus = start_page(
@@ -18,27 +19,12 @@ explorer, corpus = start_page(
 )
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def agreement(pred_a: tuple, pred_b: tuple, labels_true: tuple | None, labels: tuple) -> dict:
-    from sklearn.metrics import cohen_kappa_score
-
-    a, b = np.asarray(pred_a), np.asarray(pred_b)
-    out = {"agree": float((a == b).mean()), "kappa": float(cohen_kappa_score(a, b, labels=list(labels)))}
-    if labels_true is not None:
-        y = np.asarray(labels_true, dtype=object)
-        known = np.array([v is not None for v in y])
-        if known.any():
-            out["acc_a"], out["acc_b"] = float((a[known] == y[known]).mean()), float((b[known] == y[known]).mean())
-            out["both_wrong"] = float(((a != y) & (b != y))[known].mean())
-    return out
-
-
 def encoded_by_b(explorer_b, name_b: str, corpus) -> object | None:
     """The current corpus as model B sees it: kept in the session once encoded (progress bar)."""
     from vae_core.index import CorpusIndex
 
     store = st.session_state.setdefault("compare_indexes", {})
-    key = f"{name_b}|{corpus.meta.get('source', '')}|{len(corpus)}"
+    key = f"{name_b}|{corpus.content_key}"
     if key in store:
         return store[key]
     if not st.button(f"Encode the {len(corpus):,} documents with {md(name_b)}", key="compare_encode", type="primary"):
@@ -96,9 +82,8 @@ if explorer is not None:
     corpus_b = encoded_by_b(explorer_b, name_b, corpus)
     if corpus_b is not None:
         has_labels = corpus.has_labels
-        stats = agreement(tuple(corpus.df["pred"]), tuple(corpus_b.df["pred"]),
-                          tuple(v if v == v else None for v in corpus.df["label"]) if has_labels else None,
-                          tuple(explorer.labels))
+        stats = agreement_metrics(corpus.df["pred"].tolist(), corpus_b.df["pred"].tolist(), explorer.labels,
+                                  [v if v == v else None for v in corpus.df["label"]] if has_labels else None)
         m = st.columns(4)
         m[0].metric("Same prediction", f"{stats['agree']:.1%}")
         m[1].metric("Cohen's kappa", f"{stats['kappa']:.3f}")

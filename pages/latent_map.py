@@ -71,18 +71,7 @@ if explorer is not None and corpus is not None:
             sx, sy = corpus.map.transform(np.asarray(pred.mu))[0]
             star = (float(sx), float(sy), f"your text: {pred.label} {pred.confidence:.0%}")
 
-    filtered = []
-    if f_words.strip() or f_label or f_pred or f_wrong:
-        mask = np.ones(len(df), dtype=bool)
-        if f_words.strip():
-            mask &= np.isin(np.arange(len(df)), corpus.search(f_words, limit=len(df)))
-        if f_label:
-            mask &= df["label"].isin(f_label).to_numpy()
-        if f_pred:
-            mask &= df["pred"].isin(f_pred).to_numpy()
-        if f_wrong:
-            mask &= (df["correct"] == False).to_numpy()  # noqa: E712
-        filtered = np.flatnonzero(mask).tolist()
+    filtered = corpus.filter(f_words, f_label, f_pred, f_wrong)
 
     shared_rows = [int(r) for r in st.session_state.get("map_rows_shared", []) if str(r).isdigit() and int(r) < len(df)]
     fig = figures.latent_map(df, labels, color_by, landscape=land, star=star, highlight=filtered or shared_rows or None)

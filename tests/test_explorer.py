@@ -288,3 +288,26 @@ def test_class_direction_walk_and_samples(explorer, corpus):
         corpus.class_samples("nothing", 2)
     places = corpus.empty_places(3, resolution=20)
     assert places.shape[1] == 2 and len(places) <= 3
+
+
+def test_corpus_filter_combines_words_labels_predictions_and_mistakes(corpus):
+    df = corpus.df
+    assert corpus.filter() == []  # nothing asked, nothing selected
+    goal = corpus.filter("GOAL")
+    assert goal and all("goal" in df.text[i] for i in goal)
+    lab = df.label[0]
+    assert corpus.filter(labels=[lab]) == [i for i in range(len(df)) if df.label[i] == lab]
+    assert corpus.filter(preds=[lab], labels=[lab]) == [i for i in range(len(df)) if df.label[i] == lab == df.pred[i]]
+    assert corpus.filter(wrong_only=True) == [i for i in range(len(df)) if df.label[i] != df.pred[i]]
+
+
+def test_agreement_metrics_of_two_models():
+    from vae_core.evaluate import agreement_metrics
+
+    a = ["x", "x", "y", "y"]
+    b = ["x", "y", "y", "y"]
+    m = agreement_metrics(a, b, ["x", "y"], ["x", "x", None, "x"])
+    assert m["agree"] == 0.75 and 0 < m["kappa"] < 1
+    # the three documents with a known label: A right on 2, B on 1; both wrong on the last
+    assert m["acc_a"] == 2 / 3 and m["acc_b"] == 1 / 3 and m["both_wrong"] == 1 / 3
+    assert "acc_a" not in agreement_metrics(a, b, ["x", "y"])

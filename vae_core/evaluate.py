@@ -42,6 +42,23 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
     }
 
 
+def agreement_metrics(pred_a: Sequence[str], pred_b: Sequence[str], labels: Sequence[str],
+                      y_true: Sequence[str | None] | None = None) -> dict:
+    """How two models' predictions of the same documents agree: the share of equal predictions and Cohen's
+    kappa; with true labels (None where unknown), each model's accuracy and the share both get wrong."""
+    from sklearn.metrics import cohen_kappa_score
+
+    a, b = np.asarray(pred_a, dtype=object), np.asarray(pred_b, dtype=object)
+    out = {"agree": float((a == b).mean()), "kappa": float(cohen_kappa_score(a, b, labels=list(labels)))}
+    if y_true is not None:
+        y = np.asarray(y_true, dtype=object)
+        known = np.array([v is not None for v in y])
+        if known.any():
+            out["acc_a"], out["acc_b"] = float((a[known] == y[known]).mean()), float((b[known] == y[known]).mean())
+            out["both_wrong"] = float(((a != y) & (b != y))[known].mean())
+    return out
+
+
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> tuple[int, list[float]]:
     """Units whose posterior mean varies across documents: Cov_x(E[z|x]) > threshold (Burda et al.)."""
     var = mu.var(0, unbiased=True) if mu.shape[0] > 1 else torch.zeros(mu.shape[1])

@@ -144,6 +144,23 @@ class CorpusIndex:
             hit &= self._lower.str.contains(w, regex=False).to_numpy()
         return np.flatnonzero(hit)[:limit].tolist()
 
+    def filter(self, words: str = "", labels: Sequence[str] = (), preds: Sequence[str] = (),
+               wrong_only: bool = False) -> list[int]:
+        """Rows whose text contains every word of `words`, whose true label is one of `labels` and prediction
+        one of `preds` (empty: any), and, with `wrong_only`, that are misclassified; none asked: []."""
+        if not (words.strip() or labels or preds or wrong_only):
+            return []
+        mask = np.ones(len(self.df), dtype=bool)
+        if words.strip():
+            mask &= np.isin(np.arange(len(self.df)), self.search(words, limit=len(self.df)))
+        if labels:
+            mask &= self.df["label"].isin(list(labels)).to_numpy()
+        if preds:
+            mask &= self.df["pred"].isin(list(preds)).to_numpy()
+        if wrong_only:
+            mask &= (self.df["correct"] == False).to_numpy()  # noqa: E712 (None where the label is unknown)
+        return np.flatnonzero(mask).tolist()
+
     def neighbours(self, mu: np.ndarray, k: int = 8, exclude: int | None = None):
         """The k documents nearest to `mu` in latent space: (indices, distances)."""
         dist, idx = self.map.neighbours(mu, k + (exclude is not None))
