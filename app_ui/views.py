@@ -142,6 +142,28 @@ def snippet(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def document_table(df, rows: list[int], labels: list[str] | None = None, max_height: int = 320,
+                   limit: int | None = None):
+    """The documents of corpus rows as a table (text, label, prediction, confidence, spread, and with `labels`
+    each class's probability), drawn (the first `limit` rows) and returned whole for a download."""
+    sel = df.iloc[list(rows)]
+    table = sel[["text", "label", "pred", "confidence", "prob_std"]].copy()
+    table.insert(0, "row", list(rows))
+    table["confidence"] = table["confidence"].round(3)
+    table["prob_std"] = table["prob_std"].round(3)
+    if labels:
+        probs = np.stack(sel["probs"].to_numpy())
+        for j, lab in enumerate(labels):
+            table[f"p({lab})"] = probs[:, j].round(3)
+    shown = table.head(limit) if limit else table
+    st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), max_height),
+                 column_config={"text": st.column_config.TextColumn("text", width="large"),
+                                "prob_std": st.column_config.NumberColumn("spread", help="std of p(pred) over z samples")})
+    if limit and len(table) > limit:
+        st.caption(f"Showing the first {limit:,} of {len(table):,}.")
+    return table
+
+
 def path_on_map(corpus, labels: list[str], path, name: str, key: str, height: int = 460, lines: bool = True,
                 highlight: list[int] | None = None) -> None:
     """A latent path drawn over the corpus' map, each step placed by its nearest documents in latent space."""

@@ -72,13 +72,7 @@ if explorer is not None and corpus is not None:
     if cell.empty:
         st.info("No document in this cell. Pick another one.")
         st.stop()
-    table = cell[["text", "label", "pred", "confidence", "prob_std"]].copy()
-    table.insert(0, "row", cell.index)
-    table["confidence"] = table["confidence"].round(3)
-    table["prob_std"] = table["prob_std"].round(3)
-    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 280),
-                 column_config={"text": st.column_config.TextColumn("text", width="large"),
-                                "prob_std": st.column_config.NumberColumn("spread", help="std of p(pred) over z samples")})
+    table = views.document_table(df, list(cell.index), max_height=280)
     wrong = df[df["correct"] == False].sort_values("confidence", ascending=False)  # noqa: E712
     d1, d2 = st.columns(2)
     d1.download_button("Download this cell (CSV)", table.to_csv(index=False).encode("utf-8"),

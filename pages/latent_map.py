@@ -106,18 +106,7 @@ if explorer is not None and corpus is not None:
     if rows:
         st.subheader(f"Selected documents ({len(rows):,})")
         sel = df.iloc[rows]
-        table = sel[["text", "label", "pred", "confidence", "prob_std"]].copy()
-        probs = np.stack(sel["probs"].to_numpy())
-        for j, lab in enumerate(labels):
-            table[f"p({lab})"] = probs[:, j].round(3)
-        table["confidence"] = table["confidence"].round(3)
-        table["prob_std"] = table["prob_std"].round(3)
-        table.insert(0, "row", rows)
-        st.dataframe(table.head(1000), hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320),
-                     column_config={"text": st.column_config.TextColumn("text", width="large"),
-                                    "prob_std": st.column_config.NumberColumn("spread", help="std of p(pred) over z samples")})
-        if len(table) > 1000:
-            st.caption(f"Showing the first 1,000 of {len(table):,}.")
+        table = views.document_table(df, rows, labels, max_height=320, limit=1000)
         if corpus.has_labels:
             acc = float((sel["correct"] == True).mean())  # noqa: E712
             st.caption(f"Accuracy in the selection: {acc:.1%} · " + " · ".join(
