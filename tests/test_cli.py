@@ -139,3 +139,39 @@ def test_portable_path(tmp_path, monkeypatch):
     assert portable_path("data/train.csv") == "data/train.csv"  # relative paths stay as given
     assert portable_path("/somewhere/else/dev.csv") == "dev.csv"  # outside: the name alone
     assert portable_path(None) is None
+
+
+@pytest.mark.slow
+def test_the_installed_package_works_from_any_folder(tmp_path):
+    """`pip install .` puts vae_core where no checkout is around it: the CLI evaluates a model from another
+    folder, and build-default, which needs the repository's data, says what to pass instead of failing."""
+    import subprocess
+    import sys
+
+    from conftest import AG_DEV, DEFAULT_MODEL, REPO
+
+    import shutil
+
+    target, elsewhere, src = tmp_path / "site", tmp_path / "elsewhere", tmp_path / "src"
+    elsewhere.mkdir()
+    # the package's sources as a source distribution holds them (the build leaves the checkout untouched)
+    shutil.copytree(REPO / "vae_core", src / "vae_core", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                    str(target), str(src)], check=True, capture_output=True)
+    env = {**__import__("os").environ, "PYTHONPATH": str(target)}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "vae_core", *args], cwd=elsewhere, env=env, capture_output=True,
+                              text=True, timeout=600)
+
+    where = subprocess.run([sys.executable, "-c", "import vae_core; print(vae_core.__file__)"], cwd=elsewhere, env=env,
+                           capture_output=True, text=True)
+    assert where.stdout.startswith(str(target))  # the installed copy, not the checkout
+    res = cli("evaluate", str(DEFAULT_MODEL), "--data", str(AG_DEV), "--limit", "20", "--generation-rows", "0", "--json")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout)["documents"] == 20
+    res = cli("build-default", "--evaluate-only")
+    assert res.returncode == 2 and "--data-dir FOLDER holding train.csv and dev.csv" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# In the repository the AG News files and the default model live under assets/; an installed package
+# (`pip install .`) has neither, so build-default then asks for --data-dir and writes to ./ag_news_vae.
+IN_CHECKOUT = (REPO / "assets" / "data").is_dir()
 DEFAULT_DATA = REPO / "assets" / "data" / "ag_news"
-DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae"
+DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae" if IN_CHECKOUT else Path("ag_news_vae")
 REBUILD_COMMAND = "python -m vae_core build-default"
 # The shipped model's recipe: TrainConfig's defaults but for these (the experiments behind it: RESULTS.md).
 DEFAULT_MODEL_RECIPE = {"epochs": 5.0, "decoder_epochs": 5.0, "content_dims": 64, "content_free_bits": 3.0}
@@ -186,6 +189,11 @@ def cmd_build_default(args) -> int:
     from .modeling import TextVAE
     from .train import train
 
+    if not args.data_dir or not (Path(args.data_dir) / "train.csv").is_file():
+        raise FileNotFoundError(
+            f"build-default needs the AG News files: --data-dir FOLDER holding train.csv and dev.csv"
+            f"{f' ({args.data_dir} has no train.csv)' if args.data_dir else ''}. The repository ships them in "
+            "assets/data/ag_news.")
     data, out = Path(args.data_dir), Path(args.output)
     t0 = time.time()
     if args.evaluate_only:
@@ -260,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--max-rows", type=int, default=500_000,
                    help="refuse larger files (default 500,000; the map of 100,000 documents takes minutes)")
     b = sub.add_parser("build-default", help="rebuild the shipped AG News model from scratch (CPU, ~50 min)")
-    b.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    b.add_argument("--data-dir", default=str(DEFAULT_DATA) if IN_CHECKOUT else None,
+                   help="folder with the AG News train.csv and dev.csv (default: the repository's assets/data/ag_news)")
     b.add_argument("--run-dir", default="runs/ag_news_vae")
     b.add_argument("--output", default=str(DEFAULT_MODEL))
     b.add_argument("--seed", type=int, default=0)
