@@ -60,7 +60,10 @@ def memory_windows(memory: list[tuple[int, int]], warm_s: float) -> dict:
     return out
 
 
-def session(url: str, k: int, deadline: float, report: dict, lock: threading.Lock) -> None:
+def session(url: str, k: int, deadline: float, report: dict, lock: threading.Lock, min_rounds: int = 0,
+            hard_deadline: float | None = None) -> None:
+    """One browser session doing rounds until `deadline`, and past it until it has done `min_rounds` (but
+    never past `hard_deadline`): a busy machine makes rounds slower, not fewer than asked."""
     from playwright.sync_api import sync_playwright
 
     stats = {"rounds": 0, "errors": [], "foreign": 0, "seen": []}
@@ -76,7 +79,7 @@ def session(url: str, k: int, deadline: float, report: dict, lock: threading.Loc
             page.goto(url)
             settle(page, "Decoded from the latent", 180_000, whole_run=False)
             r = 0
-            while time.time() < deadline:
+            while time.time() < deadline or (r < min_rounds and time.time() < (hard_deadline or deadline)):
                 mine = f"session {k} round {r}: {TOPICS[(k + r) % len(TOPICS)]}"
                 submit(page, page.get_by_label("Text", exact=True), mine, "Decoded from the latent")
                 if (now := page.get_by_label("Text", exact=True).input_value()) != mine:
@@ -110,6 +113,8 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a fifth of the run")
+    ap.add_argument("--min-rounds", type=int, default=0,
+                    help="each session goes on past --minutes until it has done this many rounds (at most 10 min more)")
     ap.add_argument("--out", default="soak.json")
     args = ap.parse_args()
     port = free_port()
@@ -122,7 +127,8 @@ def main() -> int:
         warm = start + 60 * (args.warmup_minutes if args.warmup_minutes is not None else args.minutes / 5)
         report: dict = {}
         lock = threading.Lock()
-        threads = [threading.Thread(target=session, args=(url, k, deadline, report, lock)) for k in range(args.sessions)]
+        threads = [threading.Thread(target=session, args=(url, k, deadline, report, lock, args.min_rounds,
+                                                          deadline + 600)) for k in range(args.sessions)]
         for t in threads:
             t.start()
             time.sleep(1.0)

@@ -2,15 +2,11 @@
 every page. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
-import sys
-import time
-
 import pytest
+from app_server import free_port, launch_chromium, settle, start_app, stop, wait_healthy
+from playwright.sync_api import expect
 
 from conftest import REPO
-
-sys.path.insert(0, str(REPO / "scripts"))
-from app_server import free_port, launch_chromium, settle, start_app, stop, wait_healthy  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ARTIFACTS = REPO / "test-artifacts"
@@ -69,8 +65,8 @@ def test_every_page_in_a_real_browser(app_url, browser):
     page, errors = new_page(browser)
     page.goto(app_url)
     settle(page, "Decoded from the latent")
-    time.sleep(0.5)
     box = page.get_by_label("Text", exact=True)
+    expect(box).to_be_editable()
     box.fill("Roger Federer beat Andy Roddick to win Wimbledon for the third time.")
     box.press("Control+Enter")
     wait_metric(page, "Sports")
@@ -185,8 +181,8 @@ def test_injected_html_and_markdown_stay_inert(app_url, browser, tmp_path):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(app_url)
     settle(page, "Decoded from the latent")
-    time.sleep(0.5)
     box = page.get_by_label("Text", exact=True)
+    expect(box).to_be_editable()
     box.fill(PAYLOAD)
     box.press("Control+Enter")
     page.wait_for_function("() => document.body.innerText.includes('onerror=\"window.__xss=1\"')", timeout=90_000)
@@ -223,11 +219,13 @@ def test_ten_sessions_for_a_minute_and_a_half_see_only_their_own_text(tmp_path):
     import sys
 
     out = tmp_path / "soak.json"
+    # every session does at least two full rounds, however long a busy machine takes for them
     res = subprocess.run([sys.executable, str(REPO / "scripts" / "soak.py"), "--sessions", "10", "--minutes", "1.5",
-                          "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=900)
+                          "--min-rounds", "2", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=1500)
     report = json.loads(out.read_text())
     (ARTIFACTS / "soak_1min.json").parent.mkdir(exist_ok=True)
     (ARTIFACTS / "soak_1min.json").write_text(json.dumps(report, indent=2))
-    assert report["rounds"] >= 10, res.stdout[-2000:]
+    assert len(report["per_session"]) == 10, res.stdout[-2000:]
+    assert all(s["rounds"] >= 2 for s in report["per_session"].values()), res.stdout[-2000:]
     assert report["errors"] == 0, json.dumps(report["per_session"])[:3000]
     assert report["foreign_text_seen"] == 0 and report["server_tracebacks"] == 0

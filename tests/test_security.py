@@ -7,10 +7,6 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, tiny_config
-
-sys.path.insert(0, str(REPO))
-
 
 @pytest.fixture()
 def saved(tiny_model, tmp_path):
