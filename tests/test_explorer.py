@@ -290,6 +290,23 @@ def test_class_direction_walk_and_samples(explorer, corpus):
     assert places.shape[1] == 2 and len(places) <= 3
 
 
+def test_empty_places_lie_in_the_holes_of_the_map():
+    import pandas as pd
+
+    # two dense clusters at the ends of a 10 x 10 square: its middle and its other corners are empty
+    rng = np.random.default_rng(0)
+    xy = np.concatenate([rng.normal(0, 0.2, (200, 2)), rng.normal(10, 0.2, (200, 2))]).astype(np.float32)
+    df = pd.DataFrame({"text": ["t"] * 400, "label": ["a"] * 400, "pred": ["a"] * 400, "x": xy[:, 0], "y": xy[:, 1],
+                       "mu": list(xy), "probs": [np.ones(1, np.float32)] * 400})
+    places = CorpusIndex(df, {"labels": ["a"]}).empty_places(4, resolution=30)
+    assert len(places) == 4
+    nearest = np.sqrt(((places[:, None, :] - xy[None]) ** 2).sum(-1)).min(1)
+    assert (nearest > 3.0).all()  # far from every document (the clusters' spacing is a few hundredths)
+    assert nearest[0] > 6.0  # the emptiest first: an empty corner, about 7 from both clusters
+    gaps = np.sqrt(((places[:, None, :] - places[None]) ** 2).sum(-1))[np.triu_indices(4, 1)]
+    assert (gaps > 1.0).all()  # spread out, not four neighbours of one grid point
+
+
 def test_corpus_filter_combines_words_labels_predictions_and_mistakes(corpus):
     df = corpus.df
     assert corpus.filter() == []  # nothing asked, nothing selected
