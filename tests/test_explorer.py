@@ -328,3 +328,12 @@ def test_agreement_metrics_of_two_models():
     # the three documents with a known label: A right on 2, B on 1; both wrong on the last
     assert m["acc_a"] == 2 / 3 and m["acc_b"] == 1 / 3 and m["both_wrong"] == 1 / 3
     assert "acc_a" not in agreement_metrics(a, b, ["x", "y"])
+
+
+def test_an_index_file_without_a_column_of_the_schema_is_refused(corpus, tmp_path):
+    from vae_core.index import INDEX_COLUMNS, read_index, write_index
+
+    assert list(corpus.df.columns) == list(INDEX_COLUMNS)
+    write_index(corpus.df.drop(columns=["mu"]), tmp_path / "old.parquet", {"labels": corpus.labels})
+    with pytest.raises(ValueError, match="lacks the index column.* mu: rebuild it"):
+        read_index(tmp_path / "old.parquet")

@@ -64,12 +64,11 @@ def test_decodes_readable_on_topic_text(default_model):
 
 
 def test_index_of_the_dev_set(default_model):
-    from vae_core.index import read_index
+    from vae_core.index import INDEX_COLUMNS, read_index
 
     df, meta = read_index(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
     assert len(df) == 3800 and meta["labels"] == default_model.labels and meta["projection"] == "umap"
-    for col in ("text", "label", "pred", "confidence", "prob_std", "flip_rate", "x", "y", "probs", "mu", "logvar", "correct"):
-        assert col in df.columns, col
+    assert list(df.columns) == list(INDEX_COLUMNS)
     rows = df.sample(5, random_state=0)
     probs = default_model.predict_proba(rows.text.tolist())
     assert torch.allclose(probs, torch.tensor([list(p) for p in rows.probs]), atol=1e-5)

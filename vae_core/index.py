@@ -15,6 +15,23 @@ from .files import atomic_path
 from .modeling import Posterior, TextVAE
 
 INDEX_VERSION = 1
+# The index table, one row per document: every column, its type and meaning, in one place. index_table writes
+# exactly these; read_index refuses a file that lacks one.
+INDEX_COLUMNS: dict[str, tuple[str, str]] = {
+    "text": ("str", "the document"),
+    "label": ("str | None", "its true class, None when unknown"),
+    "pred": ("str", "the class predicted from mu"),
+    "confidence": ("float32", "p(pred | mu)"),
+    "prob_std": ("float32", "spread of p(pred) over samples of z from the posterior"),
+    "flip_rate": ("float32", "share of those samples predicting another class"),
+    "kl": ("float32", "KL of the posterior from the prior, nats"),
+    "x": ("float32", "map position"),
+    "y": ("float32", "map position"),
+    "correct": ("bool | None", "pred == label, None when the label is unknown"),
+    "probs": ("float32[C]", "class probabilities from mu"),
+    "mu": ("float32[L]", "posterior mean"),
+    "logvar": ("float32[L]", "posterior log-variance"),
+}
 
 
 def posterior_uncertainty(model: TextVAE, mu: torch.Tensor, logvar: torch.Tensor, samples: int = 32,
@@ -61,6 +78,7 @@ def index_table(model: TextVAE, texts: Sequence[str], labels: Sequence[str | Non
     df["probs"] = list(probs.numpy().astype(np.float32))
     df["mu"] = list(mu.numpy().astype(np.float32))
     df["logvar"] = list(logvar.numpy().astype(np.float32))
+    assert list(df.columns) == list(INDEX_COLUMNS), "index_table and INDEX_COLUMNS disagree"
     return df
 
 
@@ -87,6 +105,10 @@ def read_index(path: str | Path):
     raw = (table.schema.metadata or {}).get(b"vae_index")
     if raw is None:
         raise ValueError(f"{path} is not an index written by `python -m vae_core index` (no vae_index metadata).")
+    missing = [c for c in INDEX_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{path} lacks the index column(s) {', '.join(missing)}: rebuild it with "
+                         "`python -m vae_core index MODEL --data FILE`.")
     return table.to_pandas(), json.loads(raw)
 
 
