@@ -290,9 +290,7 @@ class TextVAE(nn.Module):
         if config.pretrained_encoder:
             self.encoder = _load_pretrained_encoder(config.encoder_name_or_path)
             if config.encoder_config is None:
-                # the architecture only: `_name_or_path` is where this machine keeps the weights, which
-                # encoder_name_or_path already names portably
-                config.encoder_config = {k: v for k, v in self.encoder.config.to_dict().items() if k != "_name_or_path"}
+                config.encoder_config = self.encoder.config.to_dict()  # saved without its local path (VAEConfig.save)
         else:
             from transformers import AutoConfig, AutoModel
 
