@@ -1,4 +1,5 @@
-"""Command line: `python -m vae_core train|evaluate|index|build-default` (or the `vae-core` script)."""
+"""Command line: `python -m vae_core train|evaluate|index|slices|suspects|regions|build-default` (or the
+`vae-core` script)."""
 from __future__ import annotations
 
 import argparse
@@ -129,7 +130,7 @@ def index_corpus(model_folder: str | Path, data: str, text_column: str = "text",
     `output`), with progress; `sample` rows drawn at random (seeded) when the file has more."""
     from .catalog import display_name
     from .data import read_corpus
-    from .index import build_index, write_index
+    from .index import build_index
 
     model = _load(str(model_folder))
     corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True, max_rows=max_rows)
@@ -147,10 +148,105 @@ def index_corpus(model_folder: str | Path, data: str, text_column: str = "text",
     t0 = time.time()
     df = build_index(model, texts, labels, projection, seed)
     out = Path(output or Path(model_folder) / "index" / (Path(data).stem + ".parquet"))
-    write_index(df, out, {"model": display_name(model_folder), "labels": model.labels, "projection": projection,
-                          "seed": seed, "source": Path(data).name, "rows": len(df)})
+    write_named_index(model, df, out, {"model": display_name(model_folder), "labels": model.labels,
+                                       "projection": projection, "seed": seed, "source": Path(data).name,
+                                       "rows": len(df)})
     print(f"indexed {len(df)} documents in {time.time() - t0:.1f} s -> {out}")
     return out
+
+
+def write_named_index(model, df, path: Path, meta: dict) -> Path:
+    """Write an index with the named regions of its map (`interpret.groups.map_regions`) in its metadata."""
+    from .index import CorpusIndex, write_index
+    from .inference import Explorer
+    from .interpret.groups import map_regions
+
+    t0 = time.time()
+    regions = map_regions(Explorer(model), CorpusIndex(df, meta), seed=meta.get("seed", 0))
+    print(f"named {len(regions)} regions of the map in {time.time() - t0:.1f} s")
+    return write_index(df, path, {**meta, "regions": [r.to_dict() for r in regions]})
+
+
+def load_corpus_index(model, data: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0):
+    """`data` as a CorpusIndex: an index written by `index` as it is, any other file encoded now (with its map)."""
+    from .data import read_corpus
+    from .index import CorpusIndex, build_index, read_index
+
+    if str(data).endswith(".parquet"):
+        try:
+            df, meta = read_index(data)
+        except ValueError:
+            pass  # a Parquet data file, not an index
+        else:
+            if meta.get("labels") and list(meta["labels"]) != model.labels:
+                raise ValueError(f"{data} was indexed with other classes ({', '.join(meta['labels'])}) than this "
+                                 f"model has ({', '.join(model.labels)}): index it again with this model.")
+            return CorpusIndex(df, meta)
+    corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
+    labels = corpus.labels if label_column else None
+    df = build_index(model, corpus.texts, labels, "umap", seed)
+    return CorpusIndex(df, {"labels": model.labels, "projection": "umap", "seed": seed, "source": Path(data).name})
+
+
+def _write_csv(table, output: str | None) -> None:
+    if output:
+        from .files import atomic_path
+
+        with atomic_path(Path(output)) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"wrote {len(table):,} rows to {output}")
+
+
+def cmd_slices(args) -> int:
+    from .inference import Explorer
+    from .interpret.groups import error_slices, slice_membership
+
+    explorer = Explorer.load(args.model)
+    corpus = load_corpus_index(explorer.model, args.data, args.text_column, args.label_column, args.seed)
+    if not corpus.has_labels:
+        raise ValueError(f"{args.data} has no labels (column '{args.label_column}'): error slices need the true classes.")
+    wrong = int((corpus.df["correct"] == False).sum())  # noqa: E712
+    t0 = time.time()
+    slices = error_slices(explorer, corpus, min_size=args.min_size)
+    sliced = sum(s.size for s in slices)
+    print(f"{len(slices)} error slices of {sliced:,} of the {wrong:,} misclassified documents "
+          f"({sliced / max(wrong, 1):.0%}; {time.time() - t0:.1f} s), largest first:\n")
+    for s in slices:
+        print(f"slice {s.id}: {s.size} documents, mostly true {s.true_label} -> predicted {s.pred_label} "
+              f"({s.pair_share:.0%})\n  reads like ({s.description_label}): {s.description}\n"
+              f"  distinctive words: {', '.join(s.words) or '-'}")
+        for r in s.examples:
+            print(f"  e.g. row {r}: {corpus.df['text'].iat[r][:100]}")
+        print()
+    _write_csv(slice_membership(corpus, slices)[["row", "slice", "description"]], args.output)
+    return 0
+
+
+def cmd_suspects(args) -> int:
+    from .interpret.groups import suspect_labels
+
+    model = _load(args.model)
+    corpus = load_corpus_index(model, args.data, args.text_column, args.label_column, args.seed)
+    if not corpus.has_labels:
+        raise ValueError(f"{args.data} has no labels (column '{args.label_column}'): there is nothing to suspect.")
+    table = suspect_labels(corpus)
+    print(f"{len(table):,} suspect labels of {int(corpus.df['label'].notna().sum()):,}, the most suspect first:")
+    for t in table.head(args.show).itertuples():
+        print(f"  row {t.row}: given {t.label}, suggested {t.suggested} (score {t.score:.3f}; model p(given) "
+              f"{t.p_label:.3f}; neighbours with the given label {t.neighbours_label:.0%}) {t.text[:80]}")
+    _write_csv(table.drop(columns="text"), args.output)
+    return 0
+
+
+def cmd_regions(args) -> int:
+    from .index import read_index
+
+    df, meta = read_index(args.index)
+    model = _load(args.model)
+    if meta.get("labels") and list(meta["labels"]) != model.labels:
+        raise ValueError(f"{args.index} was indexed with another model's classes: name its regions with that model.")
+    write_named_index(model, df, Path(args.index), meta)
+    return 0
 
 
 def cmd_index(args) -> int:
@@ -184,7 +280,7 @@ def cmd_build_default(args) -> int:
     from .config import VAEConfig
     from .data import read_corpus
     from .evaluate import evaluate_file
-    from .index import build_index, write_index
+    from .index import build_index
     from .files import atomic_replace_dir
     from .modeling import TextVAE
     from .train import train
@@ -228,7 +324,7 @@ def cmd_build_default(args) -> int:
                                                                       seed=args.seed), indent=2) + "\n")
     dev = read_corpus(data / "dev.csv")
     df = build_index(model, dev.texts, dev.labels, "umap", args.seed)
-    write_index(df, staging / "index" / "ag_news_dev.parquet", {
+    write_named_index(model, df, staging / "index" / "ag_news_dev.parquet", {
         "model": out.name, "labels": model.labels, "projection": "umap", "seed": args.seed,
         "source": "ag_news/dev.csv", "rows": len(df)})
     atomic_replace_dir(staging, out)
@@ -267,6 +363,23 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--max-rows", type=int, default=500_000,
                    help="refuse larger files (default 500,000; the map of 100,000 documents takes minutes)")
+    for name, helptext, func in (
+            ("slices", "group the misclassified documents of a labelled corpus, each described in words", cmd_slices),
+            ("suspects", "rank the documents whose label is probably wrong (confident learning)", cmd_suspects)):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("model", help="checkpoint folder")
+        s.add_argument("--data", required=True, help="CSV, Parquet or JSONL with labels, or an index written by `index`")
+        s.add_argument("--text-column", default="text")
+        s.add_argument("--label-column", default="label")
+        s.add_argument("--output", help="also write the table here (CSV)")
+        s.add_argument("--seed", type=int, default=0, help="of the map, when --data is not an index")
+        s.set_defaults(func=func)
+    sub.choices["slices"].add_argument("--min-size", type=int, default=5, help="smallest slice (default %(default)s)")
+    sub.choices["suspects"].add_argument("--show", type=int, default=20, help="suspects printed (default %(default)s)")
+    r = sub.add_parser("regions", help="name the regions of an index's map (stored in the index)")
+    r.add_argument("model", help="checkpoint folder")
+    r.add_argument("index", help="index file written by `index`")
+    r.set_defaults(func=cmd_regions)
     b = sub.add_parser("build-default", help="rebuild the shipped AG News model from scratch (CPU, ~50 min)")
     b.add_argument("--data-dir", default=str(DEFAULT_DATA) if IN_CHECKOUT else None,
                    help="folder with the AG News train.csv and dev.csv (default: the repository's assets/data/ag_news)")

@@ -154,6 +154,13 @@ class CorpusIndex:
     def has_labels(self) -> bool:
         return bool(self.df["label"].notna().any())
 
+    @property
+    def regions(self):
+        """The named regions of the map stored with the index (`interpret.groups.map_regions`), None if none."""
+        from .interpret.groups import regions_from_meta
+
+        return regions_from_meta(self.meta)
+
     def search(self, query: str, limit: int = 50) -> list[int]:
         """Rows whose text contains every word of `query` (case-insensitive), in corpus order."""
         if self._lower is None:

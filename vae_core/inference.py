@@ -190,13 +190,13 @@ class Explorer:
         with self._turn(), torch.no_grad():
             return torch.softmax(self.model.classify(z_t), -1).numpy()
 
-    def decode(self, z: np.ndarray) -> list[str]:
-        """Written text for latents (N, L): of the greedy text and seeded samples, the one
-        `TextVAE.decode_text` keeps (it reads as the class at z and the encoder maps it back closest to z);
-        the same z always gives the same text."""
+    def decode(self, z: np.ndarray, candidates: int | None = None) -> list[str]:
+        """Written text for latents (N, L): of the greedy text and seeded samples (`candidates` in all; the
+        model's default when None), the one `TextVAE.decode_text` keeps (it reads as the class at z and the
+        encoder maps it back closest to z); the same z always gives the same text."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
         with self._turn():
-            return self.model.decode_text(z_t)
+            return self.model.decode_text(z_t, **({} if candidates is None else {"candidates": candidates}))
 
     def top_words(self, z: np.ndarray, k: int = 8) -> list[list[tuple[str, float]]]:
         """The words the bag-of-words head expects in a document at each latent, with probabilities."""
@@ -241,6 +241,18 @@ class Explorer:
         t = np.linspace(0.0, 1.0, steps, dtype=np.float32)
         z = slerp(a, b, t) if mode == "spherical" else (1 - t[:, None]) * a + t[:, None] * b
         return self.path(z)
+
+    def arithmetic(self, a: str, b: str, c: str, scales: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)) -> LatentPath:
+        """Latent arithmetic (Optimus): z(A) + s * (z(C) - z(B)) for each scale s, decoded and classified; at
+        s = 1 it is z(A) - z(B) + z(C), e.g. a sports story - "sports" + "business". z is each text's
+        posterior mean."""
+        texts = [a or "", b or "", c or ""]
+        empty = [name for name, t in zip("ABC", texts) if not t.strip()]
+        if empty:
+            raise ValueError(f"Text {' and '.join(empty)} is empty: latent arithmetic needs all three texts.")
+        mu, _ = self.encode(texts)
+        s = np.asarray(scales, dtype=np.float32)[:, None]
+        return self.path(mu[0][None] + s * (mu[2] - mu[1])[None])
 
     # ---- debugging a decision ----
     def classifier_weights(self) -> tuple[np.ndarray, np.ndarray]:
