@@ -87,9 +87,10 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620, landscape: dict | None = None,
                star: tuple[float, float, str] | None = None, path: dict | None = None,
-               highlight: list[int] | None = None, dim: bool = False) -> go.Figure:
+               highlight: list[int] | None = None, dim: bool = False, regions: list | None = None) -> go.Figure:
     """The corpus on its 2-D map (WebGL), one trace per class for categorical colours so that the legend
-    toggles classes; `customdata` carries each point's row number for selections."""
+    toggles classes; `customdata` carries each point's row number for selections. `regions`
+    (`interpret.groups.Region` or `Slice`) are named over the map, their words and text on hover."""
     colors = class_colors(labels)
     fig = go.Figure()
     if landscape is not None:
@@ -143,10 +144,33 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
         fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", name="your text", text=["your text"],
                                  textposition="top center", hovertext=[safe(label)], hoverinfo="text",
                                  marker=dict(symbol="star", size=20, color="#FACC15", line=dict(width=1.5, color="#111827"))))
+    if regions:
+        _add_region_labels(fig, regions, xs, ys, height)
     fig.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"), dragmode="lasso",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant"),
                       uirevision="map")
     return _base(fig, height)
+
+
+def _add_region_labels(fig: go.Figure, regions: list, xs: np.ndarray, ys: np.ndarray, height: int) -> None:
+    """Each region's or slice's short name over the map at its (x, y), moved up or down where it would cover a
+    name already placed (the largest first), with its distinctive words and whole decoded text on hover."""
+    # pixels per map unit, as drawn: the axes share a scale (scaleanchor), so the longer extent decides
+    span_x, span_y = float(np.ptp(xs)) or 1.0, float(np.ptp(ys)) or 1.0
+    scale = min(760 / span_x, (height - 80) / span_y)  # the map is drawn about 760 px wide or wider
+    placed: list[tuple[float, float, float, float]] = []  # pixel boxes: centre x, centre y, half width, half height
+    for region in sorted(regions, key=lambda r: -getattr(r, "size", 0)):
+        name = safe(getattr(region, "headline", None) or f"slice {region.id}", 48)
+        px, py, half_w, half_h = region.x * scale, region.y * scale, 3.6 * len(name) + 6, 11
+        shift = next((s for s in (0, 24, -24, 48, -48, 72, -72, 96) if not any(
+            abs(px - x) < half_w + w and abs(py + s - y) < half_h + h for x, y, w, h in placed)), 0)
+        placed.append((px, py + shift, half_w, half_h))
+        hover = (f"<b>{name}</b>" + (f" · {region.size:,} documents" if getattr(region, "size", None) else "")
+                 + "<br>words: " + safe(", ".join(region.words) or "-") + "<br>"
+                 + "<br>".join(_wrap(safe(region.description, 240), 60)))
+        fig.add_annotation(x=region.x, y=region.y, yshift=shift, text=name, showarrow=False, hovertext=hover,
+                           font=dict(size=12, color="#111827"), bgcolor="rgba(255,255,255,0.82)",
+                           bordercolor="#9CA3AF", borderwidth=1, borderpad=3)
 
 
 def _add_landscape(fig: go.Figure, land: dict, labels: list[str], colors: dict[str, str]) -> None:

@@ -1,16 +1,18 @@
-"""Debug: where the model errs, why, and what it would take to flip a document to its true class."""
+"""Debug: where the model errs, why, and what it would take to flip a document to its true class; its errors in
+groups (error slices) and the labels it doubts (suspect labels)."""
 
 import numpy as np
 import streamlit as st
 
-from app_ui import figures, share, views
+from app_ui import diagnosis, figures, share, views
 from app_ui.resources import start_page
 from app_ui.views import md
 
 explorer, corpus = start_page(
     "Debug",
     "The confusion matrix and per-class figures of the corpus; the misclassified documents, most confident "
-    "first; and for one of them its attributions, neighbours, place on the map and latent counterfactual.",
+    "first, and for one of them its attributions, neighbours, place on the map and latent counterfactual; the "
+    "errors in groups described in words; the labels that are probably wrong.",
     corpus="required", share_as="debug",
 )
 
@@ -29,20 +31,9 @@ def counterfactual(_explorer, model: str, mu: tuple, target: int, budget: float,
     return _explorer.counterfactual(np.asarray(mu, dtype=np.float32), target, budget, confidence)
 
 
-if explorer is not None and corpus is not None:
+def confusion_view(explorer, corpus, m: dict, cm: np.ndarray) -> dict:
+    """Pick a cell, open a document, find its counterfactual; returns the state a shared link carries."""
     labels, df = explorer.labels, corpus.df
-    if not corpus.has_labels:
-        st.info("This corpus has no labels, so there is nothing to compare the predictions with. Pick a labelled "
-                "corpus in the sidebar.")
-        st.stop()
-    key = f"{corpus.content_key}:{explorer.cache_key}"
-    m = corpus_metrics(corpus, key, tuple(labels))
-    cm = np.asarray(m["confusion_matrix"])
-    a, b, c = st.columns(3)
-    a.metric("Accuracy", f"{m['accuracy']:.1%}")
-    b.metric("Macro-F1", f"{m['macro_f1']:.3f}")
-    c.metric("Misclassified", f"{int(cm.sum() - np.trace(cm)):,} of {int(cm.sum()):,}")
-
     off = cm.copy()
     np.fill_diagonal(off, -1)
     worst = np.unravel_index(int(off.argmax()), off.shape)
@@ -71,7 +62,7 @@ if explorer is not None and corpus is not None:
     st.subheader(f"True {md(true_lab)}, predicted {md(pred_lab)} ({len(cell):,} {kind}, most confident first)")
     if cell.empty:
         st.info("No document in this cell. Pick another one.")
-        st.stop()
+        return {"debug_true": true_lab, "debug_pred": pred_lab}
     table = views.document_table(df, list(cell.index), max_height=280)
     wrong = df[df["correct"] == False].sort_values("confidence", ascending=False)  # noqa: E712
     d1, d2 = st.columns(2)
@@ -149,5 +140,35 @@ if explorer is not None and corpus is not None:
                             width="stretch", key="debug_cf_probs", config={"displayModeBar": False})
             views.path_table(path, labels, first="document", last="counterfactual")
             views.path_on_map(corpus, labels, path, f"towards {target_lab}", key="debug_cf_map", highlight=[int(row)])
-    share.publish("debug", {"debug_true": true_lab, "debug_pred": pred_lab, "debug_doc": int(row),
-                            "debug_target": target_lab})
+    return {"debug_true": true_lab, "debug_pred": pred_lab, "debug_doc": int(row), "debug_target": target_lab}
+
+
+VIEWS = ("Confusion matrix", "Error slices", "Suspect labels")
+
+
+if explorer is not None and corpus is not None:
+    labels, df = explorer.labels, corpus.df
+    if not corpus.has_labels:
+        st.info("This corpus has no labels, so there is nothing to compare the predictions with. Pick a labelled "
+                "corpus in the sidebar.")
+        st.stop()
+    key = f"{corpus.content_key}:{explorer.cache_key}"
+    m = corpus_metrics(corpus, key, tuple(labels))
+    cm = np.asarray(m["confusion_matrix"])
+    a, b, c = st.columns(3)
+    a.metric("Accuracy", f"{m['accuracy']:.1%}")
+    b.metric("Macro-F1", f"{m['macro_f1']:.3f}")
+    c.metric("Misclassified", f"{int(cm.sum() - np.trace(cm)):,} of {int(cm.sum()):,}")
+
+    if st.session_state.get("debug_view") not in VIEWS:  # a new session, or a link with another word
+        st.session_state["debug_view"] = VIEWS[0]
+    view = st.radio("View", VIEWS, key="debug_view", horizontal=True, label_visibility="collapsed")
+    if view == "Error slices":
+        state = {}
+        diagnosis.error_slices_view(explorer, corpus)
+    elif view == "Suspect labels":
+        state = {}
+        diagnosis.suspects_view(explorer, corpus)
+    else:
+        state = confusion_view(explorer, corpus, m, cm)
+    share.publish("debug", {**state, "debug_view": view})

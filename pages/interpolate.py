@@ -11,7 +11,7 @@ from vae_core.inference import MAX_CHARS
 explorer, corpus = start_page(
     "Interpolate",
     "Pick two documents, or type them. The path between their latent means is decoded and classified at "
-    "every step: watch where the topic turns and where the class flips.",
+    "every step: watch where the topic turns and where the class flips. Below: latent arithmetic, A − B + C.",
     corpus="optional", share_as="interpolate",
 )
 
@@ -19,6 +19,47 @@ explorer, corpus = start_page(
 @st.cache_data(max_entries=128, show_spinner=False)
 def walk(_explorer, model: str, za: tuple, zb: tuple, steps: int, mode: str):
     return _explorer.interpolate(np.asarray(za), np.asarray(zb), steps, mode)
+
+
+@st.cache_data(max_entries=64, show_spinner="Encoding, adding and decoding…")
+def arithmetic(_explorer, model: str, a: str, b: str, c: str):
+    return _explorer.arithmetic(a, b, c)
+
+
+def arithmetic_panel() -> None:
+    """z(A) - z(B) + z(C) from three typed texts, with the offset applied in steps."""
+    st.subheader("Latent arithmetic")
+    st.caption("z(A) − z(B) + z(C), decoded and classified (as in Optimus): take a document, subtract what it is "
+               "about, add something else, e.g. a sports story − “sports” + “business”. The rows apply the offset "
+               "z(C) − z(B) to A in steps, from none of it (A itself) to all of it.")
+    labels = explorer.labels
+    examples = explorer.examples
+    # defaults: an example of one class (the third, or the last of fewer), minus its name, plus another class's
+    src = labels[min(2, len(labels) - 1)]
+    other = labels[0] if src != labels[0] else labels[-1]
+    defaults = {"A": (examples.get(src) or [""])[0], "B": src.lower(), "C": other.lower()}
+    cols = st.columns([2, 1, 1], gap="medium")
+    texts = {}
+    for col, (side, what) in zip(cols, (("A", "a document"), ("B", "minus"), ("C", "plus"))):
+        st.session_state.setdefault(f"interp_arith_{side}", defaults[side])
+        texts[side] = col.text_area(f"{side}: {what}", **typed(f"interp_arith_{side}"), height=100,
+                                    max_chars=MAX_CHARS)
+    empty = [side for side, t in texts.items() if not t.strip()]
+    if empty:
+        st.info(f"Type a text for {' and '.join(empty)}.")
+        return
+    path = arithmetic(explorer, explorer.cache_key, texts["A"], texts["B"], texts["C"])
+    result = len(path) - 1
+    st.markdown("**A − B + C** " + views.class_badge(path.labels[result], labels, f"  {path.probs[result].max():.0%}"),
+                unsafe_allow_html=True)
+    views.quote(path.texts[result] or "(empty)")
+    if path.labels[result] != path.labels[0]:
+        flip = next(i for i in range(len(path)) if path.labels[i] != path.labels[0])
+        st.caption(f"The class turns from {views.md(path.labels[0])} to {views.md(path.labels[flip])} at "
+                   f"{flip}/{result} of the offset.")
+    else:
+        st.caption(f"The class stays {views.md(path.labels[0])}: the offset does not carry A across a boundary.")
+    views.path_table(path, labels, names=["A"] + [f"A + {i}/{result} (C − B)" for i in range(1, result)] + ["A − B + C"])
 
 
 def endpoint(side: str, default_row: int | None, default_text: str):
@@ -93,6 +134,7 @@ if explorer is not None:
         st.subheader("Move A along a class direction")
         st.caption("Instead of towards B, walk A's latent towards a class; decoded and classified at every step.")
         views.class_direction_panel(explorer, corpus, a[0], path.labels[0], "interp")
+    arithmetic_panel()
     share.publish("interpolate", {"interp_doc_A": st.session_state.get("interp_doc_A"),
                                   "interp_doc_B": st.session_state.get("interp_doc_B"),
                                   "interp_steps": steps, "interp_mode": mode})

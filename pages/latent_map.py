@@ -10,7 +10,7 @@ from app_ui.state import typed
 explorer, corpus = start_page(
     "Latent map",
     "Every document of the corpus at its posterior mean, projected to 2-D. Click a point to open it; drag a "
-    "box or lasso to select a region; hover for a snippet.",
+    "box or lasso to select a region; hover for a snippet, or a region's name for what it holds.",
     corpus="required", share_as="map",
 )
 
@@ -18,6 +18,15 @@ explorer, corpus = start_page(
 @st.cache_data(max_entries=16, show_spinner="Classifying the map's background…")
 def landscape(_explorer, _corpus, model: str, corpus_key: str, resolution: int = 60) -> dict:
     return _corpus.landscape(_explorer.probs, resolution)
+
+
+@st.cache_data(max_entries=16, show_spinner="Naming the map's regions (decoding their centres)…")
+def regions(_explorer, _corpus, model: str, corpus_key: str) -> list:
+    """The regions stored with the index (`index` names them), else named now, once per corpus and model."""
+    from vae_core.interpret.groups import map_regions
+
+    stored = _corpus.regions
+    return stored if stored is not None else map_regions(_explorer, _corpus)
 
 
 def selected_rows(event, df) -> tuple[list[int], tuple[float, float] | None]:
@@ -43,7 +52,7 @@ def selected_rows(event, df) -> tuple[list[int], tuple[float, float] | None]:
 if explorer is not None and corpus is not None:
     labels, df = explorer.labels, corpus.df
     corpus_key = corpus.content_key
-    c1, c2, c3, c4 = st.columns([2, 1.2, 1.2, 1.4])
+    c1, c2, c5, c3, c4 = st.columns([1.7, 1.4, 1.4, 1.1, 1.4])
     modes = dict(figures.COLOR_MODES)
     if not corpus.has_labels:
         modes.pop("label"), modes.pop("correct")
@@ -52,6 +61,10 @@ if explorer is not None and corpus is not None:
     show_land = c2.toggle("Class landscape", key="map_landscape",
                           help="The class the model gives each place of the map (the map mapped back to latent "
                                "space and classified). Left blank where no documents are nearby.")
+    st.session_state.setdefault("map_regions", True)
+    show_regions = c5.toggle("Region names", key="map_regions",
+                             help="Each large region of the map named by the text decoded from its centre, cut to a "
+                                  "headline; hover a name for the region's distinctive words and the whole text.")
     typed_text = st.session_state.get("classify_text", "")
     st.session_state.setdefault("map_star", True)
     show_star = c3.toggle("Your text", key="map_star", disabled=not typed_text.strip(),
@@ -74,7 +87,9 @@ if explorer is not None and corpus is not None:
     filtered = corpus.filter(f_words, f_label, f_pred, f_wrong)
 
     shared_rows = [int(r) for r in st.session_state.get("map_rows_shared", []) if str(r).isdigit() and int(r) < len(df)]
-    fig = figures.latent_map(df, labels, color_by, landscape=land, star=star, highlight=filtered or shared_rows or None)
+    named = regions(explorer, corpus, explorer.cache_key, corpus_key) if show_regions else None
+    fig = figures.latent_map(df, labels, color_by, landscape=land, star=star, highlight=filtered or shared_rows or None,
+                             regions=named)
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="map_chart", config={"displaylogo": False, "scrollZoom": True})
     chart_rows, centre = selected_rows(event, df)

@@ -156,6 +156,78 @@ def test_debug_cell_document_counterfactual_and_downloads():
     assert len(at.get("download_button")) == 2
 
 
+def test_debug_error_slices_one_cell_and_membership_download():
+    at = page("debug.py")
+    at.radio(key="debug_view").set_value("Error slices").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Slices"]) >= 5 and metrics["Documents in a slice"].endswith("%)")
+    table = at.dataframe[0].value
+    assert list(table["documents"]) == sorted(table["documents"], reverse=True) and (table["documents"] >= 5).all()
+    assert table["description (decoded from its centre)"].str.len().min() > 0
+    assert (table["reads like"].isin(["World", "Sports", "Business", "Sci/Tech"])).all()
+    first = table.iloc[0]
+    assert any(h.value.startswith(f"#### Slice {first['slice']}: {first['documents']} documents") for h in at.markdown)
+    assert len(at.get("download_button")) == 1
+    # the slice's documents, and one of them opened
+    docs = at.dataframe[1].value
+    assert len(docs) == first["documents"] and (docs["label"] != docs["pred"]).all()
+    assert at.selectbox(key="debug_slice_doc").value == int(docs["row"].iloc[0])
+    # one cell of the confusion matrix
+    scope = at.selectbox(key="debug_slice_scope")
+    cell = next(o for o in scope.options if o.startswith("true Business → predicted Sci/Tech"))
+    scope.set_value(cell.rsplit(" (", 1)[0]).run()
+    assert not at.exception, at.exception
+    docs = at.dataframe[1].value
+    assert (docs["label"] == "Business").all() and (docs["pred"] == "Sci/Tech").all()
+
+
+def test_debug_suspect_labels_with_their_evidence():
+    at = page("debug.py")
+    at.radio(key="debug_view").set_value("Suspect labels").run()
+    assert not at.exception, at.exception
+    assert at.metric[3].label == "Suspect labels"
+    table = at.dataframe[0].value
+    assert len(table) > 10 and list(table["score"]) == sorted(table["score"], reverse=True)
+    assert (table["label"] != table["suggested"]).all()
+    first = table.iloc[0]
+    assert any(h.value == f"#### Row {first['row']}: labelled {first['label']}, probably {first['suggested']}"
+               for h in at.markdown)
+    assert "The evidence." in markdown_text(at)
+    assert len(at.get("download_button")) == 1
+    # back to the confusion matrix: its state is where it was
+    at.radio(key="debug_view").set_value("Confusion matrix").run()
+    assert not at.exception and at.selectbox(key="debug_true").value
+
+
+def test_latent_map_names_its_regions_and_hides_them():
+    import json
+
+    at = page("latent_map.py")
+
+    def annotations() -> list[dict]:
+        chart = at.get("plotly_chart")[0]
+        spec = json.loads(chart.proto.spec or chart.proto.figure.spec)
+        return spec["layout"].get("annotations", [])
+
+    names = annotations()
+    assert 3 <= len(names) <= 12
+    assert all(a["text"] and "words:" in a["hovertext"] for a in names)
+    at.toggle(key="map_regions").set_value(False).run()
+    assert not at.exception and annotations() == []
+
+
+def test_interpolate_latent_arithmetic():
+    at = page("interpolate.py")
+    assert "Latent arithmetic" in [s.value for s in at.subheader]
+    assert at.text_area(key="interp_arith_B").value == "sports"  # an example of Sports, minus its name
+    assert at.text_area(key="interp_arith_C").value == "business"
+    tables = [m.value for m in at.markdown if m.value.startswith("<table")]
+    assert tables[-1].count("<tr>") == 5 and "A − B + C" in tables[-1]
+    at.text_area(key="interp_arith_B").set_value("").run()
+    assert not at.exception and any("Type a text for B" in i.value for i in at.info)
+
+
 def test_samples_page_prior_classes_and_empty_places():
     at = page("samples.py")
     tables = [m.value for m in at.markdown if m.value.startswith("<table")]

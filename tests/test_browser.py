@@ -135,6 +135,30 @@ def test_debug_counterfactual_download_and_shared_link(app_url, browser):
     assert_no_error(other, errors2)
 
 
+def test_error_slices_suspects_and_region_names_in_a_real_browser(app_url, browser):
+    page, errors = new_page(browser, 1280, 1000)
+    page.goto(f"{app_url}/debug?view=Error+slices")
+    settle(page, "Documents in a slice")
+    expect(page.get_by_text("Slice 0:").first).to_be_visible()
+    expect(page.locator(".annotation-text", has_text="slice 0")).to_have_count(1)  # its place on the map
+    shot(page, "debug_error_slices")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download slice membership (CSV)").click()
+    lines = open(dl.value.path(), encoding="utf-8").read().splitlines()
+    assert lines[0].startswith("row,slice,description,label,pred,text") and len(lines) > 100
+    assert "view=Error+slices" in page.url or "view=Error%20slices" in page.url
+    page.get_by_text("Suspect labels", exact=True).click()
+    settle(page, "The evidence.")
+    shot(page, "debug_suspect_labels")
+    page.goto(f"{app_url}/latent_map")
+    settle(page, "Region names")
+    names = page.locator(".annotation-text")
+    expect(names.first).to_be_visible()
+    assert 3 <= names.count() <= 12
+    shot(page, "latent_map_regions")
+    assert_no_error(page, errors)
+
+
 def test_a_link_to_your_own_model_opens_it_in_a_fresh_browser(own_run, browser):
     """`train`'s own model, served by the command `train` printed; a link from its Debug page opened in a new
     browser context shows the same model, corpus and document; a link naming a model the server lacks says so."""

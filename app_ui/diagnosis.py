@@ -1,0 +1,159 @@
+"""The Debug page's group views: error slices (the misclassified documents grouped, each described by a text
+decoded from its centre) and suspect labels (confident learning on the model's and the neighbours' view)."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app_ui import figures, views
+from app_ui.views import md
+
+ALL_WRONG = "all misclassified documents"
+
+
+@st.cache_data(max_entries=32, show_spinner="Grouping the misclassified documents and decoding each group's centre…")
+def cached_slices(_explorer, _corpus, model: str, corpus_key: str, rows: tuple[int, ...]) -> list:
+    from vae_core.interpret.groups import error_slices
+
+    return error_slices(_explorer, _corpus, list(rows))
+
+
+@st.cache_data(max_entries=16, show_spinner="Weighing every label against the model and its neighbours…")
+def cached_suspects(_corpus, corpus_key: str):
+    from vae_core.interpret.groups import suspect_labels
+
+    return suspect_labels(_corpus)
+
+
+def _picked_row(event) -> int | None:
+    """The row index picked in a dataframe shown with selection_mode="single-row", if any."""
+    rows = (event.selection.get("rows") if event and event.selection else None) or []
+    return int(rows[0]) if rows else None
+
+
+def error_slices_view(explorer, corpus) -> None:
+    from vae_core.interpret.groups import SLICE_MIN_SIZE, slice_membership
+
+    df, labels = corpus.df, explorer.labels
+    wrong = df[df["correct"] == False]  # noqa: E712
+    if wrong.empty:
+        st.success("The model classifies every document of this corpus correctly: there is no error to group.")
+        return
+    cells = wrong.groupby(["label", "pred"]).size().sort_values(ascending=False)
+    scopes = {ALL_WRONG: wrong.index.tolist()}
+    scopes.update({f"true {t} → predicted {p}": wrong.index[(wrong["label"] == t) & (wrong["pred"] == p)].tolist()
+                   for (t, p), n in cells.items() if n >= SLICE_MIN_SIZE})
+    if st.session_state.get("debug_slice_scope") not in scopes:
+        st.session_state["debug_slice_scope"] = ALL_WRONG
+    scope = st.selectbox("Group", list(scopes), key="debug_slice_scope",
+                         format_func=lambda s: f"{s} ({len(scopes[s]):,})",
+                         help="All misclassified documents, or those of one cell of the confusion matrix (cells with "
+                              f"at least {SLICE_MIN_SIZE}).")
+    rows = scopes[scope]
+    slices = cached_slices(explorer, corpus, explorer.cache_key, corpus.content_key, tuple(rows))
+    sliced = sum(s.size for s in slices)
+    a, b, c = st.columns(3)
+    a.metric("Slices", f"{len(slices):,}")
+    b.metric("Documents in a slice", f"{sliced:,} of {len(rows):,} ({sliced / len(rows):.0%})")
+    c.metric("Largest slice", f"{slices[0].size:,}" if slices else "-")
+    st.caption("Misclassified documents that lie together on the map (HDBSCAN on their map positions; as many slices "
+               f"as the data holds, each of at least {SLICE_MIN_SIZE}). Each slice is described by the text decoded "
+               "from its centre in latent space and by the words that set its documents apart from the rest of the "
+               "corpus (class-based TF-IDF). Click a row to open a slice.")
+    if not slices:
+        st.info(f"These {len(rows):,} documents are too spread out to form a group of {SLICE_MIN_SIZE}: open them "
+                "one by one in the confusion-matrix view.")
+        return
+    table = [{"slice": s.id, "documents": s.size, "mostly": f"{s.true_label} → {s.pred_label} ({s.pair_share:.0%})",
+              "reads like": s.description_label, "description (decoded from its centre)": s.description,
+              "distinctive words": ", ".join(s.words)} for s in slices]
+    event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                         key="debug_slice_table", height=min(38 + 35 * len(table), 320),
+                         column_config={"description (decoded from its centre)": st.column_config.TextColumn(width="large")})
+    membership = slice_membership(corpus, slices, rows)
+    st.download_button("Download slice membership (CSV)", membership.to_csv(index=False).encode("utf-8"),
+                       file_name="error_slices.csv", mime="text/csv", key="debug_slice_dl",
+                       help="One row per misclassified document of this group: its row in the corpus, its slice "
+                            "(-1: in none), the slice's description, label, prediction and text.")
+    picked = _picked_row(event)
+    s = slices[picked if picked is not None and picked < len(slices) else 0]
+    st.markdown(f"#### Slice {s.id}: {s.size} documents, mostly true {md(s.true_label)} → predicted "
+                f"{md(s.pred_label)}")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown("**Decoded from the slice's centre** " + views.class_badge(s.description_label, labels, " reads as"),
+                    unsafe_allow_html=True)
+        views.quote(s.description)
+        st.markdown("**Distinctive words:** " + md(", ".join(s.words) or "-"))
+        st.markdown("**Three documents nearest its centre**")
+        for r in s.examples:
+            st.markdown(f"#{r} · true {md(df['label'].iat[r])}, predicted {md(df['pred'].iat[r])}")
+            views.quote(views.snippet(df["text"].iat[r], 300))
+    with right:
+        fig = figures.latent_map(df, labels, "pred", height=420, dim=True, highlight=s.rows, regions=[s])
+        st.plotly_chart(fig, width="stretch", key="debug_slice_map", config={"displaylogo": False})
+        st.caption("The slice's documents circled on the map of the whole corpus.")
+    st.markdown(f"**All {s.size} documents of slice {s.id}**, nearest its centre first")
+    views.document_table(df, s.rows, labels, max_height=280)
+    if st.session_state.get("debug_slice_doc") not in s.rows:
+        st.session_state["debug_slice_doc"] = s.rows[0]
+    row = st.selectbox("Open a document", s.rows, key="debug_slice_doc",
+                       format_func=lambda i: f"#{i} · {df['pred'].iat[i]} · {views.snippet(df['text'].iat[i], 90)}")
+    views.document_panel(explorer, corpus, int(row), key="debug_slice")
+
+
+def suspects_view(explorer, corpus) -> None:
+    from vae_core.interpret.groups import NEIGHBOUR_WEIGHT, SUSPECT_NEIGHBOURS
+
+    df, labels = corpus.df, explorer.labels
+    table = cached_suspects(corpus, corpus.content_key)
+    labelled = int(df["label"].notna().sum())
+    a, b = st.columns(2)
+    a.metric("Suspect labels", f"{len(table):,} of {labelled:,} ({len(table) / max(labelled, 1):.1%})")
+    b.metric("Most suspect score", f"{table['score'].iat[0]:.3f}" if len(table) else "-")
+    st.caption(f"Documents whose given label both the model and their {SUSPECT_NEIGHBOURS} nearest neighbours in "
+               f"latent space doubt. The evidence averages the model's probabilities and the neighbours' label "
+               f"shares ({NEIGHBOUR_WEIGHT:.0%} each). How many labels are listed is confident learning's estimate "
+               "(cleanlab, from per-class thresholds); they are ranked by score = 1 − the evidence for the given "
+               "label. Click a row for the evidence. On AG News dev with 5% of the labels flipped at random, the top "
+               "of this list finds about 80% of them (benchmarks/RESULTS.md).")
+    if table.empty:
+        st.success("No label in this corpus is doubted by both the model and its neighbours.")
+        return
+    shown = table.copy()
+    shown["text"] = [views.snippet(t, 140) for t in shown["text"]]
+    event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                         key="debug_suspect_table", height=min(38 + 35 * len(shown), 360),
+                         column_config={
+                             "row": st.column_config.NumberColumn("row", help="0-based row in the corpus"),
+                             "label": "given label", "suggested": "suggested label",
+                             "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.3f"),
+                             "p_label": st.column_config.NumberColumn("model p(given)", format="%.3f"),
+                             "p_suggested": st.column_config.NumberColumn("model p(suggested)", format="%.3f"),
+                             "neighbours_label": st.column_config.NumberColumn("neighbours: given", format="percent"),
+                             "neighbours_suggested": st.column_config.NumberColumn("neighbours: suggested",
+                                                                                   format="percent"),
+                             "text": st.column_config.TextColumn("text", width="large")})
+    st.download_button(f"Download the {len(table):,} suspects (CSV)", table.to_csv(index=False).encode("utf-8"),
+                       file_name="suspect_labels.csv", mime="text/csv", key="debug_suspect_dl")
+    picked = _picked_row(event)
+    t = table.iloc[picked if picked is not None and picked < len(table) else 0]
+    row = int(t["row"])
+    st.markdown(f"#### Row {row}: labelled {md(t['label'])}, probably {md(t['suggested'])}")
+    mu = np.asarray(df["mu"].iat[row], dtype=np.float32)
+    idx, dist = corpus.neighbours(mu, k=SUSPECT_NEIGHBOURS, exclude=row)
+    nb = df.iloc[idx]["label"].value_counts().reindex(labels, fill_value=0)
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.plotly_chart(figures.probability_bars(labels, list(nb.to_numpy() / max(nb.sum(), 1)),
+                                                 title=f"Labels of its {len(idx)} nearest neighbours"),
+                        width="stretch", config={"displayModeBar": False}, key="debug_suspect_neighbours")
+    with right:
+        st.markdown(f"**The evidence.** The model gives the given label {md(t['label'])} {t['p_label']:.1%} and "
+                    f"{md(t['suggested'])} {t['p_suggested']:.1%}; {t['neighbours_label']:.0%} of its "
+                    f"{len(idx)} nearest neighbours in latent space carry the given label and "
+                    f"{t['neighbours_suggested']:.0%} carry {md(t['suggested'])}. Score {t['score']:.3f} "
+                    "(1 = nothing speaks for the given label).")
+        st.caption("Read the text below: where it is about what the suggested label says, the given label is "
+                   "probably a labelling error; where it is about both, the classes overlap here.")
+    views.document_panel(explorer, corpus, row, key="debug_suspect")
