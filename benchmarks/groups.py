@@ -51,6 +51,49 @@ def flipped_copy(corpus, share: float, seed: int):
     return CorpusIndex(df, corpus.meta), set(rows.tolist())
 
 
+def variant_precision(corpus, seeds: int, share: float) -> dict:
+    """Precision of the top k for other ways to build the suspect list, on the same flipped corpora: the model's
+    probabilities alone, the neighbours' labels alone, and cleanlab's own choice of issues
+    (`find_label_issues`, pruned by noise rate) ranked by the same score."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    from vae_core.interpret.groups import NEIGHBOUR_WEIGHT, SUSPECT_NEIGHBOURS, neighbour_label_shares
+
+    names, out = corpus.labels, {}
+    p_model = corpus.probs.astype(np.float64) / corpus.probs.sum(1, keepdims=True)
+    for seed in range(seeds):
+        noisy, flipped = flipped_copy(corpus, share, seed)
+        y = np.array([names.index(v) for v in noisy.df["label"]])
+        k = SUSPECT_NEIGHBOURS
+        smoothed = (neighbour_label_shares(corpus.mu, y, len(names), k) * k + 1) / (k + len(names))
+        for name, evidence, cleanlab_pick in (
+                ("model probabilities alone", p_model, False), ("neighbours' labels alone", smoothed, False),
+                ("both, cleanlab's find_label_issues", (1 - NEIGHBOUR_WEIGHT) * p_model + NEIGHBOUR_WEIGHT * smoothed,
+                 True)):
+            score = 1 - get_label_quality_scores(y, evidence, method="self_confidence")
+            pool = np.flatnonzero(find_label_issues(y, evidence, filter_by="prune_by_noise_rate")
+                                  if cleanlab_pick else evidence.argmax(1) != y)
+            top = pool[np.argsort(-score[pool], kind="stable")][: len(flipped)]
+            out.setdefault(name, []).append(len(set(top.tolist()) & flipped) / len(flipped))
+    return {name: round(float(np.mean(v)), 4) for name, v in out.items()}
+
+
+def description_sweep(explorer, corpus, slices) -> list[dict]:
+    """Decoding the slices' centres with other numbers of candidates and tokens: the time (the second of two
+    calls) and the share of descriptions that read as the slice's true or predicted class."""
+    centres = np.stack([corpus.mu[s.rows].mean(0) for s in slices])
+    out = []
+    for candidates, tokens in ((8, 48), (4, 48), (4, 40), (4, 32), (2, 48)):
+        explorer.decode(centres[:1], candidates, tokens)
+        texts, seconds = timed(lambda: explorer.decode(centres, candidates, tokens))
+        classes = explorer.reclassify(texts)
+        ok = np.mean([explorer.labels[int(c)] in (s.true_label, s.pred_label) for c, s in zip(classes, slices)])
+        out.append({"candidates": candidates, "tokens": tokens, "decode_s": round(seconds, 2),
+                    "class_ok_share": round(float(ok), 4)})
+    return out
+
+
 def synthetic_index(explorer, corpus, n: int, seed: int = 0):
     """n rows drawn from the corpus' posteriors: z ~ q(z|x) of a random document, its text, the model's class."""
     import pandas as pd
@@ -108,6 +151,7 @@ def main() -> None:
                       "description": s.description, "reads_as": s.description_label, "words": s.words}
                      for s in slices[:5]],
     }
+    res["description_sweep"] = description_sweep(explorer, corpus, slices) if slices else []
     res["suspects_clean"] = {"listed": len(suspects), "first_call_s": round(t_suspects, 2)}
     res["slices_plus_suspects_first_view_s"] = round(t_slices + t_suspects, 2)
 
@@ -125,6 +169,7 @@ def main() -> None:
                      # rows wrongly listed that the clean corpus' own list already holds (AG News' own errors?)
                      "false_positives_suspect_in_clean": sum(r in clean_suspect for r in false_pos),
                      "false_positives": len(false_pos)})
+    res["suspects_variants_precision"] = variant_precision(corpus, args.seeds, args.flip)
     res["suspects_flipped"] = {
         "share": args.flip, "runs": runs,
         "precision_mean": round(float(np.mean([r["precision"] for r in runs])), 4),
@@ -144,11 +189,16 @@ def main() -> None:
     print(f"slices: {len(slices)} of {wrong} misclassified; covered {res['slices']['covered_share']:.1%}; description "
           f"reads as the slice's true or predicted class {res['slices']['description_class_ok_share']:.1%}; "
           f"first call {t_slices:.2f} s, second {t_slices2:.2f} s")
+    for d in res["description_sweep"]:
+        print(f"  descriptions with {d['candidates']} candidates of <= {d['tokens']} tokens: decoded in "
+              f"{d['decode_s']:.2f} s, {d['class_ok_share']:.0%} read as the slice's class")
     print(f"suspects (clean dev): {len(suspects)} listed in {t_suspects:.2f} s; slices + suspects first view "
           f"{t_slices + t_suspects:.2f} s")
     s = res["suspects_flipped"]
     print(f"suspects, {args.flip:.0%} flipped, {args.seeds} seeds: precision {s['precision_mean']:.3f} (min "
           f"{s['precision_min']:.3f}), recall {s['recall_mean']:.3f} (min {s['recall_min']:.3f})")
+    for name, v in res["suspects_variants_precision"].items():
+        print(f"  instead: {name}: precision {v:.3f}")
     for r in runs:
         print(f"  seed {r['seed']}: {r['flipped']} flipped, {r['listed']} listed, precision {r['precision']:.3f}, "
               f"recall {r['recall']:.3f}; {r['false_positives']} false positives, "

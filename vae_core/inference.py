@@ -190,13 +190,13 @@ class Explorer:
         with self._turn(), torch.no_grad():
             return torch.softmax(self.model.classify(z_t), -1).numpy()
 
-    def decode(self, z: np.ndarray, candidates: int | None = None) -> list[str]:
-        """Written text for latents (N, L): of the greedy text and seeded samples (`candidates` in all; the
-        model's default when None), the one `TextVAE.decode_text` keeps (it reads as the class at z and the
-        encoder maps it back closest to z); the same z always gives the same text."""
+    def decode(self, z: np.ndarray, candidates: int | None = None, max_length: int | None = None) -> list[str]:
+        """Written text for latents (N, L): of the greedy text and seeded samples (`candidates` in all, at most
+        `max_length` tokens; the model's defaults when None), the one `TextVAE.decode_text` keeps (it reads as
+        the class at z and the encoder maps it back closest to z); the same z always gives the same text."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
         with self._turn():
-            return self.model.decode_text(z_t, **({} if candidates is None else {"candidates": candidates}))
+            return self.model.decode_text(z_t, max_length, **({} if candidates is None else {"candidates": candidates}))
 
     def top_words(self, z: np.ndarray, k: int = 8) -> list[list[tuple[str, float]]]:
         """The words the bag-of-words head expects in a document at each latent, with probabilities."""
