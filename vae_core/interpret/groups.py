@@ -78,11 +78,13 @@ def _clusters(xy: np.ndarray, min_size: int, min_samples: int | None, leaf: bool
                    cluster_selection_method="leaf" if leaf else "eom").fit_predict(xy)
 
 
-def _main(values) -> tuple[str, float]:
-    """The most common value and its share."""
-    v, n = np.unique(np.asarray(values, dtype=object).astype(str), return_counts=True)
-    i = int(np.argmax(n))
-    return str(v[i]), float(n[i] / n.sum())
+def _main(values):
+    """The most common value (the first seen of equals) and its share."""
+    from collections import Counter
+
+    values = list(values)
+    value, n = Counter(values).most_common(1)[0]
+    return value, n / len(values)
 
 
 # ---- error slices ----
@@ -133,8 +135,7 @@ def error_slices(explorer, corpus, rows: Sequence[int] | None = None, min_size: 
     df, out = corpus.df, []
     for i, m in enumerate(members):
         near = m[np.argsort(np.linalg.norm(corpus.mu[m] - centres[i], axis=1), kind="stable")]
-        pair, share = _main((df["label"].to_numpy()[m] + "\u2192" + df["pred"].to_numpy()[m]).tolist())
-        true_label, pred_label = pair.split("\u2192")
+        (true_label, pred_label), share = _main(zip(df["label"].to_numpy()[m], df["pred"].to_numpy()[m]))
         x, y = corpus.xy[m].mean(0)
         out.append(Slice(id=i, rows=near.tolist(), true_label=true_label, pred_label=pred_label, pair_share=share,
                          description=descriptions[i], description_label=explorer.labels[int(classes[i])],
@@ -263,7 +264,7 @@ def map_regions(explorer, corpus, max_regions: int = REGION_MAX, sample: int = R
     for i, m in enumerate(members):
         mid = np.median(corpus.xy[m], axis=0)
         at = m[int(np.argmin(np.linalg.norm(corpus.xy[m] - mid, axis=1)))]
-        label, _ = _main(corpus.df["pred"].to_numpy()[m].tolist())
+        label, _ = _main(corpus.df["pred"].to_numpy()[m])
         out.append(Region(id=i, x=float(corpus.xy[at, 0]), y=float(corpus.xy[at, 1]), size=len(m), label=label,
                           headline=headline(descriptions[i]), description=descriptions[i], words=vocab.get(i, [])))
     return out
