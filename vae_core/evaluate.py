@@ -21,10 +21,9 @@ def reconstruction_perplexity(model: TextVAE, texts: Sequence[str], z: torch.Ten
     nothing about the text. The gap is what the decoder gets from z."""
     model.eval()
     total, count = 0.0, 0
-    for s in range(0, len(texts), batch_size):
-        b = model.tokenize(texts[s : s + batch_size])
-        dec_in, tgt = model.decoder_io(b["input_ids"], b["attention_mask"])
-        nll, ntok = reconstruction_nll(model.decode_logits(z[s : s + batch_size], dec_in), tgt)
+    for rows, input_ids, mask in model.batches(texts, batch_size=batch_size):
+        dec_in, tgt = model.decoder_io(input_ids, mask)
+        nll, ntok = reconstruction_nll(model.decode_logits(z[rows], dec_in), tgt)
         total, count = total + float(nll.sum()), count + int(ntok.sum())
     return math.exp(total / max(count, 1))
 

@@ -286,16 +286,22 @@ class Trainer:
         self.best, self.history, self.elapsed = state["best"], state["history"], state["elapsed"]
 
     def _ema_update(self) -> None:
+        """One step of the weights' moving average, by torch's own EMA update (`get_ema_multi_avg_fn`) with a
+        short memory early on. The average is kept for the trained tensors only, not in an `AveragedModel`:
+        that would copy the whole model (the frozen encoder and embeddings too), could not follow the model
+        when it gains parameters (the content latent, the prototype decoder) and would still need the frozen
+        parts written into it by hand when the decoder phase freezes them."""
         if self.ema is None:
             return
-        d = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))  # short memory early on
+        from torch.optim.swa_utils import get_ema_multi_avg_fn
+
         avg, cur = [], []
         for name, p in self._unwrapped().named_parameters():
             if p.requires_grad and name in self.ema:
                 avg.append(self.ema[name])
                 cur.append(p.detach().float())
-        torch._foreach_mul_(avg, d)
-        torch._foreach_add_(avg, cur, alpha=1 - d)
+        if avg:
+            get_ema_multi_avg_fn(min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step)))(avg, cur, None)
 
     @contextmanager
     def _averaged_weights(self):
