@@ -16,9 +16,8 @@ NEIGHBOUR_WEIGHT = 0.5  # share of that opinion beside the model's probabilities
 REGION_MAX = 12  # labels shown over the map at most
 REGION_SAMPLE = 20_000  # larger corpora: regions are found on a seeded sample of this many documents
 HEADLINE_WORDS = 8
-# Texts decoded to describe a group: 4 candidates instead of 8 (DECODE_CANDIDATES) and at most 40 tokens instead
-# of 48 take 0.4 of the decoding time, and on AG News dev every slice's description still read as its class
-# (benchmarks/groups.py, RESULTS.md)
+# Texts decoded to describe a group: fewer candidates (DECODE_CANDIDATES) and tokens than the app's decoding, for
+# the time a first view may take; what that costs and saves: benchmarks/groups.py (RESULTS.md)
 DESCRIPTION_CANDIDATES, DESCRIPTION_TOKENS = 4, 40
 MIN_LIFT = 1.5  # a group's word is in at least this many times the share of its documents as of the corpus'
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"  # words of two or more letters
