@@ -78,11 +78,12 @@ def test_cli_accepts_awkward_valid_files(entry, tiny_checkpoint, tmp_path, capsy
         assert re.search(entry["notice"], err), err
 
 
-def test_a_million_rows_over_the_cap(tiny_checkpoint, tmp_path, capsys):
-    path = tmp_path / "million.csv"
-    path.write_text("text,label\n" + "a short text,World\n" * 1_000_000, encoding="utf-8")
-    code, _, err = cli(["index", str(tiny_checkpoint), "--data", str(path)], capsys)
-    assert code == 2 and "more than 500,000 rows" in err and "million.csv" in err
+def test_a_file_over_the_asked_row_limit_is_refused_where_the_limit_is_passed(tiny_checkpoint, tmp_path, capsys):
+    path = tmp_path / "many.csv"
+    path.write_text("text,label\n" + "a short text,World\n" * 3_000, encoding="utf-8")
+    code, _, err = cli(["index", str(tiny_checkpoint), "--data", str(path), "--max-rows", "2500", "--chunk-rows", "1000",
+                        "--output", str(tmp_path / "out.parquet")], capsys)
+    assert code == 2 and "more than 2,500 rows" in err and "many.csv" in err
 
 
 # ---- the same files through the app's upload page (default model) ----

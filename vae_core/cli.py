@@ -250,8 +250,10 @@ def cmd_regions(args) -> int:
 
 
 def cmd_index(args) -> int:
-    index_corpus(args.model, args.data, args.text_column, args.label_column, args.projection, args.seed,
-                 args.max_rows, output=args.output)
+    from .indexing import index_streamed
+
+    index_streamed(args.model, args.data, args.output, args.text_column, args.label_column or None, args.projection,
+                   args.seed, args.chunk_rows, args.max_rows, args.keep_parts, args.batch_size)
     return 0
 
 
@@ -342,10 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not index the dev file (or a sample of the training file) for the app after training")
     t.set_defaults(func=cmd_train)
     for name, helptext, func in (("evaluate", "figures of a model on a corpus", cmd_evaluate),
-                                 ("index", "encode a corpus into a map table for the app", cmd_index)):
+                                 ("index", "encode a corpus into a map table for the app (also under `accelerate launch`)", cmd_index)):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("model", help="checkpoint folder")
-        s.add_argument("--data", required=True, help="CSV, Parquet or JSONL")
+        s.add_argument("--data", required=True, help="CSV, Parquet or JSONL (index: also a folder of Parquet files)")
         s.add_argument("--text-column", default="text")
         s.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
         s.add_argument("--batch-size", type=int, default=64)
@@ -361,8 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--output", help="Parquet file (default: MODEL/index/<data name>.parquet)")
     i.add_argument("--projection", choices=["umap", "pca"], default="umap")
     i.add_argument("--seed", type=int, default=0)
-    i.add_argument("--max-rows", type=int, default=500_000,
-                   help="refuse larger files (default 500,000; the map of 100,000 documents takes minutes)")
+    i.add_argument("--max-rows", type=int, help="refuse a file of more rows (default: no limit; the input streams)")
+    i.add_argument("--chunk-rows", type=int, default=4096,
+                   help="documents a chunk: each is encoded by one process and written as one part (default %(default)s)")
+    i.add_argument("--keep-parts", action="store_true", help="keep OUTPUT.parts/ after the index is written")
     for name, helptext, func in (
             ("slices", "group the misclassified documents of a labelled corpus, each described in words", cmd_slices),
             ("suspects", "rank the documents whose label is probably wrong (confident learning)", cmd_suspects)):

@@ -68,63 +68,43 @@ def file_format(path: str | Path) -> str:
     return SUPPORTED[suffix]
 
 
-def _decode_utf8(path: Path, raw: bytes) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise DataError(
-            path,
-            f"line {line} holds bytes that are not UTF-8 (0x{raw[e.start]:02x} at byte {e.start}).",
-            hint="Save the file as UTF-8 (for example: iconv -f latin1 -t utf-8 in.csv > out.csv).",
-        ) from None
-    nul = text.find("\x00")
-    if nul >= 0:
-        raise DataError(path, f"line {text.count(chr(10), 0, nul) + 1} holds a NUL byte: the file looks binary or "
-                        "corrupt.", hint="Export it again as plain UTF-8 text.")
-    return text[1:] if text.startswith("\ufeff") else text
+NOT_UTF8_HINT = "Save the file as UTF-8 (for example: iconv -f latin1 -t utf-8 in.csv > out.csv)."
 
 
-def _read_frame(path: Path, fmt: str, max_rows: int | None) -> pd.DataFrame:
-    if fmt == "parquet":
-        try:
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise DataError(path, f"is not a readable Parquet file ({type(e).__name__}: {e}).") from None
-        if max_rows is not None and table.num_rows > max_rows:
-            raise DataError(path, f"has {table.num_rows:,} rows, more than the limit of {max_rows:,}.", hint="Split the file or sample it.")
-        return table.to_pandas()
-    raw = path.read_bytes()
-    text = _decode_utf8(path, raw)
-    if fmt == "jsonl":
-        rows = []
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 text file, decoded one at a time so that a file of any size streams (a byte-order
+    mark dropped; a line break is \\n, \\r\\n or a lone \\r, kept at the end of its line, as csv expects)."""
+    with open(path, "rb") as f:
+        offset = 0
+        for n, raw in enumerate(f, start=1):
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(path, f"line {i} is not valid JSON ({e.msg}).", hint="Each line must hold one JSON object.") from None
-            if not isinstance(obj, dict):
-                raise DataError(path, f"line {i} holds a JSON {type(obj).__name__}, not an object.", hint='Write one object a line: {"text": ..., "label": ...}.')
-            rows.append(obj)
-            if max_rows is not None and len(rows) > max_rows:
-                raise DataError(path, f"has more than {max_rows:,} rows.", hint="Split the file or sample it.")
-        return pd.DataFrame(rows)
-    # CSV: every cell as text, so that labels such as "1" or "NA" keep their spelling. A cell may be long
-    # (a whole book): the reader's 128 KiB default is raised to 32 MiB.
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(path, f"line {n} holds bytes that are not UTF-8 (0x{raw[e.start]:02x} at byte "
+                                f"{offset + e.start}).", hint=NOT_UTF8_HINT) from None
+            if "\x00" in line:
+                raise DataError(path, f"line {n} holds a NUL byte: the file looks binary or corrupt, not UTF-8 text.",
+                                hint="Export it again as plain UTF-8 text.")
+            if n == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            offset += len(raw)
+            yield from io.StringIO(line, newline="")
+
+
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    """The header, then every non-empty row of a CSV file, checked as they are read."""
+    # every cell as text, so that labels such as "1" or "NA" keep their spelling. A cell may be long (a whole
+    # book): the reader's 128 KiB default is raised to 32 MiB.
     csv.field_size_limit(max(csv.field_size_limit(), 32 * 2**20))
     try:
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(_lines(path))
         header = next(reader, None)
         if header is None:
             raise DataError(path, "is empty.", hint="Give a CSV file with a header row and one document a row.")
         dupes = sorted({h for h in header if header.count(h) > 1})
         if dupes:
             raise DataError(path, f"has duplicate column name(s): {', '.join(dupes)}.", hint="Give every column a unique name.")
-        rows = []
+        yield header
         for i, row in enumerate(reader, start=1):
             if not row:
                 continue
@@ -133,12 +113,85 @@ def _read_frame(path: Path, fmt: str, max_rows: int | None) -> pd.DataFrame:
                     path, f"has {len(row)} fields but the header has {len(header)}.", row=i,
                     hint="Quote texts that contain commas (\"like, this\").",
                 )
-            rows.append(row)
-            if max_rows is not None and len(rows) > max_rows:
-                raise DataError(path, f"has more than {max_rows:,} rows.", hint="Split the file or sample it.")
+            yield row
     except csv.Error as e:
         raise DataError(path, f"is not valid CSV ({e}).") from None
-    return pd.DataFrame(rows, columns=header, dtype=object)
+
+
+def _jsonl_rows(path: Path) -> Iterator[dict]:
+    for i, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(path, f"line {i} is not valid JSON ({e.msg}).", hint="Each line must hold one JSON object.") from None
+        if not isinstance(obj, dict):
+            raise DataError(path, f"line {i} holds a JSON {type(obj).__name__}, not an object.", hint='Write one object a line: {"text": ..., "label": ...}.')
+        yield obj
+
+
+def _parquet_frames(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A Parquet file, or a folder of them (in name order), in tables of `chunk_rows` rows."""
+    import pyarrow.parquet as pq
+
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        raise DataError(path, "is a folder without .parquet files.", hint="Give a file, or a folder of Parquet files.")
+    for file in files:
+        try:
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        except DataError:
+            raise
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise DataError(file, f"is not a readable Parquet file ({type(e).__name__}: {e}).") from None
+
+
+def iter_frames(path: str | Path, chunk_rows: int = 4096, max_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """A CSV / Parquet / JSONL file (or a folder of Parquet files) as consecutive tables of at most `chunk_rows`
+    rows, read as they are needed: the first table always comes (it may be empty), so that its columns are known.
+    Problems raise DataError where they are met."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "does not exist or is not a file.")
+    fmt = "parquet" if path.is_dir() else file_format(path)
+    seen, sent = 0, False
+
+    def counted(frame: pd.DataFrame) -> pd.DataFrame:
+        nonlocal seen
+        seen += len(frame)
+        if max_rows is not None and seen > max_rows:
+            raise DataError(path, f"has more than {max_rows:,} rows.", hint="Split the file or sample it.")
+        return frame
+
+    if fmt == "parquet":
+        buffer: list[pd.DataFrame] = []
+        for frame in _parquet_frames(path, chunk_rows):  # files end in short tables: re-cut to chunk_rows
+            buffer.append(frame)
+            while sum(len(f) for f in buffer) >= chunk_rows:
+                whole = pd.concat(buffer, ignore_index=True)
+                yield counted(whole.iloc[:chunk_rows].reset_index(drop=True))
+                sent, buffer = True, [whole.iloc[chunk_rows:].reset_index(drop=True)]
+        rest = pd.concat(buffer, ignore_index=True) if buffer else pd.DataFrame()
+        if len(rest) or not sent:
+            yield counted(rest)
+        return
+    rows = _csv_rows(path) if fmt == "csv" else _jsonl_rows(path)
+    header = next(rows) if fmt == "csv" else None
+    chunk: list = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == chunk_rows:
+            yield counted(pd.DataFrame(chunk, columns=header, dtype=object) if header else pd.DataFrame(chunk))
+            sent, chunk = True, []
+    if chunk or not sent:
+        yield counted(pd.DataFrame(chunk, columns=header, dtype=object) if header else pd.DataFrame(chunk))
+
+
+def _read_frame(path: Path, fmt: str, max_rows: int | None) -> pd.DataFrame:
+    frames = list(iter_frames(path, chunk_rows=1 << 30, max_rows=max_rows))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def read_frame(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
@@ -188,13 +241,39 @@ def read_corpus(
     df = _read_frame(path, fmt, max_rows)
     if len(df) == 0:
         raise DataError(path, "has no rows.", hint="Give at least one document.")
+    texts, labels = _validated(df, path, text_column, label_column, allow_unlabelled)
+    if label_column is not None and require_labels and all(lab is None for lab in labels):
+        raise DataError(path, f"column '{label_column}' has no labels at all.")
+    return Corpus(texts, labels, str(path), text_column, label_column)
+
+
+def iter_corpus(path: str | Path, text_column: str = "text", label_column: str | None = "label",
+                chunk_rows: int = 4096, max_rows: int | None = None) -> Iterator[tuple[int, Corpus]]:
+    """A corpus file (or a folder of Parquet files) read and checked as `read_corpus` does, `chunk_rows` rows at
+    a time: (the 0-based row of the chunk's first document, the chunk). Rows without a label are kept (label
+    None). Nothing holds more than one chunk."""
+    first = 0
+    for df in iter_frames(path, chunk_rows, max_rows):
+        if first == 0 and len(df) == 0:
+            raise DataError(path, "has no rows.", hint="Give at least one document.")
+        if len(df) == 0:
+            continue
+        texts, labels = _validated(df, Path(path), text_column, label_column, True, first + 1)
+        yield first, Corpus(texts, labels, str(path), text_column, label_column)
+        first += len(df)
+
+
+def _validated(df: pd.DataFrame, path: Path, text_column: str, label_column: str | None, allow_unlabelled: bool,
+               first_row: int = 1) -> tuple[list[str], list[str | None]]:
+    """The texts and labels of a table, each checked; a problem raises DataError with its row (counted from
+    `first_row`)."""
     cols = [str(c) for c in df.columns]
     for role, col in (("text", text_column), ("label", label_column)):
         if col is not None and col not in cols:
             raise DataError(path, f"has no {role} column '{col}'. Its columns are: {', '.join(cols)}.",
                             hint=f"Choose the {role} column with --{role}-column.")
     texts: list[str] = []
-    for i, value in enumerate(df[text_column].tolist(), start=1):
+    for i, value in enumerate(df[text_column].tolist(), start=first_row):
         if not isinstance(value, str):
             if _missing(value):
                 raise DataError(path, f"the text in column '{text_column}' is empty.", row=i, hint="Remove the row or fill in its text.")
@@ -208,7 +287,7 @@ def read_corpus(
     labels: list[str | None] = [None] * len(texts)
     if label_column is not None:
         labels = []
-        for i, value in enumerate(df[label_column].tolist(), start=1):
+        for i, value in enumerate(df[label_column].tolist(), start=first_row):
             if _missing(value):
                 if not allow_unlabelled:
                     raise DataError(
@@ -222,9 +301,7 @@ def read_corpus(
                 labels.append(str(int(value)))
             else:
                 raise DataError(path, f"the label in column '{label_column}' is a {type(value).__name__} ({value!r}); labels must be names or integers.", row=i)
-        if require_labels and all(lab is None for lab in labels):
-            raise DataError(path, f"column '{label_column}' has no labels at all.")
-    return Corpus(texts, labels, str(path), text_column, label_column)
+    return texts, labels
 
 
 def label_vocabulary(corpus: Corpus) -> list[str]:

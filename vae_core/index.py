@@ -38,12 +38,14 @@ def posterior_uncertainty(model: TextVAE, mu: torch.Tensor, logvar: torch.Tensor
                           seed: int = 0) -> dict[str, np.ndarray]:
     """Sample z from each posterior: spread of the predicted class's probability and the share of
     samples whose prediction differs from the one at mu."""
+    device = next(model.parameters()).device
+    mu, logvar = mu.to(device), logvar.to(device)
     with torch.no_grad():
         pred = model.classify(mu).argmax(-1)  # (N,)
         p = Posterior(mu, logvar).class_probabilities(model, samples, seed)  # (K, N, C)
         p_pred = p.gather(-1, pred[None, :, None].expand(samples, -1, 1)).squeeze(-1)  # (K, N)
         flips = (p.argmax(-1) != pred[None]).float().mean(0)
-    return {"prob_std": p_pred.std(0).numpy(), "flip_rate": flips.numpy()}
+    return {"prob_std": p_pred.std(0).float().cpu().numpy(), "flip_rate": flips.cpu().numpy()}
 
 
 def build_index(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None = None,
@@ -52,32 +54,39 @@ def build_index(model: TextVAE, texts: Sequence[str], labels: Sequence[str | Non
     return index_table(model, texts, labels, out, projection, seed)
 
 
+def encoded_columns(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None, out: dict,
+                    uncertainty: dict) -> dict:
+    """The index's columns but the map's (x, y, correct), from a corpus pass (`forward_corpus` output) and its
+    posterior uncertainty: what every way of indexing writes for a document."""
+    probs, mu, logvar = out["probs"], out["mu"], out["logvar"]
+    return {
+        "text": list(texts),
+        "label": list(labels) if labels is not None else [None] * len(texts),
+        "pred": np.array(model.labels)[probs.argmax(-1).numpy()].tolist(),
+        "confidence": probs.max(-1).values.numpy().astype(np.float32),
+        "prob_std": uncertainty["prob_std"].astype(np.float32),
+        "flip_rate": uncertainty["flip_rate"].astype(np.float32),
+        "kl": out["kl"].numpy().astype(np.float32),
+        "probs": list(probs.numpy().astype(np.float32)),
+        "mu": list(mu.numpy().astype(np.float32)),
+        "logvar": list(logvar.numpy().astype(np.float32)),
+    }
+
+
 def index_table(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None, out: dict,
                 projection: str = "umap", seed: int = 0, uncertainty: dict | None = None):
     """The index table from a corpus pass (`forward_corpus` output): uncertainty (computed here unless
     given), map, one row a document."""
     import pandas as pd
 
-    probs, mu, logvar = out["probs"], out["mu"], out["logvar"]
-    pred = probs.argmax(-1).numpy()
-    names = np.array(model.labels)
-    unc = uncertainty if uncertainty is not None else posterior_uncertainty(model, mu, logvar, seed=seed)
-    xy = fit_projection(mu.numpy(), projection, seed)
-    df = pd.DataFrame({
-        "text": list(texts),
-        "label": list(labels) if labels is not None else [None] * len(texts),
-        "pred": names[pred],
-        "confidence": probs.max(-1).values.numpy().astype(np.float32),
-        "prob_std": unc["prob_std"].astype(np.float32),
-        "flip_rate": unc["flip_rate"].astype(np.float32),
-        "kl": out["kl"].numpy().astype(np.float32),
-        "x": xy[:, 0],
-        "y": xy[:, 1],
-    })
+    unc = uncertainty if uncertainty is not None else posterior_uncertainty(model, out["mu"], out["logvar"], seed=seed)
+    cols = encoded_columns(model, texts, labels, out, unc)
+    xy = fit_projection(out["mu"].numpy(), projection, seed)
+    df = pd.DataFrame({k: cols[k] for k in ("text", "label", "pred", "confidence", "prob_std", "flip_rate", "kl")})
+    df["x"], df["y"] = xy[:, 0], xy[:, 1]
     df["correct"] = [None if lab is None else bool(lab == p) for lab, p in zip(df["label"], df["pred"])]
-    df["probs"] = list(probs.numpy().astype(np.float32))
-    df["mu"] = list(mu.numpy().astype(np.float32))
-    df["logvar"] = list(logvar.numpy().astype(np.float32))
+    for k in ("probs", "mu", "logvar"):
+        df[k] = cols[k]
     assert list(df.columns) == list(INDEX_COLUMNS), "index_table and INDEX_COLUMNS disagree"
     return df
 

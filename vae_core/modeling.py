@@ -654,16 +654,17 @@ class TextVAE(nn.Module):
         probs = torch.zeros(N, self.config.num_labels)
         mu, logvar = torch.zeros(N, L), torch.zeros(N, L)
         nll, ntok = torch.zeros(N), torch.zeros(N)
-        for idx, input_ids, mask in tqdm(self.batches(texts, batch_size=batch_size), total=-(-N // batch_size),
-                                         desc="encoding", unit="batch", disable=not progress):
+        device = next(self.parameters()).device  # the model's: CPU, or the GPU accelerate gave this process
+        for idx, input_ids, mask in tqdm(self.batches(texts, batch_size=batch_size, device=device),
+                                         total=-(-N // batch_size), desc="encoding", unit="batch", disable=not progress):
             post = self.encode(input_ids, mask)
-            probs[idx] = torch.softmax(self.classify(post.mu), -1)
-            mu[idx], logvar[idx] = post.mu, post.logvar
+            probs[idx] = torch.softmax(self.classify(post.mu), -1).float().cpu()
+            mu[idx], logvar[idx] = post.mu.float().cpu(), post.logvar.float().cpu()
             rec = [r for r, i in enumerate(idx) if reconstruction is True or (reconstruction and i < reconstruction)]
             if rec:
                 dec_in, tgt = self.decoder_io(input_ids[rec], mask[rec])
                 n, t = reconstruction_nll(self.decode_logits(post.mu[rec], dec_in), tgt)
-                nll[[idx[r] for r in rec]], ntok[[idx[r] for r in rec]] = n, t.float()
+                nll[[idx[r] for r in rec]], ntok[[idx[r] for r in rec]] = n.float().cpu(), t.float().cpu()
         kl = kl_per_dim(mu, logvar)  # (N, L)
         return {"probs": probs, "mu": mu, "logvar": logvar, "recon_nll": nll, "recon_tokens": ntok,
                 "kl": kl.sum(-1), "kl_per_dim": kl}

@@ -11,33 +11,64 @@ METHODS = ("umap", "pca")
 UMAP_FIT_SAMPLE = 20_000  # larger corpora: fit on a sample, place the rest with transform
 
 
-def fit_projection(mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
-                   min_dist: float = 0.1, fit_sample: int = UMAP_FIT_SAMPLE) -> np.ndarray:
-    """Project latent means (N, L) to 2-D (N, 2), deterministically for a given seed."""
-    mu = np.asarray(mu, dtype=np.float32)
-    if method not in METHODS:
-        raise ValueError(f"unknown projection '{method}'; choose one of {', '.join(METHODS)}.")
-    if len(mu) < 3 or method == "pca":
-        from sklearn.decomposition import PCA
+PLACE_CHUNK = 50_000  # points placed on a fitted map at a time
 
-        k = min(2, mu.shape[0], mu.shape[1])
-        xy = PCA(n_components=k, random_state=seed).fit_transform(mu) if len(mu) > 1 else np.zeros((len(mu), k))
+
+def map_sample(n: int, seed: int = 0, fit_sample: int = UMAP_FIT_SAMPLE) -> np.ndarray:
+    """The rows a map of n points is fitted on: all of them, or a seeded sample of `fit_sample`, in order."""
+    if n <= fit_sample:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, fit_sample, replace=False))
+
+
+class FittedMap:
+    """A 2-D projection fitted on latent means (S, L): `xy` holds their positions, `place` puts other latents
+    on the same map (UMAP's or PCA's transform), a chunk at a time."""
+
+    def __init__(self, mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
+                 min_dist: float = 0.1):
+        mu = np.asarray(mu, dtype=np.float32)
+        if method not in METHODS:
+            raise ValueError(f"unknown projection '{method}'; choose one of {', '.join(METHODS)}.")
+        if len(mu) < 3 or method == "pca":
+            from sklearn.decomposition import PCA
+
+            self.k = min(2, mu.shape[0], mu.shape[1])
+            self.reducer = PCA(n_components=self.k, random_state=seed).fit(mu) if len(mu) > 1 else None
+            self.xy = self.place(mu)
+            return
+        import umap
+
+        self.reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(mu) - 1), min_dist=min_dist,
+                                 random_state=seed, metric="euclidean", n_jobs=1)
+        self.k = 2
+        self.xy = self.reducer.fit_transform(mu).astype(np.float32)
+
+    def place(self, mu: np.ndarray) -> np.ndarray:
+        """(Q, L) latents -> (Q, 2) positions on this map."""
+        mu = np.asarray(mu, dtype=np.float32)
+        if self.reducer is None:
+            return np.zeros((len(mu), 2), dtype=np.float32)
+        xy = np.concatenate([self.reducer.transform(mu[s : s + PLACE_CHUNK]) for s in range(0, len(mu), PLACE_CHUNK)]
+                            ) if len(mu) else np.zeros((0, self.k))
         if xy.shape[1] < 2:
             xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
         return xy.astype(np.float32)
-    import umap
 
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(mu) - 1), min_dist=min_dist,
-                        random_state=seed, metric="euclidean", n_jobs=1)
-    if len(mu) <= fit_sample:
-        return reducer.fit_transform(mu).astype(np.float32)
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(mu), fit_sample, replace=False))
+
+def fit_projection(mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
+                   min_dist: float = 0.1, fit_sample: int = UMAP_FIT_SAMPLE) -> np.ndarray:
+    """Project latent means (N, L) to 2-D (N, 2), deterministically for a given seed: UMAP fitted on at most
+    `fit_sample` of them (the rest placed by its transform), or PCA fitted on all."""
+    mu = np.asarray(mu, dtype=np.float32)
+    sample = map_sample(len(mu), seed, fit_sample) if method == "umap" else np.arange(len(mu))
+    fitted = FittedMap(mu[sample], method, seed, n_neighbors, min_dist)
+    if len(sample) == len(mu):
+        return fitted.xy
     xy = np.empty((len(mu), 2), dtype=np.float32)
-    xy[sample] = reducer.fit_transform(mu[sample])
+    xy[sample] = fitted.xy
     rest = np.setdiff1d(np.arange(len(mu)), sample)
-    for s in range(0, len(rest), 50_000):
-        xy[rest[s : s + 50_000]] = reducer.transform(mu[rest[s : s + 50_000]])
+    xy[rest] = fitted.place(mu[rest])
     return xy
 
 
