@@ -3,8 +3,8 @@
 i mod P and written as its own Parquet part (OUTPUT.parts/), so an interrupted run resumes from the parts
 already written. Then one process fits the map on a sample of the latents, places every other document in
 chunks, names the map's regions and writes the index (the table `index.INDEX_COLUMNS` describes) part by
-part, with a manifest (OUTPUT.manifest.json). Nothing holds more than one chunk of latents, the 2-D
-positions and the map's sample."""
+part, with a manifest (OUTPUT.manifest.json). Nothing holds more than the 2-D positions, the map's sample and
+the latents of one chunk (of PLACE_CHUNK rows while placing them)."""
 from __future__ import annotations
 
 import hashlib
@@ -45,11 +45,17 @@ def _part_table(model, texts: list[str], labels: list[str | None] | None, seed: 
 
     out = model.forward_corpus(texts, batch_size, progress=False, reconstruction=False)
     cols = encoded_columns(model, texts, labels, out, posterior_uncertainty(model, out["mu"], out["logvar"], seed=seed))
+    return pa.table(cols, schema=part_schema())
+
+
+def part_schema():
+    """The columns of a part: the index's but the map's (x, y, correct)."""
+    import pyarrow as pa
+
     floats, vectors = pa.float32(), pa.list_(pa.float32())
-    schema = pa.schema([("text", pa.string()), ("label", pa.string()), ("pred", pa.string()), ("confidence", floats),
-                        ("prob_std", floats), ("flip_rate", floats), ("kl", floats), ("probs", vectors),
-                        ("mu", vectors), ("logvar", vectors)])
-    return pa.table(cols, schema=schema)
+    return pa.schema([("text", pa.string()), ("label", pa.string()), ("pred", pa.string()), ("confidence", floats),
+                      ("prob_std", floats), ("flip_rate", floats), ("kl", floats), ("probs", vectors),
+                      ("mu", vectors), ("logvar", vectors)])
 
 
 def encode_parts(model, data: Path, parts: Path, text_column: str, label_column: str | None, chunk_rows: int,
@@ -111,7 +117,7 @@ def assemble(model, parts: Path, output: Path, meta: dict, projection: str = "um
     from .index import INDEX_COLUMNS, INDEX_VERSION, CorpusIndex
     from .inference import Explorer
     from .interpret.groups import map_regions
-    from .interpret.projection import FittedMap, map_sample
+    from .interpret.projection import PLACE_CHUNK, FittedMap, map_sample
 
     found = _parts_in_order(parts)
     sizes = [m["rows"] for _, m in found]
@@ -131,11 +137,22 @@ def assemble(model, parts: Path, output: Path, meta: dict, projection: str = "um
     in_sample = np.zeros(n, dtype=bool)
     in_sample[sample] = True
     t0 = time.time()
+    pending_rows, pending_mu = [], []  # placed PLACE_CHUNK rows at a time: UMAP's transform costs less per row in bulk
+
+    def place_pending() -> None:
+        if pending_rows:
+            xy[np.concatenate(pending_rows)] = fitted.place(np.concatenate(pending_mu))
+            pending_rows.clear(), pending_mu.clear()
+
     for (path, _), start, end in zip(found, offsets[:-1], offsets[1:]):
         rest = np.flatnonzero(~in_sample[start:end])
         if len(rest):
             mu = np.stack(pq.read_table(path, columns=["mu"]).column("mu").to_numpy(zero_copy_only=False))
-            xy[start + rest] = fitted.place(mu[rest])
+            pending_rows.append(start + rest)
+            pending_mu.append(mu[rest].astype(np.float32))
+            if sum(len(r) for r in pending_rows) >= PLACE_CHUNK:
+                place_pending()
+    place_pending()
     placed_s = time.time() - t0
     # the regions, from the map's sample
     sdf = sample_table.to_pandas()
