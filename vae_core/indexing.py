@@ -109,8 +109,8 @@ def _parts_in_order(parts: Path) -> list[tuple[Path, dict]]:
 
 
 def assemble(model, parts: Path, output: Path, meta: dict, projection: str = "umap", seed: int = 0) -> dict:
-    """Fit the map on a sample of the parts' latents, place the rest part by part, name the map's regions and
-    write the index (one row group a part) with `meta`, then its manifest. Returns the manifest."""
+    """Fit the map on a sample of the parts' latents, place the rest PLACE_CHUNK rows at a time, name the map's
+    regions and write the index (one row group a part) with `meta`, then its manifest. Returns the manifest."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -124,7 +124,7 @@ def assemble(model, parts: Path, output: Path, meta: dict, projection: str = "um
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     n = int(offsets[-1])
     sample = map_sample(n, seed)  # UMAP and PCA alike: fitted on at most UMAP_FIT_SAMPLE latents
-    sampled = []  # (rows of the sample, their table rows) per part
+    sampled = []  # the map's sample, read part by part
     for (path, _), start, end in zip(found, offsets[:-1], offsets[1:]):
         rows = sample[(sample >= start) & (sample < end)]
         table = pq.read_table(path, columns=["text", "label", "pred", "probs", "mu"]).take(rows - start)
