@@ -27,7 +27,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def index_env(**extra: str) -> dict:
+    """The environment `vae_core index` runs in here: this checkout on the path, offline."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **extra}
+
+
 def run(cmd: list[str], env: dict) -> dict:
+    """Run an `index` command: wall time, each process's encoding time and chunks (by its 1-based number), the
+    map-and-write time, and the peak memory of the children so far (MB)."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     wall = time.perf_counter() - t0
@@ -50,13 +57,13 @@ def main() -> None:
     args = p.parse_args()
     from vae_core.index import read_index
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = index_env()
     tmp = Path(tempfile.mkdtemp())
     common = ["index", args.model, "--data", args.data, "--chunk-rows", str(args.chunk_rows)]
     one = run([sys.executable, "-m", "vae_core", *common, "--output", str(tmp / "one.parquet")], env)
     two = run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vae_core", *common,
-               "--output", str(tmp / "two.parquet")], {**env, "OMP_NUM_THREADS": "1"})
+               "--output", str(tmp / "two.parquet")], index_env(OMP_NUM_THREADS="1"))
     for r, name in ((one, "one.parquet"), (two, "two.parquet")):
         parts = json.loads((tmp / (name + ".manifest.json")).read_text())["parts"]
         r["documents"] = {p + 1: sum(x["rows"] for x in parts if x["process"] == p) for p in range(len(r["encode_s"]))}

@@ -9,13 +9,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import re
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +23,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "index_real.json"))
     args = p.parse_args()
+    from index_processes import index_env, run
     from scale import corpus_texts
 
     tmp = Path(tempfile.mkdtemp())
@@ -37,17 +33,11 @@ def main() -> None:
         w = csv.writer(f)
         w.writerow(["text", "label"])
         w.writerows(zip(texts, [lab or "" for lab in labels]))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "vae_core", "index", args.model, "--data", str(data), "--output",
-                           str(tmp / "index.parquet")], capture_output=True, text=True, env=env, cwd=REPO)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr[-3000:])
-    encode_s = float(re.search(r"encoded \d+ chunk\(s\) in ([\d.]+) s", proc.stderr).group(1))
-    map_s = float(re.search(r"map and index written in ([\d.]+) s", proc.stdout).group(1))
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    res = {"rows": args.rows, "wall_s": round(wall, 1), "encode_s": encode_s, "docs_per_s": round(args.rows / encode_s, 1),
+    r = run([sys.executable, "-m", "vae_core", "index", args.model, "--data", str(data), "--output",
+             str(tmp / "index.parquet")], index_env())
+    wall, encode_s, map_s = r["wall_s"], r["encode_s"][1], r["map_and_write_s"]
+    peak_gb = r["peak_rss_mb_so_far"] / 1024
+    res = {"rows": args.rows, "wall_s": wall, "encode_s": encode_s, "docs_per_s": round(args.rows / encode_s, 1),
            "map_and_write_s": map_s, "peak_rss_gb": round(peak_gb, 2),
            "index_mb": round((tmp / "index.parquet").stat().st_size / 2**20, 1)}
     print(f"{args.rows:,} documents: {wall / 60:.1f} min in all; encoding {encode_s:.0f} s ({res['docs_per_s']:.0f} docs/s), "
