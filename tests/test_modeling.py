@@ -92,6 +92,19 @@ def test_save_is_atomic_and_replaces(tiny_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary or old folders left
 
 
+def test_atomic_writes_get_the_permissions_a_plain_write_gets(tmp_path):
+    """A file written atomically (a checkpoint's files, an index) is as readable by others as one written with
+    open(): mkstemp's private 0600 would lock teammates out of a shared index."""
+    import os
+
+    from vae_core.files import atomic_write
+
+    (tmp_path / "plain.txt").write_text("x")
+    atomic_write(tmp_path / "atomic.txt", "x")
+    mode = lambda name: os.stat(tmp_path / name).st_mode & 0o777  # noqa: E731
+    assert mode("atomic.txt") == mode("plain.txt")
+
+
 def test_pickle_only_checkpoint_is_refused(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     torch.save({"x": torch.zeros(1)}, tmp_path / "pytorch_model.bin")
