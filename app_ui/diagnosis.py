@@ -2,7 +2,6 @@
 decoded from its centre) and suspect labels (confident learning on the model's and the neighbours' view)."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from app_ui import figures, views
@@ -94,7 +93,7 @@ def error_slices_view(explorer, corpus) -> None:
         st.plotly_chart(fig, width="stretch", key="debug_slice_map", config={"displaylogo": False})
         st.caption("The slice's documents circled on the map of the whole corpus.")
     st.markdown(f"**All {s.size} documents of slice {s.id}**, nearest its centre first")
-    views.document_table(df, s.rows, labels, max_height=280)
+    views.document_table(corpus, s.rows, labels, max_height=280)
     if st.session_state.get("debug_slice_doc") not in s.rows:
         st.session_state["debug_slice_doc"] = s.rows[0]
     row = st.selectbox("Open a document", s.rows, key="debug_slice_doc",
@@ -140,8 +139,7 @@ def suspects_view(explorer, corpus) -> None:
     t = table.iloc[picked if picked is not None and picked < len(table) else 0]
     row = int(t["row"])
     st.markdown(f"#### Row {row}: labelled {md(t['label'])}, probably {md(t['suggested'])}")
-    mu = np.asarray(df["mu"].iat[row], dtype=np.float32)
-    idx, dist = corpus.neighbours(mu, k=SUSPECT_NEIGHBOURS, exclude=row)
+    idx, dist = corpus.neighbours(corpus.mu[row], k=SUSPECT_NEIGHBOURS, exclude=row)
     nb = df.iloc[idx]["label"].value_counts().reindex(labels, fill_value=0)
     left, right = st.columns([2, 3], gap="large")
     with left:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import html
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+
+from app_ui import density
 
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B"]
 CORRECT, WRONG = "#B8BEC6", "#1F2937"
@@ -87,56 +90,82 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620, landscape: dict | None = None,
                star: tuple[float, float, str] | None = None, path: dict | None = None,
-               highlight: list[int] | None = None, dim: bool = False, regions: list | None = None) -> go.Figure:
-    """The corpus on its 2-D map (WebGL), one trace per class for categorical colours so that the legend
-    toggles classes; `customdata` carries each point's row number for selections. `regions`
-    (`interpret.groups.Region` or `Slice`) are named over the map, their words and text on hover."""
+               highlight: list[int] | None = None, dim: bool = False, regions: list | None = None,
+               view: tuple[float, float, float, float] | None = None, points_max: int | None = None,
+               sample_points: int | None = None) -> go.Figure:
+    """The corpus on its 2-D map, one trace per class for categorical colours so that the legend toggles
+    classes; `customdata` carries each point's row number for selections. `regions`
+    (`interpret.groups.Region` or `Slice`) are named over the map, their words and text on hover.
+
+    Up to `points_max` documents (in `view`, (x0, x1, y0, y1), or on the whole map) are drawn as WebGL
+    points; more are drawn as a density image of all of them (`density`) with `sample_points` of them as
+    points over it for hover and clicks, and the page answers box and lasso selections from the shapes drawn
+    (`density.selected`). Defaults: `density.points_max()`, `density.sample_size`."""
     colors = class_colors(labels)
     fig = go.Figure()
     if landscape is not None:
         _add_landscape(fig, landscape, labels, colors)
-    rows = np.arange(len(df), dtype=np.int32)
-    xs, ys = df["x"].to_numpy(dtype=np.float32), df["y"].to_numpy(dtype=np.float32)  # half the bytes of float64
-    if len(df) <= HOVER_TEXT_MAX_POINTS:
-        hover = _hover_lines(df)
+    xs_all, ys_all = df["x"].to_numpy(dtype=np.float32), df["y"].to_numpy(dtype=np.float32)  # half float64's bytes
+    xy = np.column_stack([xs_all, ys_all])
+    if color_by == "label" and not df["label"].notna().any():
+        color_by = "pred"
+    visible = np.arange(len(df), dtype=np.int64) if view is None else density.in_view(xy, view)
+    limit = points_max if points_max is not None else density.points_max()
+    dense = len(visible) > limit
+    rows = density.sample_rows(visible, sample_points or density.sample_size(limit)) if dense else visible
+    # the part of the map drawn: the whole map with room for the names of regions at its edges
+    shown = view or (density.extent(xy, margin=0.1) if len(xy) else None)
+    if dense:
+        _add_density(fig, df, xy, labels, colors, color_by, shown, 0.45 if dim else 1.0)
+    xs, ys, sub = xs_all[rows], ys_all[rows], df.iloc[rows]
+    if len(rows) <= HOVER_TEXT_MAX_POINTS:
+        hover = _hover_lines(sub)
 
         def hover_of(sel) -> dict:
-            return {"hovertext": [hover[i] for i in rows[sel]], "hoverinfo": "text"}
+            return {"hovertext": [hover[i] for i in np.flatnonzero(sel)], "hoverinfo": "text"}
     else:
         def hover_of(sel) -> dict:
             return {"hovertemplate": "#%{customdata} · %{fullData.name} · click to read<extra></extra>"}
-    marker = dict(size=5, opacity=0.25 if dim else 0.8, line=dict(width=0))
-    categorical = color_by in ("label", "pred", "correct")
-    if color_by == "label" and not df["label"].notna().any():
-        color_by = "pred"
-    if categorical:
+    if dense:  # the sample: small points over the image, to hover and click
+        marker = dict(size=3, opacity=0.45 if not dim else 0.2, line=dict(width=0))
+    else:
+        marker = dict(size=5, opacity=0.25 if dim else 0.8, line=dict(width=0))
+    every = np.ones(len(rows), dtype=bool)
+    if color_by in ("label", "pred", "correct"):
         if color_by == "correct":
-            groups = [("correct", df["correct"] == True, CORRECT, "circle"),  # noqa: E712
-                      ("wrong", df["correct"] == False, WRONG, "x")]  # noqa: E712
+            groups = [("correct", (sub["correct"] == True).to_numpy(dtype=bool), CORRECT, "circle"),  # noqa: E712
+                      ("wrong", (sub["correct"] == False).to_numpy(dtype=bool), WRONG, "x")]  # noqa: E712
         else:
-            groups = [(lab, df[color_by] == lab, colors[lab], "circle") for lab in labels]
+            groups = [(lab, (sub[color_by] == lab).to_numpy(dtype=bool), colors[lab], "circle") for lab in labels]
         for name, sel, color, symbol in groups:
-            sel = sel.to_numpy(dtype=bool)
             if not sel.any():
                 continue
             fig.add_trace(go.Scattergl(
                 x=xs[sel], y=ys[sel], mode="markers", name=safe(name),
-                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel], **hover_of(sel),
+                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel].astype(np.int32),
+                **hover_of(sel),
             ))
     else:
-        values = df[color_by].to_numpy(dtype=np.float32)
+        values = sub[color_by].to_numpy(dtype=np.float32)
+        lo, hi = _value_range(df, color_by)
         title = {"confidence": "confidence", "prob_std": "spread"}[color_by]
         fig.add_trace(go.Scattergl(
             x=xs, y=ys, mode="markers", name=title, showlegend=False,
-            marker={**marker, "color": values, "colorscale": "Viridis" if color_by == "confidence" else "Magma_r",
+            marker={**marker, "color": values, "colorscale": VALUE_SCALES[color_by], "cmin": lo, "cmax": hi,
                     "colorbar": dict(title=title, thickness=12, tickformat=".0%" if color_by == "confidence" else ".2f")},
-            customdata=rows, **hover_of(slice(None)),
+            customdata=rows.astype(np.int32), **hover_of(every),
         ))
-    if highlight:
-        h = np.asarray(highlight, dtype=int)
-        fig.add_trace(go.Scattergl(x=xs[h], y=ys[h], mode="markers", name="selected",
-                                   marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111827")),
-                                   hoverinfo="skip", customdata=h))
+    if highlight is not None and len(highlight):
+        h = np.asarray(highlight, dtype=np.int64)
+        if len(h) <= density.RINGS_MAX:
+            fig.add_trace(go.Scattergl(x=xs_all[h], y=ys_all[h], mode="markers", name="selected",
+                                       marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111827")),
+                                       hoverinfo="skip", customdata=h.astype(np.int32)))
+        else:  # too many rings to read: the highlighted documents as a dark layer of their own
+            ink = density.categorical(xy[h], np.zeros(len(h), np.int64), np.array([[17, 24, 39]]), shown)
+            _add_image(fig, ink, shown, "above")
+            fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=f"selected ({len(h):,})",
+                                       marker=dict(size=8, color="#111827"), hoverinfo="skip"))
     if path is not None:
         _add_path(fig, path, colors)
     if star is not None:
@@ -145,18 +174,64 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
                                  textposition="top center", hovertext=[safe(label)], hoverinfo="text",
                                  marker=dict(symbol="star", size=20, color="#FACC15", line=dict(width=1.5, color="#111827"))))
     if regions:
-        _add_region_labels(fig, regions, xs, ys, height)
-    fig.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"), dragmode="lasso",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant"),
-                      uirevision="map")
+        _add_region_labels(fig, regions, shown, height)
+    xaxis, yaxis = dict(visible=False), dict(visible=False, scaleanchor="x")
+    if dense or view is not None:  # the points drawn do not span the map: its extent sets the axes
+        x0, x1, y0, y1 = shown
+        xaxis["range"], yaxis["range"] = [x0, x1], [y0, y1]
+    fig.update_layout(xaxis=xaxis, yaxis=yaxis, dragmode="lasso",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant",
+                                  # the legend cannot hide a class from the density image: no toggling there
+                                  **({"itemclick": False, "itemdoubleclick": False} if dense else {})),
+                      uirevision=f"map {view}")
     return _base(fig, height)
 
 
-def _add_region_labels(fig: go.Figure, regions: list, xs: np.ndarray, ys: np.ndarray, height: int) -> None:
+VALUE_SCALES = {"confidence": "Viridis", "prob_std": "Magma_r"}
+
+
+def _value_range(df, column: str) -> tuple[float, float]:
+    values = df[column].to_numpy(dtype=np.float32)
+    return (float(np.nanmin(values)), float(np.nanmax(values))) if len(values) else (0.0, 1.0)
+
+
+def _add_density(fig: go.Figure, df, xy: np.ndarray, labels: list[str], colors: dict[str, str], color_by: str,
+                 view, strength: float) -> None:
+    """Every document of the map, counted into the pixels of an image of `view` and coloured as the points are."""
+    if color_by in ("label", "pred", "correct"):
+        if color_by == "correct":
+            col = df["correct"]
+            codes = np.where(col == True, 0, np.where(col == False, 1, -1))  # noqa: E712 (None: unlabelled)
+            palette = [CORRECT, WRONG]
+        else:
+            codes = pd.Categorical(df[color_by], categories=labels).codes  # -1: not one of the classes
+            palette = [colors[lab] for lab in labels]
+        rgb = np.array([hex_to_rgb(c) for c in palette], dtype=np.float32)
+        image = density.categorical(xy, np.asarray(codes, dtype=np.int64), rgb, view, strength=strength)
+    else:
+        lo, hi = _value_range(df, color_by)
+        image = density.continuous(xy, df[color_by].to_numpy(dtype=np.float32), density.lut_of(VALUE_SCALES[color_by]),
+                                   lo, hi, view, strength=strength)
+    _add_image(fig, image, view, "below")
+
+
+def _add_image(fig: go.Figure, rgba: np.ndarray, view, layer: str) -> None:
+    x0, x1, y0, y1 = view
+    fig.add_layout_image(source=density.png_uri(rgba), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+                         sizing="stretch", layer=layer, opacity=1.0)
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    color = color.lstrip("#")
+    return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def _add_region_labels(fig: go.Figure, regions: list, view, height: int) -> None:
     """Each region's or slice's short name over the map at its (x, y), moved up or down where it would cover a
     name already placed (the largest first), with its distinctive words and whole decoded text on hover."""
     # pixels per map unit, as drawn: the axes share a scale (scaleanchor), so the longer extent decides
-    span_x, span_y = float(np.ptp(xs)) or 1.0, float(np.ptp(ys)) or 1.0
+    x0, x1, y0, y1 = view  # the part of the map drawn
+    span_x, span_y = (x1 - x0) or 1.0, (y1 - y0) or 1.0
     scale = min(760 / span_x, (height - 80) / span_y)  # the map is drawn about 760 px wide or wider
     placed: list[tuple[float, float, float, float]] = []  # pixel boxes: centre x, centre y, half width, half height
     for region in sorted(regions, key=lambda r: -getattr(r, "size", 0)):

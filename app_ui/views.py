@@ -33,16 +33,11 @@ def md(value) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
-def hex_to_rgb(color: str) -> tuple[int, int, int]:
-    color = color.lstrip("#")
-    return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
-
-
 def attribution_html(text: str, attr, color: str, scale: float | None = None) -> str:
     """The text with every word the model read coloured by its score: the class colour for evidence
     for the class, slate for evidence against, stronger for larger scores. All text is escaped."""
     scale = scale or max((abs(s) for s in attr.scores), default=0.0) or 1.0
-    pos = hex_to_rgb(color)
+    pos = figures.hex_to_rgb(color)
     parts, cursor = [], 0
     for (s, e), score in zip(attr.spans, attr.scores):
         if s < cursor:
@@ -63,7 +58,7 @@ def attribution_html(text: str, attr, color: str, scale: float | None = None) ->
 
 
 def attribution_legend(label: str, color: str) -> str:
-    pos = hex_to_rgb(color)
+    pos = figures.hex_to_rgb(color)
     return (f'<span style="{_shade(1.0, 0.7, pos)} padding: 1px 6px; border-radius: 3px;">for '
             f'{html.escape(label)}</span> &nbsp; <span style="{_shade(-1.0, 0.45, pos)} padding: 1px 6px; '
             f'border-radius: 3px;">against</span>')
@@ -142,26 +137,38 @@ def snippet(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def document_table(df, rows: list[int], labels: list[str] | None = None, max_height: int = 320,
-                   limit: int | None = None):
-    """The documents of corpus rows as a table (text, label, prediction, confidence, spread, and with `labels`
-    each class's probability), drawn (the first `limit` rows) and returned whole for a download."""
-    sel = df.iloc[list(rows)]
-    table = sel[["text", "label", "pred", "confidence", "prob_std"]].copy()
-    table.insert(0, "row", list(rows))
+def table_of(corpus, rows, labels: list[str] | None = None):
+    """The documents of corpus rows as a table: row, text, label, prediction, confidence, spread, and with
+    `labels` each class's probability."""
+    rows = np.asarray(rows, dtype=np.int64)
+    table = corpus.df.iloc[rows][["text", "label", "pred", "confidence", "prob_std"]].copy()
+    table.insert(0, "row", rows)
     table["confidence"] = table["confidence"].round(3)
     table["prob_std"] = table["prob_std"].round(3)
     if labels:
-        probs = np.stack(sel["probs"].to_numpy())
+        probs = corpus.probs[rows]
         for j, lab in enumerate(labels):
             table[f"p({lab})"] = probs[:, j].round(3)
-    shown = table.head(limit) if limit else table
+    return table
+
+
+def document_table(corpus, rows, labels: list[str] | None = None, max_height: int = 320,
+                   limit: int | None = None) -> None:
+    """The documents of corpus rows as a table (`table_of`), the first `limit` of them drawn."""
+    shown = table_of(corpus, rows[:limit] if limit else rows, labels)
     st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), max_height),
                  column_config={"text": st.column_config.TextColumn("text", width="large"),
                                 "prob_std": st.column_config.NumberColumn("spread", help="std of p(pred) over z samples")})
-    if limit and len(table) > limit:
-        st.caption(f"Showing the first {limit:,} of {len(table):,}.")
-    return table
+    if limit and len(rows) > limit:
+        st.caption(f"Showing the first {limit:,} of {len(rows):,}.")
+
+
+def csv_download(label: str, corpus, rows, labels: list[str] | None, file_name: str, key: str) -> None:
+    """A button that downloads `table_of` these rows as CSV, made when clicked (a selection of a million-row
+    map can hold hundreds of thousands of documents: no rerun waits for their CSV)."""
+    rows = [int(r) for r in rows]
+    st.download_button(label, lambda: table_of(corpus, rows, labels).to_csv(index=False).encode("utf-8"),
+                       file_name=file_name, mime="text/csv", key=key)
 
 
 def path_on_map(corpus, labels: list[str], path, name: str, key: str, height: int = 460, lines: bool = True,
@@ -194,7 +201,7 @@ def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool
     latent space, and attributions on demand."""
     df, labels = corpus.df, explorer.labels
     doc = df.iloc[row]
-    mu = np.asarray(doc["mu"], dtype=np.float32)
+    mu = corpus.mu[row]
     st.markdown(f"#### Document #{row}")
     badges = "predicted " + class_badge(doc["pred"], labels, f"  {doc['confidence']:.0%}")
     if doc["label"] is not None and doc["label"] == doc["label"]:
@@ -204,7 +211,7 @@ def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool
     quote(str(doc["text"]))
     a, b = st.columns([2, 3], gap="large")
     with a:
-        st.plotly_chart(figures.probability_bars(labels, list(doc["probs"])), width="stretch",
+        st.plotly_chart(figures.probability_bars(labels, list(corpus.probs[row])), width="stretch",
                         config={"displayModeBar": False}, key=f"{key}_doc_probs")
         st.caption(f"KL {doc['kl']:.1f} nats · spread of p(pred) over z samples ±{doc['prob_std']:.1%} · "
                    f"{doc['flip_rate']:.0%} of samples predict another class")

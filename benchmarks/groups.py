@@ -48,7 +48,7 @@ def flipped_copy(corpus, share: float, seed: int):
         given[r] = rng.choice([lab for lab in labels if lab != given[r]])
     df["label"] = given
     df["correct"] = df["label"] == df["pred"]
-    return CorpusIndex(df, corpus.meta), set(rows.tolist())
+    return CorpusIndex(df, corpus.meta, corpus.arrays), set(rows.tolist())
 
 
 def variant_precision(corpus, seeds: int, share: float) -> dict:
@@ -102,7 +102,7 @@ def synthetic_index(explorer, corpus, n: int, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     src = rng.integers(0, len(corpus), n)
-    logvar = np.stack(corpus.df["logvar"].to_numpy()).astype(np.float32)
+    logvar = corpus.logvar
     z = corpus.mu[src] + rng.standard_normal((n, corpus.mu.shape[1])).astype(np.float32) * np.exp(0.5 * logvar[src])
     probs = np.concatenate([explorer.probs(z[s : s + 20_000]) for s in range(0, n, 20_000)])
     xy = np.concatenate([corpus.map.transform(z[s : s + 20_000]) for s in range(0, n, 20_000)])

@@ -8,6 +8,13 @@ Per size: encoding throughput of the VAE (posterior, probabilities, uncertainty)
 encoder's forward pass over the same texts (measured on the first 2,000), the time to encode all of them,
 the map build time (UMAP fit on at most 20,000 points, the rest placed with transform), peak memory of the
 process, and in Chromium: the time until the map is drawn and until a selection is answered.
+
+    python benchmarks/scale.py --app-index FILE.parquet [--app-index ...] [--shots DIR]
+
+The app's figures alone for indexes already made, e.g. 1,000,000 rows from `python benchmarks/scale_map.py
+--rows 1000000 --index FILE.parquet` (encoding a million texts does not fit in a session on 2 cores): in
+Chromium the map drawn and a lasso answered (medians of 3), and in a fresh process the index loaded, the
+map's figure built in each colour mode and the peak memory. Writes benchmarks/scale_app.json.
 """
 from __future__ import annotations
 
@@ -77,40 +84,100 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def browser_figures(models_dir: Path, label: str) -> dict:
-    from app_server import app_page, settle
+def browser_figures(models_dir: Path, label: str, repeats: int = 3, shots: Path | None = None) -> dict:
+    """In Chromium: the map opened the first time (model and corpus loaded), then `repeats` times each: the map
+    drawn again (from another page), and a lasso's selection answered (the table of its documents on screen,
+    and the run over: the centre decoded) -- medians, with every run's figure."""
+    import statistics
 
-    res = {}
-    with app_page("latent_map", args=["--models-dir", str(models_dir)]) as page:
+    from app_server import app_page, lasso, settle
+
+    res: dict = {"map_drawn_runs_s": [], "selection_answered_runs_s": [], "selection_run_over_runs_s": []}
+    with app_page("latent_map", args=["--models-dir", str(models_dir)], width=1400, height=1000) as page:
         settle(page, "Checkpoint", 120_000)
         page.get_by_label("Checkpoint", exact=True).click()
-        page.get_by_role("option", name=label).click()
         t0 = time.perf_counter()
+        page.get_by_role("option", name=label).click()
+        page.get_by_text(f"model {label.split(' / ')[-1]}").first.wait_for(timeout=300_000)
         settle(page, "documents · projection", 300_000)
         page.locator(".js-plotly-plot canvas").first.wait_for(timeout=300_000)
         res["first_open_incl_model_load_s"] = round(time.perf_counter() - t0, 2)
-        # the map drawn again once the model and corpus are loaded: what a user waits for from now on
-        page.get_by_role("link", name="Samples", exact=True).click()
-        settle(page, "Draws from the prior", 300_000)
-        t0 = time.perf_counter()
-        page.get_by_role("link", name="Latent map", exact=True).click()
-        settle(page, "documents · projection", 300_000)
-        page.locator(".js-plotly-plot canvas").first.wait_for(timeout=300_000)
-        res["map_drawn_s"] = round(time.perf_counter() - t0, 2)
-        plot = page.locator(".js-plotly-plot").first
-        box = plot.locator(".nsewdrag").first.bounding_box()
-        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(cx - 40, cy - 40)
-        page.mouse.down()
-        for x, y in ((cx + 40, cy - 40), (cx + 40, cy + 40), (cx - 40, cy + 40), (cx - 40, cy - 40)):
-            page.mouse.move(x, y, steps=5)
-        t0 = time.perf_counter()
-        page.mouse.up()
-        # answered: the table of the selected documents is on screen and nothing shown is stale; the run
-        # goes on below it (the centre of the selection decoded into text)
-        res["selection_answered_s"] = round(settle(page, "Decode here", 300_000, whole_run=False) - t0, 2)
-        res["selection_run_over_s"] = round(settle(page, "Decode here", 300_000) - t0, 2)
+        for i in range(repeats):
+            # the map drawn again once the model and corpus are loaded: what a user waits for from now on
+            page.get_by_role("link", name="Samples", exact=True).click()
+            settle(page, "Draws from the prior", 300_000)
+            t0 = time.perf_counter()
+            page.get_by_role("link", name="Latent map", exact=True).click()
+            settle(page, "documents · projection", 300_000)
+            page.locator(".js-plotly-plot canvas").first.wait_for(timeout=300_000)
+            res["map_drawn_runs_s"].append(round(time.perf_counter() - t0, 2))
+            if shots and i == 0:
+                page.screenshot(path=str(shots / "map.png"))
+            plot = page.locator(".js-plotly-plot").first
+            t0 = lasso(page, plot)
+            # answered: the documents' table is on screen and nothing shown is stale; the run goes on below it
+            # (the centre of the selection decoded into text, the first document opened)
+            res["selection_answered_runs_s"].append(round(settle(page, "Decode here", 300_000, whole_run=False) - t0, 2))
+            res["selection_run_over_runs_s"].append(round(settle(page, "Decode here", 300_000) - t0, 2))
+            if shots and i == 0:
+                page.screenshot(path=str(shots / "selection.png"), full_page=True)
+        res["selected_documents"] = page.get_by_text("Selected documents (").first.inner_text() \
+            if page.get_by_text("Selected documents (").count() else "none"
+    for key in ("map_drawn", "selection_answered", "selection_run_over"):
+        res[f"{key}_s"] = statistics.median(res[f"{key}_runs_s"])
     return res
+
+
+def app_figures_of_index(index: Path, model: Path, shots: Path | None) -> dict:
+    """`browser_figures` for an index already made (benchmarks/scale_map.py --index writes one of 1,000,000 rows),
+    served with the model in a temporary models folder; and (`load_figures`) what loading it and building its
+    figure take in the app's process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / index.stem
+        shutil.copytree(model, folder, ignore=shutil.ignore_patterns("index"))
+        (folder / "index").mkdir()
+        (folder / "index" / index.name).symlink_to(index.resolve())
+        row = {"index": str(index), "rows": _rows_of(index)}
+        row.update(browser_figures(Path(tmp), f"my models / {index.stem}", shots=shots))
+    return row
+
+
+LOAD_SCRIPT = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from vae_core.index import CorpusIndex
+from app_ui import figures
+corpus = CorpusIndex.load(sys.argv[1])
+load = time.perf_counter() - t0
+t0 = time.perf_counter()
+key = corpus.content_key
+key_s = time.perf_counter() - t0
+build = {}
+for mode in ("label", "pred", "correct", "confidence", "prob_std"):
+    t0 = time.perf_counter()
+    fig = figures.latent_map(corpus.df, corpus.labels, mode)
+    build[mode] = round(time.perf_counter() - t0, 2)
+    size = len(fig.to_json())
+print(json.dumps({"load_s": round(load, 2), "content_key_s": round(key_s, 2), "figure_build_s": build,
+                  "figure_mb": round(size / 2**20, 2), "density_image": bool(fig.layout.images),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def load_figures(index: Path) -> dict:
+    """In a fresh process, as the app does: the index loaded (`CorpusIndex.load`), its cache key, the map's figure
+    built in each colour mode (the last one's size), and the process' peak memory."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(index)], cwd=REPO, capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _rows_of(index: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(index).metadata.num_rows
 
 
 def main() -> None:
@@ -118,8 +185,27 @@ def main() -> None:
     p.add_argument("--model", default=str(REPO / "assets" / "models" / "ag_news_vae"))
     p.add_argument("--sizes", default="1000,10000,100000")
     p.add_argument("--skip-browser", action="store_true")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "scale.json"))
+    p.add_argument("--out", help="default: benchmarks/scale.json, or benchmarks/scale_app.json with --app-index")
+    p.add_argument("--app-index", action="append", default=[],
+                   help="only the app's figures for this index (repeatable), e.g. the 1,000,000 rows of "
+                        "`benchmarks/scale_map.py --rows 1000000 --index FILE`")
+    p.add_argument("--shots", help="a folder for screenshots of the map and of a selection (with --app-index)")
     args = p.parse_args()
+    if args.app_index:
+        results = []
+        for index in map(Path, args.app_index):
+            shots = Path(args.shots) / index.stem if args.shots else None
+            if shots:
+                shots.mkdir(parents=True, exist_ok=True)
+            row = app_figures_of_index(index, Path(args.model), shots)
+            row.update(load_figures(index))
+            print(json.dumps(row), flush=True)
+            results.append(row)
+        out = Path(args.out or REPO / "benchmarks" / "scale_app.json")
+        out.write_text(json.dumps({"machine": "2 cores, 24 GiB, no GPU", "results": results}, indent=2) + "\n")
+        print(f"-> {out}")
+        return
+    args.out = args.out or str(REPO / "benchmarks" / "scale.json")
     import torch
 
     from vae_core.index import index_table, write_index

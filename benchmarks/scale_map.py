@@ -1,5 +1,5 @@
 """The map stage of `vae_core index` at scale: N rows written as parts (z drawn from the AG News dev documents'
-posteriors, each row carrying its source document's text and the model's class of z: encoding N real texts
+posteriors, each row carrying its source document's text and label and the model's class of z: encoding N real texts
 does not fit in a session on 2 cores), then `indexing.assemble` (the map fitted on a 20,000 sample, every
 other row placed part by part, regions named, the index written part by part), timed, with the peak memory of
 that step. Also compares the two ways of placing rows on a fitted map on held-out rows: UMAP's `transform`
@@ -7,6 +7,9 @@ and the project's latent -> map mapping (`LatentMap`, distance-weighted nearest 
 trustworthiness (scikit-learn) against their latents. Prints a table and writes JSON.
 
     python benchmarks/scale_map.py [--rows 100000] [--chunk-rows 4096] [--out benchmarks/scale_map.json]
+                                   [--index FILE.parquet]
+
+--index keeps the index it wrote (benchmarks/scale.py's app figures at 1,000,000 rows read it).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def write_parts(explorer, corpus, parts: Path, rows: int, chunk_rows: int, seed:
     from vae_core.indexing import part_schema
 
     rng = np.random.default_rng(seed)
-    logvar = np.stack(corpus.df["logvar"].to_numpy()).astype(np.float32)
+    logvar = corpus.logvar
     names = np.array(explorer.labels)
     parts.mkdir(parents=True, exist_ok=True)
     for chunk, first in enumerate(range(0, rows, chunk_rows)):
@@ -40,7 +43,7 @@ def write_parts(explorer, corpus, parts: Path, rows: int, chunk_rows: int, seed:
         z = corpus.mu[src] + rng.standard_normal((n, corpus.mu.shape[1])).astype(np.float32) * np.exp(0.5 * logvar[src])
         probs = explorer.probs(z).astype(np.float32)
         table = pa.table({
-            "text": corpus.df["text"].to_numpy()[src].tolist(), "label": [None] * n,
+            "text": corpus.df["text"].to_numpy()[src].tolist(), "label": corpus.df["label"].to_numpy()[src].tolist(),
             "pred": names[probs.argmax(1)].tolist(), "confidence": probs.max(1),
             "prob_std": np.zeros(n, np.float32), "flip_rate": np.zeros(n, np.float32),
             "kl": np.zeros(n, np.float32), "probs": list(probs), "mu": list(z), "logvar": list(logvar[src]),
@@ -56,7 +59,7 @@ def compare_placement(corpus, explorer, seed: int = 0, fit: int = 20_000, held_o
     from vae_core.interpret.projection import FittedMap, LatentMap
 
     rng = np.random.default_rng(seed + 1)
-    logvar = np.stack(corpus.df["logvar"].to_numpy()).astype(np.float32)
+    logvar = corpus.logvar
     src = rng.integers(0, len(corpus), fit + held_out)
     z = corpus.mu[src] + rng.standard_normal((len(src), corpus.mu.shape[1])).astype(np.float32) * np.exp(0.5 * logvar[src])
     fitted = FittedMap(z[:fit], "umap", seed)
@@ -80,6 +83,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--chunk-rows", type=int, default=4096)
     p.add_argument("--skip-compare", action="store_true")
+    p.add_argument("--index", help="where to keep the index (default: a temporary folder)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "scale_map.json"))
     args = p.parse_args()
     import torch
@@ -92,21 +96,22 @@ def main() -> None:
     explorer = Explorer.load(args.model)
     corpus = CorpusIndex.load(Path(args.model) / "index" / "ag_news_dev.parquet")
     tmp = Path(tempfile.mkdtemp())
+    output = Path(args.index) if args.index else tmp / "big.parquet"
     t0 = time.perf_counter()
     write_parts(explorer, corpus, tmp / "parts", args.rows, args.chunk_rows)
     made = time.perf_counter() - t0
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    manifest = assemble(explorer.model, tmp / "parts", tmp / "big.parquet",
+    manifest = assemble(explorer.model, tmp / "parts", output,
                         {"labels": explorer.labels, "projection": "umap", "seed": 0, "processes": 1,
                          "chunk_rows": args.chunk_rows}, "umap", 0)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    size_mb = (tmp / "big.parquet").stat().st_size / 2**20
+    size_mb = output.stat().st_size / 2**20
     res = {"rows": args.rows, "parts_made_s": round(made, 1), "map_stage_s": round(seconds, 1),
            "placing_s": manifest["map_place_seconds"], "map_fit_rows": manifest["map_fit_rows"],
            "peak_rss_mb_before": round(before), "peak_rss_mb_after": round(peak), "index_mb": round(size_mb, 1)}
-    _, meta = read_index(tmp / "big.parquet") if args.rows <= 200_000 else (None, {"rows": manifest["rows"]})
+    _, meta = read_index(output) if args.rows <= 200_000 else (None, {"rows": manifest["rows"]})
     res["rows_written"] = meta["rows"]
     print(f"{args.rows:,} rows: map stage {seconds:.1f} s (placing {manifest['map_place_seconds']:.1f} s), peak memory "
           f"{peak:.0f} MB (before it {before:.0f} MB), index {size_mb:.0f} MB")

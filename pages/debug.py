@@ -63,15 +63,15 @@ def confusion_view(explorer, corpus, m: dict, cm: np.ndarray) -> dict:
     if cell.empty:
         st.info("No document in this cell. Pick another one.")
         return {"debug_true": true_lab, "debug_pred": pred_lab}
-    table = views.document_table(df, list(cell.index), max_height=280)
+    views.document_table(corpus, list(cell.index), labels, max_height=280, limit=1000)
     wrong = df[df["correct"] == False].sort_values("confidence", ascending=False)  # noqa: E712
     d1, d2 = st.columns(2)
-    d1.download_button("Download this cell (CSV)", table.to_csv(index=False).encode("utf-8"),
-                       file_name=f"true_{true_lab}_pred_{pred_lab}.csv".replace("/", "-"), mime="text/csv",
-                       key="debug_dl_cell")
-    d2.download_button(f"Download all {len(wrong):,} misclassified documents (CSV)",
-                       wrong[["text", "label", "pred", "confidence", "prob_std"]].to_csv().encode("utf-8"),
-                       file_name="misclassified.csv", mime="text/csv", key="debug_dl_wrong")
+    with d1:
+        views.csv_download("Download this cell (CSV)", corpus, cell.index, labels,
+                           f"true_{true_lab}_pred_{pred_lab}.csv".replace("/", "-"), "debug_dl_cell")
+    with d2:
+        views.csv_download(f"Download all {len(wrong):,} misclassified documents (CSV)", corpus, wrong.index, labels,
+                           "misclassified.csv", "debug_dl_wrong")
 
     rows = cell.index.tolist()
     if st.session_state.get("debug_doc") not in rows:
@@ -80,7 +80,7 @@ def confusion_view(explorer, corpus, m: dict, cm: np.ndarray) -> dict:
                        format_func=lambda i: f"#{i} · {df['confidence'].iat[i]:.0%} {df['pred'].iat[i]} · "
                                              f"{views.snippet(df['text'].iat[i], 90)}")
     doc = df.iloc[row]
-    mu = np.asarray(doc["mu"], dtype=np.float32)
+    mu = corpus.mu[row]
     views.document_panel(explorer, corpus, int(row), key="debug", attributions_open=True)
 
     st.subheader("Latent counterfactual")

@@ -91,7 +91,7 @@ def endpoint(side: str, default_row: int | None, default_text: str):
                        format_func=lambda i: f"#{i} · {corpus.df['pred'].iat[i]} · {views.snippet(corpus.df['text'].iat[i], 80)}")
     doc = corpus.df.iloc[row]
     st.caption(views.snippet(doc["text"], 300))
-    return np.asarray(doc["mu"], dtype=np.float32), f"#{row}"
+    return corpus.mu[row], f"#{row}"
 
 
 if explorer is not None:

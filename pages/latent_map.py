@@ -1,9 +1,11 @@
 """Latent map: the corpus projected from latent space; select documents, open one, decode any place."""
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
-from app_ui import figures, share, views
+from app_ui import density, figures, share, views
 from app_ui.resources import start_page
 from app_ui.state import typed
 
@@ -29,24 +31,19 @@ def regions(_explorer, _corpus, model: str, corpus_key: str) -> list:
     return stored if stored is not None else map_regions(_explorer, _corpus)
 
 
-def selected_rows(event, df) -> tuple[list[int], tuple[float, float] | None]:
-    """Row numbers picked on the chart, and the centre of a box or lasso when one was drawn."""
-    sel = event.selection if event else None
-    if not sel:
-        return [], None
-    rows = set()
-    for p in sel.get("points", []):
-        cd = p.get("customdata")
-        if isinstance(cd, list) and len(cd) == 1:
-            cd = cd[0]
-        if isinstance(cd, (int, float)) and 0 <= int(cd) < len(df):
-            rows.add(int(cd))
-    centre = None
-    for shape in list(sel.get("box", [])) + list(sel.get("lasso", [])):
-        xs, ys = shape.get("x", []), shape.get("y", [])
-        if xs and ys:
-            centre = (float(np.mean(xs)), float(np.mean(ys)))
-    return sorted(rows), centre
+@st.cache_resource(max_entries=32, show_spinner=False)
+def map_figure(_corpus, _landscape, _highlight, _regions, model: str, corpus_key: str, color_by: str, landscape: bool,
+               star, highlight: str, regions: bool, view, points_max: int):
+    """The map's figure, built once per model, corpus, colour mode, overlay and view: the rerun that answers a
+    selection does not rasterise a million documents again. (Shared, not copied: nothing changes a figure.)"""
+    return figures.latent_map(_corpus.df, _corpus.labels, color_by, landscape=_landscape, star=star,
+                              highlight=_highlight, regions=_regions, view=view, points_max=points_max)
+
+
+def zoom_view(bounds: tuple[float, float, float, float], margin: float = 0.05) -> list[float]:
+    x0, x1, y0, y1 = bounds
+    px, py = max(x1 - x0, 1e-6) * margin, max(y1 - y0, 1e-6) * margin
+    return [round(x0 - px, 5), round(x1 + px, 5), round(y0 - py, 5), round(y1 + py, 5)]
 
 
 if explorer is not None and corpus is not None:
@@ -88,26 +85,58 @@ if explorer is not None and corpus is not None:
 
     shared_rows = [int(r) for r in st.session_state.get("map_rows_shared", []) if str(r).isdigit() and int(r) < len(df)]
     named = regions(explorer, corpus, explorer.cache_key, corpus_key) if show_regions else None
-    fig = figures.latent_map(df, labels, color_by, landscape=land, star=star, highlight=filtered or shared_rows or None,
-                             regions=named)
+    zoom = st.session_state.get("map_view")
+    view = tuple(zoom["view"]) if isinstance(zoom, dict) and zoom.get("corpus") == corpus_key else None
+    highlight = filtered or shared_rows or None
+    fig = map_figure(corpus, land, highlight, named, explorer.cache_key, corpus_key, color_by, land is not None, star,
+                     hashlib.sha256(np.asarray(highlight or [], dtype=np.int64).tobytes()).hexdigest(),
+                     named is not None, view, density.points_max())
+    dense = bool(fig.layout.images)
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="map_chart", config={"displaylogo": False, "scrollZoom": True})
-    chart_rows, centre = selected_rows(event, df)
+    chart_rows, bounds = density.selected(event.selection if event else None, corpus.xy, dense)
     shared = shared_rows
     if chart_rows:
         st.session_state["map_rows_shared"] = shared = []  # a new selection replaces the one from a link
     rows = chart_rows or filtered or shared
     info = (f"{len(df):,} documents · projection: {corpus.meta.get('projection', '?').upper()} of the "
             f"{explorer.latent_size}-d posterior means · model {views.md(explorer.name)}")
-    st.caption(info)
+    if view is not None:
+        info += f" · zoomed in: {len(density.in_view(corpus.xy, view)):,} documents in view"
+    if dense:
+        info += (f" · drawn as a density image of every document, {density.sample_size():,} of them as points to "
+                 f"hover and click; zoom in (draw a box or lasso) to an area of at most {density.points_max():,} "
+                 "documents to see each of them as a point")
+    caption, zoom_in, whole = st.columns([6, 1.3, 1.3], vertical_alignment="center")
+    caption.caption(info)
+    if bounds is not None and zoom_in.button("Zoom in here", icon=":material/zoom_in:", width="stretch",
+                                             help="Redraw the map on the area you drew: every document in it as a "
+                                                  "point once there are few enough."):
+        st.session_state["map_view"] = {"corpus": corpus_key, "view": zoom_view(bounds)}
+        st.rerun()
+    if view is not None and whole.button("Whole map", icon=":material/zoom_out_map:", width="stretch"):
+        st.session_state.pop("map_view", None)
+        st.rerun()
 
-    if not rows and centre is None:
+    if not rows and bounds is None:
         st.info("Select documents: click a point, drag a box or a lasso on the map, or use **Select by filter**.")
-    if centre is not None or rows:
+    if rows:
+        st.subheader(f"Selected documents ({len(rows):,})")
+        views.document_table(corpus, rows, labels, max_height=320, limit=1000)
+        pred_col = df["pred"].to_numpy()[rows]
+        if corpus.has_labels:
+            acc = float(np.mean(df["correct"].to_numpy()[rows] == True))  # noqa: E712
+            st.caption(f"Accuracy in the selection: {acc:.1%} · " + " · ".join(
+                f"{views.md(lab)}: {int((pred_col == lab).sum()):,}" for lab in labels))
+        views.csv_download(f"Download the selection (CSV, {len(rows):,} rows)", corpus, rows, labels, "selection.csv",
+                           "map_download")
+    if bounds is not None or rows:
         st.subheader("Decode here")
-        where = "the centre of the area you drew" if centre is not None else "the centre of the selected documents"
+        where = "the centre of the area you drew" if bounds is not None else "the centre of the selected documents"
         st.caption(f"The latent at {where} (a blend of the nearest documents' latents), decoded and classified.")
-        if centre is None:
+        if bounds is not None:
+            centre = ((bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2)
+        else:
             centre = tuple(corpus.xy[rows].mean(0))
         z = corpus.map.inverse(np.asarray([centre]))
         path = explorer.path(z)
@@ -117,18 +146,7 @@ if explorer is not None and corpus is not None:
         a.code(path.texts[0] or "(empty)", language=None, wrap_lines=True)
         b.markdown("**Words this latent stands for** (bag-of-words head)")
         b.write(", ".join(f"{w} ({p:.1%})" for w, p in words))
-
     if rows:
-        st.subheader(f"Selected documents ({len(rows):,})")
-        sel = df.iloc[rows]
-        table = views.document_table(df, rows, labels, max_height=320, limit=1000)
-        if corpus.has_labels:
-            acc = float((sel["correct"] == True).mean())  # noqa: E712
-            st.caption(f"Accuracy in the selection: {acc:.1%} · " + " · ".join(
-                f"{views.md(lab)}: {int((sel['pred'] == lab).sum())}" for lab in labels))
-        st.download_button("Download the selection (CSV)", table.to_csv(index=False).encode("utf-8"),
-                           file_name="selection.csv", mime="text/csv", key="map_download")
-
         options = rows[:1000]
         doc = st.selectbox("Open a document", options, key="map_doc",
                            format_func=lambda i: f"#{i} · {df['pred'].iat[i]} · {views.snippet(df['text'].iat[i], 90)}")

@@ -3,7 +3,6 @@ warning), reconstructions, per-class figures on the current corpus, and what it 
 import json
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from app_ui import figures, views
@@ -28,7 +27,7 @@ def read_json(name: str):
 def health(_corpus, key: str) -> dict:
     from vae_core.evaluate import latent_health
 
-    return latent_health(_corpus.mu, np.stack(_corpus.df["logvar"].to_numpy()))
+    return latent_health(_corpus.mu, _corpus.logvar)
 
 
 if explorer is not None:

@@ -126,3 +126,38 @@ def submit(page, box, text: str, ready: str, timeout: float = 180_000) -> None:
     except Exception:  # playwright's TimeoutError: the run was over before the indicator could be seen
         pass
     settle(page, ready, timeout)
+
+
+def screen_point(plot, x: float, y: float) -> tuple[float, float]:
+    """Where the map position (x, y) is on the page, from the plotly figure's own axes."""
+    return tuple(plot.evaluate(
+        "(el, [x, y]) => { const L = el._fullLayout, r = el.getBoundingClientRect();"
+        " return [r.left + L._size.l + L.xaxis.d2p(x), r.top + L._size.t + L.yaxis.d2p(y)]; }", [x, y]))
+
+
+def _free_box(plot, half: int, near: tuple[float, float] | None) -> tuple[float, float]:
+    """The centre of a 2*half px square at `near` (page pixels; default the middle of the map), or the nearest
+    place around it that covers no region name (a drag that starts on a name does not draw a lasso)."""
+    area = plot.locator(".nsewdrag").first.bounding_box()
+    names = [b for b in (a.bounding_box() for a in plot.locator(".annotation").all()) if b]
+    cx, cy = near or (area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)
+    for dx, dy in [(0, 0)] + [(r * i, r * j) for r in (30, 60, 120, 180) for i, j in
+                              ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1))]:
+        x, y = cx + dx, cy + dy
+        if not any(b["x"] - half < x < b["x"] + b["width"] + half and b["y"] - half < y < b["y"] + b["height"] + half
+                   for b in names):
+            return x, y
+    return cx, cy
+
+
+def lasso(page, plot, half: int = 40, near: tuple[float, float] | None = None) -> float:
+    """Draw a square lasso (2*half px) on a plotly map, near the map position `near` (default: the middle of the
+    map) and off its region names; returns the perf_counter() time at which the mouse was let go."""
+    cx, cy = _free_box(plot, half, screen_point(plot, *near) if near else None)
+    page.mouse.move(cx - half, cy - half)
+    page.mouse.down()
+    for x, y in ((cx + half, cy - half), (cx + half, cy + half), (cx - half, cy + half), (cx - half, cy - half)):
+        page.mouse.move(x, y, steps=5)
+    t0 = time.perf_counter()
+    page.mouse.up()
+    return t0

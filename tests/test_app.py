@@ -112,6 +112,44 @@ def test_latent_map_colour_modes_filter_selection_and_one_document():
     assert "Why Sports?" in text and "Why " in text.replace("Why Sports?", "")  # predicted and true class
 
 
+def test_latent_map_past_its_points_limit_is_a_density_image_and_zooms_in_to_points(monkeypatch):
+    """VAE_MAP_POINTS_MAX below the corpus' 3,800 documents: the map becomes a density image with a sample of
+    points; a zoomed view holding few enough documents draws each as a point; "Whole map" goes back."""
+    import json
+
+    monkeypatch.setenv("VAE_MAP_POINTS_MAX", "1000")
+    at = page("latent_map.py")
+
+    def spec() -> dict:
+        chart = at.get("plotly_chart")[0]
+        return json.loads(chart.proto.spec or chart.proto.figure.spec)
+
+    def caption() -> str:
+        return next(c.value for c in at.caption if "documents · projection" in c.value)
+
+    assert len(spec()["layout"]["images"]) == 1 and "density image of every document" in caption()
+    for mode in ("pred", "correct", "confidence", "prob_std", "label"):
+        at.selectbox(key="map_color").set_value(mode).run()
+        assert not at.exception, mode
+        assert len(spec()["layout"]["images"]) == 1, mode
+    from vae_core.index import CorpusIndex
+
+    corpus = CorpusIndex.load(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
+    (cx, cy), (sx, sy) = corpus.xy.mean(0), corpus.xy.max(0) - corpus.xy.min(0)
+    view = [float(cx - sx / 8), float(cx + sx / 8), float(cy - sy / 8), float(cy + sy / 8)]
+    at.session_state["map_view"] = {"corpus": corpus.content_key, "view": [v + 1e3 for v in view]}
+    at.run()  # an empty part of the map: nothing to draw, no error
+    assert not at.exception and "zoomed in: 0 documents in view" in caption()
+    at.session_state["map_view"] = {"corpus": corpus.content_key, "view": view}
+    at.run()
+    assert not at.exception
+    assert "images" not in spec()["layout"] and "zoomed in:" in caption() and "density" not in caption()
+    assert spec()["layout"]["xaxis"]["range"] == view[:2]
+    at.button[-1].click().run()  # "Whole map"
+    assert not at.exception and "map_view" not in at.session_state
+    assert "density image" in caption()
+
+
 def test_interpolate_between_two_corpus_documents_and_typed_texts():
     at = page("interpolate.py")
     assert [s.value for s in at.subheader][:2] == ["Class probabilities along the path", "Decoded text at every step"]

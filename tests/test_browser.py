@@ -159,6 +159,50 @@ def test_error_slices_suspects_and_region_names_in_a_real_browser(app_url, brows
     assert_no_error(page, errors)
 
 
+def test_a_map_past_its_points_limit_draws_every_document_as_an_image_and_answers_a_lasso(browser):
+    """The app with VAE_MAP_POINTS_MAX=1000 on the 3,800-document corpus: the map is a density image with a sample
+    of 250 points; a lasso selects the documents inside it (found among all of them by the server), the CSV holds
+    them all; "Zoom in here" redraws that area with each document a point, "Whole map" goes back."""
+    import re
+
+    import numpy as np
+    from app_server import lasso
+
+    port = free_port()
+    proc = start_app(port, env={"VAE_MAP_POINTS_MAX": "1000"})
+    try:
+        wait_healthy(port)
+        page, errors = new_page(browser, 1280, 1000)
+        page.goto(f"http://127.0.0.1:{port}/latent_map")
+        settle(page, "drawn as a density image")
+        plot = page.locator(".js-plotly-plot").first
+        expect(plot.locator(".imagelayer image")).to_have_count(1)
+        shot(page, "latent_map_density")
+        from vae_core.index import CorpusIndex
+
+        corpus = CorpusIndex.load(REPO / "assets" / "models" / "ag_news_vae" / "index" / "ag_news_dev.parquet")
+        sports = corpus.xy[(corpus.df["pred"] == "Sports").to_numpy()]
+        lasso(page, plot, half=50, near=tuple(float(v) for v in np.median(sports, 0)))  # inside the Sports cloud
+        settle(page, "Decode here")
+        heading = page.get_by_text(re.compile(r"^Selected documents \([0-9,]+\)$")).first.inner_text()
+        selected = int(heading.split("(")[1].rstrip(")").replace(",", ""))
+        assert selected > 0
+        with page.expect_download() as dl:
+            page.get_by_role("button", name=re.compile("Download the selection")).click()
+        lines = open(dl.value.path(), encoding="utf-8").read().splitlines()
+        assert lines[0].startswith("row,text,label,pred") and len(lines) == selected + 1
+        page.get_by_role("button", name="Zoom in here").click()
+        settle(page, "zoomed in:")
+        expect(plot.locator(".imagelayer image")).to_have_count(0)  # few enough documents: each a point
+        shot(page, "latent_map_zoomed")
+        page.get_by_role("button", name="Whole map").click()
+        settle(page, "drawn as a density image")
+        assert_no_error(page, errors)
+    finally:
+        log = stop(proc)
+        assert "Traceback" not in log, log[-3000:]
+
+
 def test_a_link_to_your_own_model_opens_it_in_a_fresh_browser(own_run, browser):
     """`train`'s own model, served by the command `train` printed; a link from its Debug page opened in a new
     browser context shows the same model, corpus and document; a link naming a model the server lacks says so."""

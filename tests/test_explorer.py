@@ -167,11 +167,11 @@ def test_corpus_index_search_neighbours_and_landscape(corpus, explorer):
     cents = corpus.centroids()
     assert set(cents) == set(corpus.df.label) and cents["money"].shape == (4,)
     # the cache key follows the content: a copy has the same, a corpus with one label changed another
-    copy = CorpusIndex(corpus.df.copy(), dict(corpus.meta))
+    copy = CorpusIndex(corpus.df.copy(), dict(corpus.meta), corpus.arrays)
     assert copy.content_key == corpus.content_key
     changed = corpus.df.copy()
     changed.loc[0, "label"] = "sport" if changed.loc[0, "label"] != "sport" else "money"
-    assert CorpusIndex(changed, dict(corpus.meta)).content_key != corpus.content_key
+    assert CorpusIndex(changed, dict(corpus.meta), corpus.arrays).content_key != corpus.content_key
 
 
 def test_latent_health_flags_a_collapsed_posterior():
@@ -331,9 +331,26 @@ def test_agreement_metrics_of_two_models():
 
 
 def test_an_index_file_without_a_column_of_the_schema_is_refused(corpus, tmp_path):
-    from vae_core.index import INDEX_COLUMNS, read_index, write_index
+    from vae_core.index import ARRAY_COLUMNS, INDEX_COLUMNS, read_index, write_index
 
-    assert list(corpus.df.columns) == list(INDEX_COLUMNS)
-    write_index(corpus.df.drop(columns=["mu"]), tmp_path / "old.parquet", {"labels": corpus.labels})
+    assert list(corpus.df.columns) + list(ARRAY_COLUMNS) == list(INDEX_COLUMNS)
+    full = corpus.df.assign(**{k: list(v) for k, v in corpus.arrays.items()})
+    write_index(full.drop(columns=["mu"]), tmp_path / "old.parquet", {"labels": corpus.labels})
     with pytest.raises(ValueError, match="lacks the index column.* mu: rebuild it"):
         read_index(tmp_path / "old.parquet")
+
+
+def test_a_loaded_index_holds_its_vectors_as_matrices_equal_to_the_table(corpus, tmp_path):
+    """`CorpusIndex.load` reads probs, mu and logvar from Arrow straight into (N, D) matrices: the same numbers as
+    the table's rows, and the DataFrame keeps only the scalar columns."""
+    from vae_core.index import ARRAY_COLUMNS, CorpusIndex, read_index, write_index
+
+    full = corpus.df.assign(**{k: list(v) for k, v in corpus.arrays.items()})
+    write_index(full, tmp_path / "c.parquet", dict(corpus.meta))
+    loaded = CorpusIndex.load(tmp_path / "c.parquet")
+    df, _ = read_index(tmp_path / "c.parquet")
+    for k in ARRAY_COLUMNS:
+        assert getattr(loaded, k).shape == (len(df), len(df[k].iat[0])) and getattr(loaded, k).dtype == np.float32
+        np.testing.assert_array_equal(getattr(loaded, k), np.stack(df[k].to_numpy()))
+        assert k not in loaded.df
+    assert loaded.content_key == corpus.content_key
