@@ -3,7 +3,8 @@ datashader-style aggregate in numpy), coloured by its class or value, the busier
 A browser then draws one picture instead of a million WebGL points; selections are answered here, from
 the drawn box or lasso, over every document.
 
-Why not datashader itself: its numba kernels compile on a server's first map (seconds), this is three
+Why not datashader itself: its numba kernels compile on a server's first map (3.9 s at 1,000,000 rows, then
+0.12 s; this: 0.08 s every time, benchmarks/density_choice.py), and this is three
 `np.bincount` calls (measured in benchmarks/RESULTS.md, "Past one machine")."""
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ def points_max() -> int:
 
 
 def sample_size(limit: int | None = None) -> int:
-    """How many documents a density map draws as points to hover and click: a quarter of the points limit."""
-    return max(1, (limit if limit is not None else points_max()) // 4)
+    """How many documents a density map draws as points to hover and click (each with its snippet): an eighth
+    of the points limit, 6,250 by default. (A quarter made the figure 2.8 MB, which the browser receives and
+    parses again on every rerun: a lasso on 1,000,000 documents was answered in 0.97 s instead of 0.6 s.)"""
+    return max(1, (limit if limit is not None else points_max()) // 8)
 
 
 def extent(xy: np.ndarray, margin: float = 0.02) -> tuple[float, float, float, float]:
@@ -45,6 +48,19 @@ def shape_of(view: tuple[float, float, float, float], width: int = WIDTH) -> tup
     x0, x1, y0, y1 = view
     rows = int(round(width * (y1 - y0) / max(x1 - x0, 1e-9)))
     return int(np.clip(rows, 1, 2 * width)), width
+
+
+def covering(view, aspects: tuple[float, float] = (0.8, 2.5),
+             max_width: int = 2 * WIDTH) -> tuple[tuple[float, float, float, float], int]:
+    """`view` widened (or heightened) about its centre to every width/height ratio in `aspects`, and the image
+    width that keeps the view's own resolution (WIDTH columns across it, at most `max_width` in all): the map
+    keeps x and y at one scale, so a plot area of another shape than the view shows more of the map on two
+    sides, and the image must cover that too."""
+    x0, x1, y0, y1 = view
+    w, h = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    w2, h2 = max(w, h * aspects[1]), max(h, w / aspects[0])
+    return (cx - w2 / 2, cx + w2 / 2, cy - h2 / 2, cy + h2 / 2), int(min(max_width, round(WIDTH * w2 / w)))
 
 
 def _pixels(xy: np.ndarray, view, shape) -> tuple[np.ndarray, np.ndarray]:

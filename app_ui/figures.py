@@ -116,7 +116,7 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
     # the part of the map drawn: the whole map with room for the names of regions at its edges
     shown = view or (density.extent(xy, margin=0.1) if len(xy) else None)
     if dense:
-        _add_density(fig, df, xy, labels, colors, color_by, shown, 0.45 if dim else 1.0)
+        _add_density(fig, df, xy, labels, colors, color_by, shown, view is not None, 0.45 if dim else 1.0)
     xs, ys, sub = xs_all[rows], ys_all[rows], df.iloc[rows]
     if len(rows) <= HOVER_TEXT_MAX_POINTS:
         hover = _hover_lines(sub)
@@ -162,8 +162,9 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
                                        marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111827")),
                                        hoverinfo="skip", customdata=h.astype(np.int32)))
         else:  # too many rings to read: the highlighted documents as a dark layer of their own
-            ink = density.categorical(xy[h], np.zeros(len(h), np.int64), np.array([[17, 24, 39]]), shown)
-            _add_image(fig, ink, shown, "above")
+            around, width = density.covering(shown) if view is not None else (shown, density.WIDTH)
+            ink = density.categorical(xy[h], np.zeros(len(h), np.int64), np.array([[17, 24, 39]]), around, width)
+            _add_image(fig, ink, around, "above")
             fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=f"selected ({len(h):,})",
                                        marker=dict(size=8, color="#111827"), hoverinfo="skip"))
     if path is not None:
@@ -196,8 +197,10 @@ def _value_range(df, column: str) -> tuple[float, float]:
 
 
 def _add_density(fig: go.Figure, df, xy: np.ndarray, labels: list[str], colors: dict[str, str], color_by: str,
-                 view, strength: float) -> None:
-    """Every document of the map, counted into the pixels of an image of `view` and coloured as the points are."""
+                 view, zoomed: bool, strength: float) -> None:
+    """Every document of the map, counted into the pixels of an image of `view` (zoomed: of what the plot area
+    may show around it, `density.covering`) and coloured as the points are."""
+    view, width = density.covering(view) if zoomed else (view, density.WIDTH)
     if color_by in ("label", "pred", "correct"):
         if color_by == "correct":
             col = df["correct"]
@@ -207,11 +210,11 @@ def _add_density(fig: go.Figure, df, xy: np.ndarray, labels: list[str], colors: 
             codes = pd.Categorical(df[color_by], categories=labels).codes  # -1: not one of the classes
             palette = [colors[lab] for lab in labels]
         rgb = np.array([hex_to_rgb(c) for c in palette], dtype=np.float32)
-        image = density.categorical(xy, np.asarray(codes, dtype=np.int64), rgb, view, strength=strength)
+        image = density.categorical(xy, np.asarray(codes, dtype=np.int64), rgb, view, width, strength)
     else:
         lo, hi = _value_range(df, color_by)
         image = density.continuous(xy, df[color_by].to_numpy(dtype=np.float32), density.lut_of(VALUE_SCALES[color_by]),
-                                   lo, hi, view, strength=strength)
+                                   lo, hi, view, width, strength)
     _add_image(fig, image, view, "below")
 
 

@@ -123,11 +123,11 @@ if explorer is not None and corpus is not None:
     if rows:
         st.subheader(f"Selected documents ({len(rows):,})")
         views.document_table(corpus, rows, labels, max_height=320, limit=1000)
-        pred_col = df["pred"].to_numpy()[rows]
         if corpus.has_labels:
             acc = float(np.mean(df["correct"].to_numpy()[rows] == True))  # noqa: E712
+            counts = df["pred"].iloc[rows].value_counts()
             st.caption(f"Accuracy in the selection: {acc:.1%} · " + " · ".join(
-                f"{views.md(lab)}: {int((pred_col == lab).sum()):,}" for lab in labels))
+                f"{views.md(lab)}: {int(counts.get(lab, 0)):,}" for lab in labels))
         views.csv_download(f"Download the selection (CSV, {len(rows):,} rows)", corpus, rows, labels, "selection.csv",
                            "map_download")
     if bounds is not None or rows:

@@ -136,3 +136,20 @@ def test_the_points_threshold_can_be_set_by_environment(monkeypatch):
     assert density.points_max() == 123
     monkeypatch.setenv("VAE_MAP_POINTS_MAX", "many")
     assert density.points_max() == density.POINTS_MAX
+
+
+def test_a_zoomed_density_image_covers_what_a_plot_of_another_shape_shows_around_the_view():
+    """The axes keep one scale, so a square view in a wide plot shows more map left and right of it: the image
+    covers that (documents there are drawn, not left blank), at the view's own resolution."""
+    df = corpus_frame(6_000)
+    view = (-5.0, -1.0, -2.0, 2.0)  # square; the "a" cloud around (-3, -3) reaches into it and past its sides
+    fig = figures.latent_map(df, ["a", "b"], "label", points_max=100, view=view)
+    im = fig.layout.images[0]
+    assert (im.x, im.x + im.sizex) == (-8.0, 2.0)  # 2.5 times as wide as tall: 10 units across, not the view's 4
+    image = _image(fig)
+    assert image.shape[1] == 2 * density.WIDTH  # the view's resolution would need 2.5 * WIDTH: capped
+    left = image[:, : int(image.shape[1] * 3 / 10)]  # the map left of the view, x in [-8, -5]
+    assert (left[..., 3] > 0).any(), "documents beside the view are drawn"
+    around, width = density.covering(view)
+    assert around == (-8.0, 2.0, -2.5, 2.5) and width == 2 * density.WIDTH
+    assert density.covering((0, 10, 0, 1)) == ((0, 10, -5.75, 6.75), density.WIDTH)  # a wide view: taller
