@@ -107,7 +107,7 @@ if explorer is not None and corpus is not None:
         info += (f" · drawn as a density image of every document, {density.sample_size():,} of them as points to "
                  f"hover and click; zoom in (draw a box or lasso) to an area of at most {density.points_max():,} "
                  "documents to see each of them as a point")
-    caption, zoom_in, whole = st.columns([6, 1.3, 1.3], vertical_alignment="center")
+    caption, zoom_in, whole = st.columns([4.4, 1.6, 1.6], vertical_alignment="center")
     caption.caption(info)
     if bounds is not None and zoom_in.button("Zoom in here", icon=":material/zoom_in:", width="stretch",
                                              help="Redraw the map on the area you drew: every document in it as a "

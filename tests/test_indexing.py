@@ -109,7 +109,7 @@ def test_an_interrupted_index_resumes_from_the_parts_it_wrote(tiny_checkpoint, c
     assert out2.exists() and not out2.with_name(out2.name + ".parts").exists()
 
 
-def test_a_folder_of_parquet_files_streams_in_chunks_across_files(tmp_path):
+def test_a_folder_of_parquet_files_streams_in_chunks_across_files(tmp_path, monkeypatch):
     rows = make_texts(7, seed=1)  # 21 rows in two files of 12 and 9
     folder = tmp_path / "shards"
     folder.mkdir()
@@ -120,6 +120,23 @@ def test_a_folder_of_parquet_files_streams_in_chunks_across_files(tmp_path):
     assert [len(c) for _, c in chunks] == [5, 5, 5, 5, 1]
     assert [t for _, c in chunks for t in c.texts] == [t for t, _ in rows]
     assert [y for _, c in chunks for y in c.labels] == [y for _, y in rows]
+    # one process's share (chunks 1 and 3 of 5): the same chunks, read from their row groups alone
+    import pyarrow.parquet as pq
+
+    pd.DataFrame(rows[:12], columns=["text", "label"]).to_parquet(folder / "a.parquet", row_group_size=4)
+    pd.DataFrame(rows[12:], columns=["text", "label"]).to_parquet(folder / "b.parquet", row_group_size=4)
+    read, original = [], pq.ParquetFile.read_row_group
+
+    def counting(self, i, *args, **kwargs):
+        read.append(i)
+        return original(self, i, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counting)
+    share = list(iter_corpus(folder, chunk_rows=5, wanted=lambda i: i % 2 == 1))
+    assert [(first, c.texts, c.labels) for first, c in share] == [
+        (first, c.texts, c.labels) for first, c in chunks if (first // 5) % 2 == 1]
+    assert len(read) == 4  # rows 5-9 lie in groups 1-2 of a.parquet, rows 15-19 in groups 0-1 of b: not all 6
+    monkeypatch.undo()
     # a problem is reported with its row in the whole corpus, not in its chunk
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label\n" + "fine text,a\n" * 7 + ",a\n", encoding="utf-8")

@@ -7,9 +7,10 @@ import io
 import json
 import math
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 import torch
@@ -131,21 +132,71 @@ def _jsonl_rows(path: Path) -> Iterator[dict]:
         yield obj
 
 
+def _parquet_files(path: Path) -> list[Path]:
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        raise DataError(path, "is a folder without .parquet files.", hint="Give a file, or a folder of Parquet files.")
+    return files
+
+
+@contextmanager
+def _parquet_errors(file: Path):
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as e:  # pyarrow raises several types for a bad file
+        raise DataError(file, f"is not a readable Parquet file ({type(e).__name__}: {e}).") from None
+
+
 def _parquet_frames(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """A Parquet file, or a folder of them (in name order), in tables of `chunk_rows` rows."""
     import pyarrow.parquet as pq
 
-    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-    if not files:
-        raise DataError(path, "is a folder without .parquet files.", hint="Give a file, or a folder of Parquet files.")
-    for file in files:
-        try:
+    for file in _parquet_files(path):
+        with _parquet_errors(file):
             for batch in pq.ParquetFile(file).iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
-        except DataError:
-            raise
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise DataError(file, f"is not a readable Parquet file ({type(e).__name__}: {e}).") from None
+
+
+def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int, max_rows: int | None,
+                    wanted: Callable[[int], bool]) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(first row, table) of the chunks i of `chunk_rows` rows of a Parquet file or folder (rows counted across
+    its files in name order) for which `wanted(i)`: only the row groups those chunks lie in are read, and of
+    them only `columns` (a file that lacks one gives a row of its column names, for the message). The row counts
+    come from the files' footers, so a chunk's place is known without reading the chunks before it."""
+    import pyarrow.parquet as pq
+
+    groups, total = [], 0  # (file, its ParquetFile, row group, first row in the corpus, rows)
+    for file in _parquet_files(path):
+        with _parquet_errors(file):
+            pf = pq.ParquetFile(file)
+            for g in range(pf.metadata.num_row_groups):
+                n = pf.metadata.row_group(g).num_rows
+                groups.append((file, pf, g, total, n))
+                total += n
+    if max_rows is not None and total > max_rows:
+        raise DataError(path, f"has more than {max_rows:,} rows.", hint="Split the file or sample it.")
+    if total == 0:
+        yield 0, pd.DataFrame()
+        return
+    for i in range(-(-total // chunk_rows)):
+        if not wanted(i):
+            continue
+        start, end = i * chunk_rows, min(total, (i + 1) * chunk_rows)
+        pieces = []
+        for file, pf, g, first, n in groups:
+            if first + n <= start or first >= end:
+                continue
+            with _parquet_errors(file):
+                names = pf.schema_arrow.names
+                if any(c not in names for c in columns):  # its message names this file and its columns
+                    yield start, pd.DataFrame([[None] * len(names)], columns=names)
+                    return
+                lo = max(start, first)
+                table = pf.read_row_group(g, columns=columns).slice(lo - first, min(end, first + n) - lo)
+                pieces.append(table.to_pandas())
+        yield start, pd.concat(pieces, ignore_index=True)
 
 
 def iter_frames(path: str | Path, chunk_rows: int = 4096, max_rows: int | None = None) -> Iterator[pd.DataFrame]:
@@ -248,30 +299,43 @@ def read_corpus(
 
 
 def iter_corpus(path: str | Path, text_column: str = "text", label_column: str | None = "label",
-                chunk_rows: int = 4096, max_rows: int | None = None) -> Iterator[tuple[int, Corpus]]:
+                chunk_rows: int = 4096, max_rows: int | None = None,
+                wanted: Callable[[int], bool] | None = None) -> Iterator[tuple[int, Corpus]]:
     """A corpus file (or a folder of Parquet files) read and checked as `read_corpus` does, `chunk_rows` rows at
-    a time: (the 0-based row of the chunk's first document, the chunk). Rows without a label are kept (label
-    None). Nothing holds more than one chunk."""
-    first = 0
-    for df in iter_frames(path, chunk_rows, max_rows):
+    a time: (the 0-based row of the chunk's first document, the chunk; chunk i starts at row i * chunk_rows).
+    Rows without a label are kept (label None). Nothing holds more than one chunk. With `wanted`, only the
+    chunks i for which `wanted(i)` are checked and given: of Parquet input only their row groups are read
+    (each process of a sharded `index` reads its own share); CSV and JSONL have no index to seek by, so their
+    lines are still read through, but only the wanted chunks' rows are checked."""
+    path = Path(path)
+    wanted = wanted or (lambda i: True)
+    if path.exists() and (path.is_dir() or file_format(path) == "parquet"):
+        columns = [c for c in (text_column, label_column) if c is not None]
+        chunks: Iterator[tuple[int, pd.DataFrame]] = _parquet_chunks(path, columns, chunk_rows, max_rows, wanted)
+    else:
+        chunks = ((i * chunk_rows, df) for i, df in enumerate(iter_frames(path, chunk_rows, max_rows)))
+    for first, df in chunks:
         if first == 0 and len(df) == 0:
             raise DataError(path, "has no rows.", hint="Give at least one document.")
-        if len(df) == 0:
+        _check_columns([str(c) for c in df.columns], path, text_column, label_column)
+        if len(df) == 0 or not wanted(first // chunk_rows):
             continue
-        texts, labels = _validated(df, Path(path), text_column, label_column, True, first + 1)
+        texts, labels = _validated(df, path, text_column, label_column, True, first + 1)
         yield first, Corpus(texts, labels, str(path), text_column, label_column)
-        first += len(df)
+
+
+def _check_columns(cols: list[str], path: Path, text_column: str, label_column: str | None) -> None:
+    for role, col in (("text", text_column), ("label", label_column)):
+        if col is not None and col not in cols:
+            raise DataError(path, f"has no {role} column '{col}'. Its columns are: {', '.join(cols)}.",
+                            hint=f"Choose the {role} column with --{role}-column.")
 
 
 def _validated(df: pd.DataFrame, path: Path, text_column: str, label_column: str | None, allow_unlabelled: bool,
                first_row: int = 1) -> tuple[list[str], list[str | None]]:
     """The texts and labels of a table, each checked; a problem raises DataError with its row (counted from
     `first_row`)."""
-    cols = [str(c) for c in df.columns]
-    for role, col in (("text", text_column), ("label", label_column)):
-        if col is not None and col not in cols:
-            raise DataError(path, f"has no {role} column '{col}'. Its columns are: {', '.join(cols)}.",
-                            hint=f"Choose the {role} column with --{role}-column.")
+    _check_columns([str(c) for c in df.columns], path, text_column, label_column)
     texts: list[str] = []
     for i, value in enumerate(df[text_column].tolist(), start=first_row):
         if not isinstance(value, str):

@@ -61,20 +61,20 @@ def part_schema():
 def encode_parts(model, data: Path, parts: Path, text_column: str, label_column: str | None, chunk_rows: int,
                  seed: int, rank: int, processes: int, max_rows: int | None = None, progress: bool = True,
                  batch_size: int = 64) -> int:
-    """Encode this process's chunks (i mod `processes` == `rank`) into `parts`, skipping those already there;
-    returns how many it encoded. Says how many of its documents are longer than the model reads."""
+    """Encode this process's chunks (i mod `processes` == `rank`; of Parquet input it reads only those) into
+    `parts`, skipping those already there; returns how many it encoded. Says how many of its documents are longer than the model reads."""
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
     from .data import iter_corpus
 
     done, seen, long, bar = 0, 0, 0, None
-    for i, (first, chunk) in enumerate(iter_corpus(data, text_column, label_column, chunk_rows, max_rows)):
+    mine = lambda i: i % processes == rank  # noqa: E731
+    for first, chunk in iter_corpus(data, text_column, label_column, chunk_rows, max_rows, wanted=mine):
         if bar is None:  # once the file has given a valid chunk: a bad file's message comes alone
             bar = tqdm(desc=f"encoding (process {rank + 1} of {processes})", unit=" docs", disable=not progress,
                        position=rank, leave=True)
-        if i % processes != rank:
-            continue
+        i = first // chunk_rows
         path = parts / PART.format(i)
         seen, long = seen + len(chunk), long + model.count_too_long(chunk.texts)
         if not path.exists():
