@@ -113,6 +113,7 @@ if explorer is not None and corpus is not None:
                                              help="Redraw the map on the area you drew: every document in it as a "
                                                   "point once there are few enough."):
         st.session_state["map_view"] = {"corpus": corpus_key, "view": zoom_view(bounds)}
+        st.session_state["map_rows_shared"] = rows  # the redrawn chart forgets the shape: its documents stay selected
         st.rerun()
     if view is not None and whole.button("Whole map", icon=":material/zoom_out_map:", width="stretch"):
         st.session_state.pop("map_view", None)

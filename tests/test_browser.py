@@ -162,7 +162,7 @@ def test_error_slices_suspects_and_region_names_in_a_real_browser(app_url, brows
 def test_a_map_past_its_points_limit_draws_every_document_as_an_image_and_answers_a_lasso(browser):
     """The app with VAE_MAP_POINTS_MAX=1000 on the 3,800-document corpus: the map is a density image with a sample
     of 125 points; a lasso selects the documents inside it (found among all of them by the server), the CSV holds
-    them all; "Zoom in here" redraws that area with each document a point, "Whole map" goes back."""
+    them all; "Zoom in here" redraws that area with each document a point, the selection kept; "Whole map" goes back."""
     import re
 
     import numpy as np
@@ -197,6 +197,7 @@ def test_a_map_past_its_points_limit_draws_every_document_as_an_image_and_answer
         page.get_by_role("button", name="Zoom in here").click()
         settle(page, "zoomed in:")
         expect(plot.locator(".imagelayer image")).to_have_count(0)  # few enough documents: each a point
+        expect(page.get_by_text(heading, exact=True)).to_be_visible()  # the selection stays, circled on the map
         shot(page, "latent_map_zoomed")
         page.get_by_role("button", name="Whole map").click()
         settle(page, "drawn as a density image")
