@@ -40,6 +40,16 @@ def map_figure(_corpus, _landscape, _highlight, _regions, model: str, corpus_key
                               highlight=_highlight, regions=_regions, view=view, points_max=points_max)
 
 
+def link_view(value) -> list[float] | None:
+    """The view (x0, x1, y0, y1) a link's `zoom=` names, None when it names none or a malformed one."""
+    try:
+        view = [float(v) for v in str(value).split(",")] if value else []
+    except ValueError:
+        return None
+    ok = len(view) == 4 and all(np.isfinite(view)) and view[0] < view[1] and view[2] < view[3]
+    return view if ok else None
+
+
 def zoom_view(bounds: tuple[float, float, float, float], margin: float = 0.05) -> list[float]:
     x0, x1, y0, y1 = bounds
     px, py = max(x1 - x0, 1e-6) * margin, max(y1 - y0, 1e-6) * margin
@@ -85,6 +95,9 @@ if explorer is not None and corpus is not None:
 
     shared_rows = [int(r) for r in st.session_state.get("map_rows_shared", []) if str(r).isdigit() and int(r) < len(df)]
     named = regions(explorer, corpus, explorer.cache_key, corpus_key) if show_regions else None
+    linked = link_view(st.session_state.pop("map_zoom", None))  # a shared link's zoomed view, once
+    if linked is not None:
+        st.session_state["map_view"] = {"corpus": corpus_key, "view": linked}
     zoom = st.session_state.get("map_view")
     view = tuple(zoom["view"]) if isinstance(zoom, dict) and zoom.get("corpus") == corpus_key else None
     highlight = filtered or shared_rows or None
@@ -156,4 +169,5 @@ if explorer is not None and corpus is not None:
     share.publish("map", {"map_color": color_by, "map_filter_text": f_words, "map_filter_pred": f_pred,
                           "map_filter_label": f_label, "map_filter_wrong": f_wrong,
                           "map_doc": st.session_state.get("map_doc") if rows else None,
-                          "map_rows_shared": chart_rows or shared})
+                          "map_rows_shared": chart_rows or shared,
+                          "map_zoom": ",".join(f"{v:.6g}" for v in view) if view is not None else None})

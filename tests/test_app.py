@@ -150,6 +150,27 @@ def test_latent_map_past_its_points_limit_is_a_density_image_and_zooms_in_to_poi
     assert "density image" in caption()
 
 
+def test_a_link_carries_the_zoomed_view_of_the_map():
+    """The zoomed view is in the page's link (zoom=x0,x1,y0,y1), and a new session opened with it shows it; a
+    malformed one is ignored."""
+    at = AppTest.from_file(str(REPO / "pages" / "latent_map.py"), default_timeout=TIMEOUT)
+    at.query_params["zoom"] = "-2,3,0.5,4.5"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("zoomed in:" in c.value for c in at.caption)
+    chart = at.get("plotly_chart")[0]
+    import json
+
+    spec = json.loads(chart.proto.spec or chart.proto.figure.spec)
+    assert spec["layout"]["xaxis"]["range"] == [-2, 3] and spec["layout"]["yaxis"]["range"] == [0.5, 4.5]
+    assert at.query_params["zoom"] == "-2,3,0.5,4.5"  # published again for the next link
+    bad = AppTest.from_file(str(REPO / "pages" / "latent_map.py"), default_timeout=TIMEOUT)
+    bad.query_params["zoom"] = "1,2,nope"
+    bad.run()
+    assert not bad.exception and not any("zoomed in:" in c.value for c in bad.caption)
+    assert "zoom" not in bad.query_params
+
+
 def test_interpolate_between_two_corpus_documents_and_typed_texts():
     at = page("interpolate.py")
     assert [s.value for s in at.subheader][:2] == ["Class probabilities along the path", "Decoded text at every step"]
