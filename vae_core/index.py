@@ -106,7 +106,7 @@ def write_index(df, path: str | Path, meta: dict) -> Path:
     return path
 
 
-def _read_table(path: str | Path, columns: Sequence[str] | None = None):
+def _read_table(path: str | Path):
     """(pyarrow Table, metadata dict) of an index file, checked against the schema."""
     import pyarrow.parquet as pq
 
@@ -119,7 +119,7 @@ def _read_table(path: str | Path, columns: Sequence[str] | None = None):
         raise ValueError(f"{path} lacks the index column(s) {', '.join(missing)}: rebuild it with "
                          "`python -m vae_core index MODEL --data FILE`.")
     # pre_buffer off: a 1,000,000-row index peaks at 1.8 GB while read instead of 2.7 GB, and reads no slower
-    return pq.read_table(path, columns=list(columns) if columns else None, pre_buffer=False), json.loads(raw)
+    return pq.read_table(path, pre_buffer=False), json.loads(raw)
 
 
 def read_index(path: str | Path):
@@ -132,7 +132,7 @@ def read_index(path: str | Path):
 ARRAY_COLUMNS = ("probs", "mu", "logvar")
 
 
-def _matrix(column) -> np.ndarray:
+def vector_matrix(column) -> np.ndarray:
     """An Arrow column of equal-length float lists as one (N, D) float32 matrix, without a Python object per row:
     each chunk's values copied into place (a writable array: torch and numpy callers may take it as their own)."""
     chunks = [c for c in getattr(column, "chunks", [column]) if len(c)]
@@ -176,7 +176,7 @@ class CorpusIndex:
         """The index file at `path`; its vector columns go straight from Arrow into matrices (a 1,000,000-row
         index loads in seconds, not the minutes and gigabytes a column of arrays per row would take)."""
         table, meta = _read_table(path)
-        arrays = {k: _matrix(table.column(k)) for k in ARRAY_COLUMNS}
+        arrays = {k: vector_matrix(table.column(k)) for k in ARRAY_COLUMNS}
         df = table.drop_columns(list(ARRAY_COLUMNS)).to_pandas()
         del table
         return cls(df, meta, arrays)

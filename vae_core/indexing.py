@@ -114,7 +114,7 @@ def assemble(model, parts: Path, output: Path, meta: dict, projection: str = "um
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .index import INDEX_COLUMNS, INDEX_VERSION, CorpusIndex
+    from .index import INDEX_COLUMNS, INDEX_VERSION, CorpusIndex, vector_matrix
     from .inference import Explorer
     from .interpret.groups import map_regions
     from .interpret.projection import PLACE_CHUNK, FittedMap, map_sample
@@ -130,7 +130,7 @@ def assemble(model, parts: Path, output: Path, meta: dict, projection: str = "um
         table = pq.read_table(path, columns=["text", "label", "pred", "probs", "mu"]).take(rows - start)
         sampled.append(table)
     sample_table = pa.concat_tables(sampled)
-    mu_sample = np.stack(sample_table.column("mu").to_numpy(zero_copy_only=False)).astype(np.float32)
+    mu_sample = vector_matrix(sample_table.column("mu"))
     fitted = FittedMap(mu_sample, projection, seed)
     xy = np.empty((n, 2), dtype=np.float32)
     xy[sample] = fitted.xy
@@ -147,9 +147,9 @@ def assemble(model, parts: Path, output: Path, meta: dict, projection: str = "um
     for (path, _), start, end in zip(found, offsets[:-1], offsets[1:]):
         rest = np.flatnonzero(~in_sample[start:end])
         if len(rest):
-            mu = np.stack(pq.read_table(path, columns=["mu"]).column("mu").to_numpy(zero_copy_only=False))
+            mu = vector_matrix(pq.read_table(path, columns=["mu"]).column("mu"))
             pending_rows.append(start + rest)
-            pending_mu.append(mu[rest].astype(np.float32))
+            pending_mu.append(mu[rest])
             if sum(len(r) for r in pending_rows) >= PLACE_CHUNK:
                 place_pending()
     place_pending()
