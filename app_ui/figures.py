@@ -358,6 +358,12 @@ def training_curves(metrics: dict) -> go.Figure:
             fig.add_trace(go.Scatter(x=ex, y=[round(h["dev"]["recon_per_token"], 3) for h in hist],
                                      name="dev reconstruction / token", mode="lines+markers",
                                      line=dict(color="#4C78A8", dash="dash")), 1, 3, secondary_y=True)
+    # a recipe's stages (vae_core/recipe.py) one after the other: where each later one starts, and its name
+    for s in (metrics.get("stages") or [])[1:]:
+        for col in (1, 2):
+            fig.add_vline(x=s["first_step"] - 0.5, line=dict(color="#9CA3AF", dash="dash", width=1), row=1, col=col)
+        fig.add_annotation(x=s["first_step"], y=1, yref="y domain", text=s["stage"], showarrow=False, xanchor="left",
+                           font=dict(size=10, color="#6B7280"), row=1, col=1)
     fig.update_xaxes(title="step", row=1, col=1)
     fig.update_xaxes(title="step", row=1, col=2)
     fig.update_xaxes(title="epoch", row=1, col=3)

@@ -66,8 +66,12 @@ if explorer is not None:
                         config={"displaylogo": False})
         secs = metrics.get("train_seconds")
         best = metrics.get("best_dev_accuracy")
+        stages = metrics.get("stages") or []
         st.caption((f"Best dev accuracy {best:.4f}. " if best is not None else "Trained without a dev set. ")
-                   + (f"{secs / 60:.1f} min of optimisation steps." if secs else ""))
+                   + (f"{secs / 60:.1f} min of optimisation steps" if secs else "")
+                   + (f" in {len(stages)} stages, each on the model of the one before: "
+                      + ", ".join(f"{s['stage']} ({(s.get('train_seconds') or 0) / 60:.1f} min)" for s in stages)
+                      if len(stages) > 1 else "") + ("." if secs else ""))
 
     if corpus is not None:
         st.subheader("Reconstructions")

@@ -42,3 +42,17 @@ def test_large_maps_hover_from_a_template_and_stay_small():
     assert all(t.hovertext is None and "%{customdata}" in t.hovertemplate for t in fig.data)
     # float32 coordinates and int32 rows as typed arrays: about 16 bytes a point, base64 included
     assert len(fig.to_json()) < 20 * n
+
+
+def test_training_curves_mark_where_each_stage_of_a_recipe_starts():
+    steps = [{"step": s, "stage": st, "recon_per_token": 5.0, "bow_per_token": 6.0, "ce": 0.3, "kl": 30.0, "beta": 1.0}
+             for s, st in [(20, "joint"), (40, "joint"), (60, "content"), (80, "second")]]
+    stages = [{"index": 1, "stage": "joint", "first_step": 1, "last_step": 40},
+              {"index": 2, "stage": "content", "first_step": 41, "last_step": 60},
+              {"index": 3, "stage": "second", "first_step": 61, "last_step": 80}]
+    fig = figures.training_curves({"steps": steps, "stages": stages})
+    starts = sorted({shape.x0 for shape in fig.layout.shapes})
+    assert starts == [40.5, 60.5]  # a line before each later stage, on both step panels
+    assert len(fig.layout.shapes) == 4 and [a.text for a in fig.layout.annotations if a.text in ("content", "second")] == [
+        "content", "second"]
+    assert not figures.training_curves({"steps": steps}).layout.shapes  # one run: no marks

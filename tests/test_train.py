@@ -109,7 +109,7 @@ def test_the_information_term_trains_on_unlabelled_rows_unless_turned_off(tiny_c
 def test_two_process_accelerate_launch_on_cpu(tiny_corpus, tiny_encoder_dir, tmp_path):
     train_file, dev_file = tiny_corpus
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vae_core", "train",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vae_core", "train", "--recipe", "single",
            "--train-file", str(train_file), "--dev-file", str(dev_file), "--output-dir", str(tmp_path / "ddp"),
            "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1", "--decoder-heads", "2",
            "--decoder-max-length", "16", "--decoder-vocab-size", "64", "--max-length", "32", "--epochs", "1",
@@ -173,8 +173,8 @@ def test_killed_mid_epoch_then_resumed_gives_a_valid_checkpoint(tiny_corpus, tin
 
     train_file, dev_file = tiny_corpus
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "vae_core", "train", "--train-file", str(train_file), "--dev-file", str(dev_file),
-           "--output-dir", str(run), "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1",
+    cmd = [sys.executable, "-m", "vae_core", "train", "--recipe", "single", "--train-file", str(train_file),
+           "--dev-file", str(dev_file), "--output-dir", str(run), "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1",
            "--decoder-heads", "2", "--decoder-max-length", "16", "--decoder-vocab-size", "64", "--max-length", "32",
            "--epochs", "40", "--decoder-epochs", "1", "--batch-size", "8", "--save-every", "3", "--num-threads", "1"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -117,7 +117,16 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         lines.append(f"- Decoder phase: {args['content_dims']} content dimensions added to z, trained with the decoder on "
                      f"the frozen encoder (free bits {args.get('content_free_bits')} nats per dimension)")
     init = metrics.get("init_from")
-    if init:
+    stages = metrics.get("stages")
+    if stages:
+        # a recipe of `train` (vae_core/recipe.py): each stage a run on the model of the one before
+        lines.append(f"- Trained in {len(stages)} stages by `train`'s `{metrics.get('recipe', 'full')}` recipe, each "
+                     "starting from the model of the one before: " + "; ".join(
+                         f"{s['index']}. {s['title']} ({(s.get('train_seconds') or 0) / 60:.1f} min of optimisation steps"
+                         + (f", dev accuracy {s['best_dev_accuracy']:.4f}" if s.get("best_dev_accuracy") is not None else "")
+                         + ")" for s in stages))
+        init = None  # the stages say where the model came from
+    elif init:
         # the runs this one started from (`--init-from`), oldest first, each on the model of the one before
         chain, m = [], metrics
         while isinstance(m.get("init_from"), dict):
@@ -133,7 +142,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
                      f"(`--init-from`): {', then '.join(steps)}, then this run's decoder phase")
     if metrics.get("train_seconds"):
         lines.append(f"- Training time (optimisation steps, excluding evaluation)"
-                     f"{' of the decoder phase' if init else ''}: {metrics['train_seconds'] / 60:.1f} min")
+                     f"{' of the decoder phase' if init else ' of all stages' if stages else ''}: {metrics['train_seconds'] / 60:.1f} min")
     if evaluation and evaluation.get("train_wall_minutes"):
         lines.append(f"- Training wall time (the whole train step, evaluations included)"
                      f"{' of the decoder phase' if init else ''}: {evaluation['train_wall_minutes']:.1f} min")
@@ -141,7 +150,9 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         lines += ["", f"Rebuild from scratch: `{rebuild_command}`"]
     if evaluation:
         e = evaluation
-        lines += ["", f"## Measured on `{Path(e.get('file', '')).name}` ({e.get('documents')} documents)", "",
+        sampled = e.get("dev_rows") and e["dev_rows"] > e.get("documents", 0)
+        lines += ["", f"## Measured on `{Path(e.get('file', '')).name}` ({e.get('documents')} documents"
+                  + (f", a seeded sample of its {e['dev_rows']:,}" if sampled else "") + ")", "",
                   "| figure | value |", "|---|---|"]
         rows = [
             ("accuracy", e.get("accuracy"), "{:.4f}"), ("macro-F1", e.get("macro_f1"), "{:.4f}"),

@@ -16,12 +16,8 @@ IN_CHECKOUT = (REPO / "assets" / "data").is_dir()
 DEFAULT_DATA = REPO / "assets" / "data" / "ag_news"
 DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae" if IN_CHECKOUT else Path("ag_news_vae")
 REBUILD_COMMAND = "python -m vae_core build-default"
-# The shipped model's recipe: TrainConfig's defaults but for these (the experiments behind it: RESULTS.md).
-DEFAULT_MODEL_RECIPE = {"epochs": 5.0, "decoder_epochs": 5.0, "content_dims": 64, "content_free_bits": 3.0}
-# ... then a second decoder phase on that model (RUN/second): the learning rate warms up and decays again
-# over 5 more epochs of the decoder and content latent, which the independent reader rewards, with 30% of the
-# decoder's input tokens masked, which lowers its perplexity on unseen documents (RESULTS.md).
-DEFAULT_SECOND_STAGE = {"decoder_epochs": 5.0, "word_dropout": 0.3}
+# The shipped model is `train`'s default recipe on these files (vae_core/recipe.py; the experiments behind it:
+# benchmarks/RESULTS.md).
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -57,16 +53,24 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "--init-from: the checkpoint's)")
     g.add_argument("--decoder-dropout", type=float,
                    help=f"dropout inside the decoder (default {m.dropout}; with --init-from: the checkpoint's)")
+    g = p.add_argument_group("recipe")
+    from .recipe import DEFAULT_RECIPE, RECIPES
+
+    g.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
+                   help="the stages of the run: " + "; ".join(f"{r.name}: {r.description}" for r in RECIPES.values())
+                        + " (default %(default)s). Options given apply to every stage.")
+    g.add_argument("--epochs", type=float, help="joint epochs (default: the recipe's; 5 for full, 2 for quick)")
+    g.add_argument("--decoder-epochs", type=float,
+                   help="epochs of each decoder phase (default: the recipe's; 5 for full, 2 for quick; 0 = none)")
+    g.add_argument("--content-dims", type=int,
+                   help="latent dimensions added for the decoder phase, trained with the decoder on the frozen "
+                        "encoder; the classifier does not read them (default: the recipe's, 64; 0 = none)")
+    g.add_argument("--content-free-bits", type=float, help="free bits of each content dimension (default: the recipe's, 3)")
     g = p.add_argument_group("optimisation")
-    for name in ("epochs", "decoder_epochs", "bow_weight", "ema_decay", "token_dropout", "lr", "layer_decay", "head_lr",
+    for name in ("bow_weight", "ema_decay", "token_dropout", "lr", "layer_decay", "head_lr",
                  "weight_decay", "warmup_ratio", "class_weight", "recon_weight", "unlabelled_info_weight", "beta_max",
                  "anneal_ratio", "free_bits", "grad_clip"):
         g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
-    for name in ("content_free_bits",):
-        g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
-    g.add_argument("--content-dims", type=int, default=t.content_dims,
-                   help="latent dimensions added for the decoder phase, trained with the decoder on the frozen "
-                        "encoder; the classifier does not read them (0 = none)")
     g.add_argument("--prototype-tokens", type=int, default=t.prototype_tokens,
                    help="from the decoder phase on, the decoder also reads the first N tokens of the training "
                         "document nearest to z and learns to edit it (0 = off)")
@@ -78,18 +82,21 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-dtype", choices=["float16", "bfloat16", "float32"], default=t.save_dtype)
     g.add_argument("--mixed-precision", choices=["bf16", "no"], default=t.mixed_precision,
                    help="bf16 autocast where the hardware supports it (about 2x faster on such CPUs)")
-    g.add_argument("--resume", action="store_true", help="continue the run in OUTPUT_DIR from its last saved step")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in OUTPUT_DIR from its last saved step (finished stages are kept)")
 
 
 TRAIN_INDEX_ROWS = 5_000  # rows of the training file indexed after `train` when there is no dev file
 
 
 def cmd_train(args) -> int:
-    from .train import train, train_config_from_args
+    from .recipe import RECIPE_FIELDS, run_recipe
+    from .train import train_config_from_args
 
     tc, mc = train_config_from_args(args)
+    given = {k: getattr(args, k) for k in RECIPE_FIELDS if getattr(args, k, None) is not None}
     t0 = time.time()
-    folder = train(tc, mc, resume=args.resume)
+    folder = run_recipe(args.recipe, tc, mc, given, resume=args.resume)
     print(f"model saved to {folder} ({(time.time() - t0) / 60:.1f} min)")
     if not args.no_index:
         # a model ready to explore: its dev file (or a sample of its training file) on the map
@@ -257,20 +264,14 @@ def cmd_index(args) -> int:
     return 0
 
 
-def default_model_train_configs(args) -> list:
-    """The training runs of `build-default`, in order: the recipe above with the command's data, run folder,
-    seed and epochs (from a joint checkpoint with --init-from), then the second decoder phase on its model."""
-    import dataclasses
-
+def default_model_base_config(args):
+    """The run `build-default` trains: `train`'s default recipe on the AG News files, with the command's run
+    folder and seed (and --init-from: the decoder stages alone on that checkpoint)."""
     from .config import TrainConfig
 
     data = Path(args.data_dir)
-    recipe = {**DEFAULT_MODEL_RECIPE, "epochs": args.epochs, "decoder_epochs": args.decoder_epochs}
-    first = TrainConfig(train_file=str(data / "train.csv"), dev_file=str(data / "dev.csv"), output_dir=args.run_dir,
-                        seed=args.seed, init_from=getattr(args, "init_from", None), **recipe)
-    second = dataclasses.replace(first, output_dir=str(Path(args.run_dir) / "second"),
-                                 init_from=str(Path(args.run_dir) / "model"), **DEFAULT_SECOND_STAGE)
-    return [first, second]
+    return TrainConfig(train_file=str(data / "train.csv"), dev_file=str(data / "dev.csv"), output_dir=args.run_dir,
+                       seed=args.seed, init_from=getattr(args, "init_from", None))
 
 
 def cmd_build_default(args) -> int:
@@ -285,7 +286,7 @@ def cmd_build_default(args) -> int:
     from .index import build_index
     from .files import atomic_replace_dir
     from .modeling import TextVAE
-    from .train import train
+    from .recipe import DEFAULT_RECIPE, run_recipe
 
     if not args.data_dir or not (Path(args.data_dir) / "train.csv").is_file():
         raise FileNotFoundError(
@@ -300,10 +301,11 @@ def cmd_build_default(args) -> int:
         previous = json.loads((out / "evaluation.json").read_text()) if (out / "evaluation.json").exists() else {}
         train_minutes = previous.get("train_wall_minutes")
     else:
-        for cfg in default_model_train_configs(args):
-            # a resumed build continues the stage it was in; a finished stage returns at once
-            resume = args.resume and (Path(cfg.output_dir) / "resume" / "state.json").exists()
-            folder = train(cfg, VAEConfig(), resume=resume)
+        given = {k: v for k, v in (("epochs", args.epochs), ("decoder_epochs", args.decoder_epochs)) if v is not None}
+        # a resumed build continues the stage it was in; finished stages are kept. The evaluation below is
+        # the whole dev file's, so the recipe's closing one is not run.
+        folder = run_recipe(DEFAULT_RECIPE, default_model_base_config(args), VAEConfig(), given,
+                            resume=args.resume and (Path(args.run_dir) / "recipe.json").exists(), closing=False)
         train_minutes = round((time.time() - t0) / 60, 1)
     # Everything below reads and writes the shipped folder itself, assembled beside it and swapped in.
     staging = out.with_name(f".{out.name}.staging")
@@ -390,9 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--run-dir", default="runs/ag_news_vae")
     b.add_argument("--output", default=str(DEFAULT_MODEL))
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--epochs", type=float, default=DEFAULT_MODEL_RECIPE["epochs"], help="joint epochs (default %(default)s)")
-    b.add_argument("--decoder-epochs", type=float, default=DEFAULT_MODEL_RECIPE["decoder_epochs"],
-                   help="decoder-only epochs after the joint ones (default %(default)s)")
+    b.add_argument("--epochs", type=float, help="joint epochs (default: the recipe's, 5)")
+    b.add_argument("--decoder-epochs", type=float, help="epochs of each decoder phase (default: the recipe's, 5)")
     b.add_argument("--resume", action="store_true")
     b.add_argument("--init-from", help="skip the joint phase: keep this checkpoint's encoder, posterior and classifier "
                                        "(trained by the same recipe) and run the decoder phase on them")

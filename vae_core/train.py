@@ -69,7 +69,10 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool = False):
+    def __init__(self, cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool = False,
+                 log_path: str | Path | None = None, stage: str | None = None):
+        """One training run in cfg.output_dir. A stage of a recipe (`vae_core.recipe`) passes the run's shared
+        `log_path` (never set aside here: the recipe starts it) and its `stage` name, which tags every record."""
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
@@ -87,14 +90,15 @@ class Trainer:
         set_seed(cfg.seed)
         self.run_dir = Path(cfg.output_dir)
         self.model_dir, self.resume_dir = self.run_dir / "model", self.run_dir / "resume"
-        self.log_path = self.run_dir / "metrics.jsonl"
+        self.stage = stage
+        self.log_path = Path(log_path) if log_path else self.run_dir / "metrics.jsonl"
         if acc.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             # half-written folders of a run that was killed while saving: never visible, now removed
             for stale in self.run_dir.glob(".*"):
                 if stale.is_dir() and (".tmp-" in stale.name or ".old-" in stale.name):
                     shutil.rmtree(stale, ignore_errors=True)
-            if not resume and self.log_path.exists():
+            if not resume and log_path is None and self.log_path.exists():
                 # a new run in the folder of an earlier one: its log starts empty (the earlier one's is kept
                 # beside it), or the new model's training curves would mix in the old run's steps
                 self.log_path.replace(self.run_dir / "metrics.previous.jsonl")
@@ -217,7 +221,9 @@ class Trainer:
 
     def _log(self, record: dict) -> None:
         if self.accelerator.is_main_process:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if self.stage:
+                record = {"stage": self.stage, **record}
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 
@@ -514,7 +520,7 @@ class Trainer:
 
         acc, cfg = self.accelerator, self.cfg
         self.model.train()
-        bar = tqdm(total=self.total_steps, initial=self.step, desc="training", unit="step",
+        bar = tqdm(total=self.total_steps, initial=self.step, desc=self.stage or "training", unit="step",
                    disable=not acc.is_local_main_process)
         start, ran, window, docs = time.time(), 0, [], 0
         stopped = False
@@ -557,7 +563,8 @@ class Trainer:
             # The best checkpoint's metrics file gets the whole history, not only the part before it, and
             # the training curves (the logged steps).
             atomic_write(self.model_dir / "metrics.json", json.dumps(
-                {**self._extra_files()["metrics.json"], "steps": read_step_log(self.log_path)}, indent=2, default=float) + "\n")
+                {**self._extra_files()["metrics.json"], "steps": read_step_log(self.log_path, self.stage)}, indent=2,
+                default=float) + "\n")
         acc.wait_for_everyone()
         return self.model_dir
 
@@ -651,8 +658,9 @@ def two_phase_schedule(joint_steps: int, decoder_steps: int, warmup_ratio: float
     return factor
 
 
-def read_step_log(path: Path) -> list[dict]:
-    """The per-step records of a run's metrics.jsonl (loss parts, beta, KL, learning rate), in order."""
+def read_step_log(path: Path, stage: str | None = None) -> list[dict]:
+    """The per-step records of a run's metrics.jsonl (loss parts, beta, KL, learning rate), in order; of a
+    recipe's shared log, those of one `stage` (None: the records without a stage, as a single run logs them)."""
     if not path.exists():
         return []
     steps = {}
@@ -661,17 +669,20 @@ def read_step_log(path: Path) -> list[dict]:
             rec = json.loads(line)
         except json.JSONDecodeError:  # a line cut short by an interruption
             continue
-        if "step" in rec and "eval" not in rec:
+        if "step" in rec and "eval" not in rec and rec.get("stage") == stage:
             steps[rec["step"]] = rec  # a resumed run logs some steps again: the last one stands
     return [steps[k] for k in sorted(steps)]
 
 
-def train(cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool = False) -> Path:
-    return Trainer(cfg, model_config, resume).fit()
+def train(cfg: TrainConfig, model_config: VAEConfig | None = None, resume: bool = False, **stage) -> Path:
+    """One training run (see `Trainer`); `stage` passes a recipe stage's log_path and name."""
+    return Trainer(cfg, model_config, resume, **stage).fit()
 
 
 def train_config_from_args(args) -> tuple[TrainConfig, VAEConfig]:
-    tc = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)})
+    """The run's and the model's configs from the command line; options left out (None) keep the defaults."""
+    tc = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                        if getattr(args, f.name, None) is not None})
     # options left out (None) keep the model config's defaults
     mc = VAEConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAEConfig)
                       if getattr(args, f.name, None) is not None})

@@ -1,0 +1,70 @@
+"""Build the corpora that decoder and recipe figures are measured on besides AG News (issue 29), as
+benchmarks/data/<name>/{train,dev,holdout}.csv (header text,label). Seeded; run once, the files are committed.
+
+- dbpedia13: 13 classes of the DBpedia ontology classification set (Zhang, Zhao and LeCun 2015, built from
+  DBpedia 2014 abstracts; CC BY-SA 3.0 and GFDL), from the 10,000-row sample (its test.csv and val.csv) that
+  the public repository J-zin/DHIM ships under data/dbpedia/ (commit 477e226c). "Film" is left out, as a
+  13-class set; the rest is split 6,269 / 1,000 / 2,000, stratified.
+- sst2s: sentences of GLUE's SST-2 (Socher et al. 2013) from ../shared/data/sst2: 9,000 training rows of
+  at least 8 words drawn from its train.csv, the 872 validation sentences split 436 / 436 into dev and holdout.
+
+    python benchmarks/make_corpora.py --dbpedia-dir DIR_WITH_test.csv_AND_val.csv
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "data"
+DBPEDIA_CLASSES = {1: "Artist", 2: "Company", 3: "OfficeHolder", 4: "Building", 5: "Village", 6: "Plant",
+                   7: "EducationalInstitution", 8: "Animal", 9: "Album", 10: "WrittenWork", 11: "NaturalPlace",
+                   12: "MeanOfTransportation", 13: "Athlete", 14: "Film"}
+
+
+def stratified_split(df: pd.DataFrame, sizes: dict[str, int], seed: int) -> dict[str, pd.DataFrame]:
+    """The rows cut into parts of the given sizes (the first part takes the rest), each with every class in
+    its share (scikit-learn's stratified split, seeded)."""
+    from sklearn.model_selection import train_test_split
+
+    out, rest = {}, df.reset_index(drop=True)
+    names = list(sizes)
+    for name in names[1:]:
+        rest, part = train_test_split(rest, test_size=sizes[name], stratify=rest["label"], random_state=seed)
+        out[name] = part.reset_index(drop=True)
+    return {names[0]: rest.reset_index(drop=True), **out}
+
+
+def write(parts: dict[str, pd.DataFrame], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, part in parts.items():
+        part[["text", "label"]].to_csv(folder / f"{name}.csv", index=False, quoting=csv.QUOTE_MINIMAL)
+        print(f"{folder.name}/{name}.csv: {len(part):,} rows, {part.label.nunique()} classes")
+
+
+def dbpedia13(src: Path, seed: int) -> None:
+    rows = pd.concat([pd.read_csv(src / f, header=None, names=["label", "text"]) for f in ("test.csv", "val.csv")])
+    rows["label"] = rows["label"].map(DBPEDIA_CLASSES)
+    rows = rows[rows.label != "Film"].drop_duplicates("text")
+    write(stratified_split(rows, {"train": len(rows) - 3000, "dev": 1000, "holdout": 2000}, seed), HERE / "data" / "dbpedia13")
+
+
+def sst2_sentences(seed: int) -> None:
+    train = pd.read_csv(SHARED / "sst2" / "train.csv")
+    train = train[train.text.str.split().str.len() >= 8].drop_duplicates("text").sample(9000, random_state=seed)
+    dev = pd.read_csv(SHARED / "sst2" / "dev.csv")
+    parts = stratified_split(dev, {"dev": 436, "holdout": 436}, seed)
+    write({"train": train.reset_index(drop=True), **parts}, HERE / "data" / "sst2s")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dbpedia-dir", help="folder with the DHIM sample's test.csv and val.csv (label,text rows)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    if a.dbpedia_dir:
+        dbpedia13(Path(a.dbpedia_dir), a.seed)
+    sst2_sentences(a.seed)
