@@ -13,6 +13,8 @@ documents of the file, the mean cosine of decoded text and source, and BLEU-4 ag
     python benchmarks/decoding_choice.py --tag shipped-K8
     python benchmarks/decoding_choice.py --tag K16 --candidates 16
     python benchmarks/decoding_choice.py --tag no-penalties --repetition-penalty 1.0 --no-repeat-ngram 0
+    python benchmarks/decoding_choice.py --tag dbpedia13-bow05 --bow-guidance 0.5 --model runs/dbpedia13/model \
+        --data benchmarks/data/dbpedia13/holdout.csv
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=DECODE_TEMPERATURE)
     p.add_argument("--repetition-penalty", type=float, default=1.2, help="as TextVAE.generate (1.0 = off)")
     p.add_argument("--no-repeat-ngram", type=int, default=3, help="as TextVAE.generate (0 = off)")
+    p.add_argument("--bow-guidance", type=float, help="TextVAE's decoder_bow_guidance for this run (default: the model's)")
     p.add_argument("--tag", required=True)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "decoding_choice.json"))
@@ -53,6 +56,8 @@ def main() -> None:
     torch.manual_seed(0)
 
     model = TextVAE.from_pretrained(a.model).eval()
+    if a.bow_guidance is not None:
+        model.config.decoder_bow_guidance = a.bow_guidance
     tok = model.tokenizer
     texts = read_corpus(a.data, "text", "label").texts
     N, K = min(a.rows, len(texts)), a.candidates
@@ -102,6 +107,7 @@ def main() -> None:
              "greedy only": torch.zeros(N, dtype=torch.long),
              "ceiling: the candidate the reader prefers (not usable)": torch.from_numpy((emb * src[:N, None]).sum(-1).argmax(-1))}
     res = {"tag": a.tag, "model": portable_path(a.model), "data": portable_path(a.data), "rows": N, "candidates": K,
+           "bow_guidance": model.config.decoder_bow_guidance,
            "temperature": a.temperature, "repetition_penalty": a.repetition_penalty,
            "no_repeat_ngram": a.no_repeat_ngram, "decoding_seconds": round(seconds, 1), "rules": {}}
     for name, pick in rules.items():

@@ -90,7 +90,7 @@ def tiny_corpus(tmp_path) -> tuple[Path, Path]:
 
 TINY_TRAIN_ARGS = ["--latent-size", "4", "--decoder-layers", "1", "--decoder-heads", "2", "--decoder-max-length", "12",
                    "--decoder-vocab-size", "64", "--max-length", "32", "--epochs", "1", "--batch-size", "16",
-                   "--num-threads", "1"]
+                   "--num-threads", "1", "--min-decoder-steps", "0"]
 
 
 @pytest.fixture(scope="session")

@@ -226,3 +226,22 @@ def test_a_saved_config_names_the_encoder_not_where_this_machine_keeps_it(tmp_pa
     saved = json.loads((tmp_path / "config.json").read_text())
     assert "_name_or_path" not in saved["encoder_config"] and saved["encoder_config"]["hidden_size"] == 8
     assert cfg.encoder_config["_name_or_path"] == "/home/me/.cache/enc"  # the object in memory is untouched
+
+
+def test_bag_of_words_guidance_writes_the_words_z_holds_once_each(tiny_model):
+    """decoder_bow_guidance adds the bag-of-words head's log-probabilities at z to every step: words the head
+    is sure of are written, each once (a word written is covered and loses its pull)."""
+    dec = tiny_model.decoder
+    z = torch.randn(2, 4, generator=torch.Generator().manual_seed(0))
+    plain = tiny_model.generate(z, max_length=6, no_repeat_ngram_size=0, repetition_penalty=1.0)
+    wanted = [tiny_model.tokenizer.convert_tokens_to_ids(w) for w in ("goal", "market")]
+    with torch.no_grad():
+        dec.bow_bias.zero_()
+        dec.bow_bias[dec.vocab_map[torch.tensor(wanted)]] = 40.0  # the head is sure the documents hold these two
+    assert tiny_model.config.decoder_bow_guidance == 0.0  # off unless asked for: the decoding is the plain one
+    assert tiny_model.generate(z, max_length=6, no_repeat_ngram_size=0, repetition_penalty=1.0) == plain
+    tiny_model.config.decoder_bow_guidance = 1.0
+    guided = tiny_model.generate(z, max_length=6, no_repeat_ngram_size=0, repetition_penalty=1.0)
+    for row in guided:
+        assert sorted(row[:2]) == sorted(wanted)  # both words first, whatever the decoder's own preference
+        assert row.count(wanted[0]) == 1 and row.count(wanted[1]) == 1  # and each once

@@ -20,6 +20,7 @@ def test_the_default_recipe_is_the_bundled_models_and_options_given_win_in_every
     assert content.init_from == str(Path("runs/x/stages/1-joint/model")) and content.content_dims == 64
     assert second.init_from == str(Path("runs/x/stages/2-content/model"))
     assert (second.decoder_epochs, second.word_dropout, second.content_free_bits) == (5.0, 0.3, 3.0)
+    assert content.min_decoder_steps == second.min_decoder_steps == 1500
     assert content.word_dropout is None  # the first decoder phase keeps the decoder's (none)
     # an option given applies to every stage; the joint stage still has no decoder phase of its own
     given = plan("full", base, {"decoder_epochs": 2.0, "word_dropout": 0.1})
@@ -53,6 +54,8 @@ def test_build_default_trains_the_shipped_models_recipe():
     for settings in (shipped, rebuild):
         settings.pop("output_dir")
         settings.pop("init_from")
+    # since then a decoder phase has at least 1,500 steps (for smaller corpora): AG News' 5 epochs are 1,450
+    assert rebuild.pop("min_decoder_steps") == 1500
     assert {k: v for k, v in rebuild.items() if k in shipped} == shipped
     # settings TrainConfig has gained since that run: the rebuild leaves them at their defaults (the old behaviour)
     defaults = TrainConfig().to_dict()
@@ -76,7 +79,7 @@ def test_train_runs_every_stage_into_one_run_with_one_log_curves_and_a_closing_e
     for i, name in enumerate(("joint", "content", "second"), 1):
         assert f"stage {i}/3" in out and (run / "stages" / f"{i}-{name}" / "done.json").exists()
     # the summary: every stage's time and accuracy, the reader's figures on the dev sample
-    assert "1. joint" in out and "3. second" in out and "independent reader finds the source among 18" in out
+    assert "1. joint" in out and "3. second" in out and "finds the source among 18: top-1" in out
     model = TextVAE.from_pretrained(run / "model")
     assert model.config.content_latent_size == 2 and model.config.word_dropout == 0.3
     # one log: each record tagged with its stage, in order
@@ -148,3 +151,19 @@ def test_a_quick_recipe_and_a_fresh_run_over_an_old_one(tiny_corpus, tiny_encode
 def test_resume_without_a_run_says_what_to_do(tiny_corpus, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="start without --resume"):
         run_recipe("full", TrainConfig(train_file=str(tiny_corpus[0]), output_dir=str(tmp_path / "none")), resume=True)
+
+
+def test_a_small_corpus_gets_at_least_the_decoder_steps_asked_for(tiny_corpus, tiny_encoder_dir, tmp_path):
+    import dataclasses
+
+    from conftest import tiny_config
+
+    from vae_core.train import Trainer
+
+    cfg = TrainConfig(train_file=str(tiny_corpus[0]), output_dir=str(tmp_path / "r"), epochs=1.0, decoder_epochs=1.0,
+                      batch_size=16, min_decoder_steps=10, num_threads=1)
+    steps = lambda **kw: (lambda t: (t.joint_steps, t.decoder_steps))(  # noqa: E731
+        Trainer(dataclasses.replace(cfg, **kw), tiny_config(tiny_encoder_dir, decoder_vocab_size=64)))
+    assert steps() == (4, 10)  # 60 rows / batch 16: an epoch is 4 steps, the decoder phase gets 10
+    assert steps(min_decoder_steps=2) == (4, 4)  # more epochs than the floor: the epochs
+    assert steps(decoder_epochs=0.0) == (4, 0)  # no decoder phase stays none

@@ -80,6 +80,9 @@ class VAEConfig:
     decoder_class_conditioning: bool = True
     dropout: float = 0.1
     word_dropout: float = 0.0  # share of decoder input tokens replaced by [MASK] in training
+    # Decoding only: each step's logits get this weight times the log-probabilities of the bag-of-words head at z
+    # (the words z says the document holds). 0 = off.
+    decoder_bow_guidance: float = 0.0
     # Prototype, then edit: the decoder also reads the first N tokens of the training document nearest to z
     # (a bank of training documents saved with the model; see TextVAE.set_prototypes). 0 = off.
     prototype_tokens: int = 0
@@ -155,6 +158,9 @@ class TrainConfig:
     # Then the decoder alone, on posteriors of the (best) encoder computed once: cheap epochs that
     # maximise the same ELBO with the encoder fixed. 0 = none.
     decoder_epochs: float = 4.0
+    # At least this many steps in a decoder phase (when it has any): on a small corpus, more than its epochs give
+    # (the full recipe: 1,500, about 5 epochs of AG News' 9,289 documents). 0 = the epochs alone.
+    min_decoder_steps: int = 0
     batch_size: int = 32
     lr: float = 1e-4  # encoder learning rate (its top layer)
     # Layer-wise learning-rate decay: each encoder layer below the top one learns at this factor times

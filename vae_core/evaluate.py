@@ -263,12 +263,17 @@ def format_report(res: dict) -> str:
         lines += [f"reconstruction BLEU-4  {res['bleu4']:.4f}  ({res['generation_rows']} docs, from mu)",
                   f"label-consistent decoding  {res['label_consistency']:.4f}",
                   f"decoded texts with WordPiece spacing  {res.get('wordpiece_artefacts', 0)} of {res['generation_rows']}"]
-    if "reader_top1" in res:
-        lines += [f"independent reader ({res['reader']}) finds the source among {res['reader_candidates']}: "
-                  f"top-1 {res['reader_top1']:.3f}, top-10 {res['reader_top10']:.3f}; "
-                  f"mean cosine decoded/source {res['reader_cosine']:.3f}"]
-    elif "reader_error" in res:
-        lines.append(f"independent reader: not run, {res['reader_error']}")
+    if "reader_top1" in res or "reader_error" in res:
+        lines.append(reader_line(res))
     return "\n".join(lines)
+
+
+def reader_line(res: dict) -> str:
+    """The independent reader's figures of an evaluation in one line (or why it did not run)."""
+    if "reader_top1" not in res:
+        return f"independent reader: not run, {res.get('reader_error', 'no text was decoded')}"
+    return (f"independent reader ({res['reader']}) finds the source among {res['reader_candidates']:,}: "
+            f"top-1 {res['reader_top1']:.3f}, top-10 {res['reader_top10']:.3f}; "
+            f"mean cosine decoded/source {res['reader_cosine']:.3f}")
 
 

@@ -544,7 +544,11 @@ class TextVAE(nn.Module):
         transformers' logits processors as its `generate` applies them: an n-gram never repeats
         (`no_repeat_ngram_size`, 0 = off) and the logits of tokens already produced are divided (positive) or
         multiplied (negative) by `repetition_penalty` (1.0 = off). Sampling draws from the top SAMPLE_TOP_K
-        tokens at each row's own temperature (transformers' warpers take one temperature per batch)."""
+        tokens at each row's own temperature (transformers' warpers take one temperature per batch).
+
+        With config.decoder_bow_guidance = w > 0, every step's logits also get w times the bag-of-words head's
+        log-probabilities at z (the words z says the document holds: names and facts the decoder alone rarely
+        writes), and a word written loses that pull (it is covered), so that it is not written again and again."""
         was_training = self.training
         self.eval()
         try:
@@ -564,9 +568,14 @@ class TextVAE(nn.Module):
             out = torch.zeros((B, 0), dtype=torch.long, device=z.device)  # decoder-vocabulary indices
             done = torch.zeros(B, dtype=torch.bool, device=z.device)
             processors = decoding_processors(no_repeat_ngram_size, repetition_penalty)
+            guide = self.config.decoder_bow_guidance
+            # the words z's bag-of-words head says the document holds, as a bias on every step (B, V)
+            bow_bias = guide * torch.log_softmax(dec.bow_logits(z, self.word_embeddings).float(), -1) if guide else None
             for t in range(T):
                 h = dec.hidden_states(tok, cond, self.word_embeddings, start=t, memory=memory, caches=caches)
                 logits = dec.logits(h[:, -1], self.word_embeddings, out_emb)  # (B, V)
+                if bow_bias is not None:
+                    logits = logits.float() + bow_bias
                 if not allow_unk and unk_idx != eos_idx:
                     logits[:, unk_idx] = float("-inf")
                 if t:
@@ -583,6 +592,9 @@ class TextVAE(nn.Module):
                     nxt = logits.argmax(-1)  # (B,)
                 nxt = torch.where(done, torch.full_like(nxt, eos_idx), nxt)
                 out = torch.cat([out, nxt[:, None]], dim=1)
+                if bow_bias is not None:
+                    # a word written is covered: its pull goes (it would otherwise be written again and again)
+                    bow_bias.scatter_(1, nxt[:, None], bow_bias.min(-1, keepdim=True).values)
                 done |= nxt == eos_idx
                 if bool(done.all()):
                     break

@@ -48,14 +48,14 @@ class Recipe:
 RECIPES = {
     "full": Recipe(
         "full", "the bundled model's recipe: joint phase, content-latent decoder phase, second decoder phase",
-        {"epochs": 5.0, "decoder_epochs": 5.0, "content_dims": 64, "content_free_bits": 3.0},
+        {"epochs": 5.0, "decoder_epochs": 5.0, "min_decoder_steps": 1500, "content_dims": 64, "content_free_bits": 3.0},
         (Stage("joint", "joint phase: encoder, posterior, classifier and decoder together", fixed={"decoder_epochs": 0.0},
                joint=True),
          Stage("content", "decoder phase: the decoder and a 64-dimension content latent on the frozen encoder"),
          Stage("second", "second decoder phase, 30% of the decoder's input words masked", {"word_dropout": 0.3}))),
     "quick": Recipe(
         "quick", "a quick look: 2 joint epochs, then 2 epochs of the content-latent decoder phase",
-        {"epochs": 2.0, "decoder_epochs": 2.0, "content_dims": 64, "content_free_bits": 3.0},
+        {"epochs": 2.0, "decoder_epochs": 2.0, "min_decoder_steps": 600, "content_dims": 64, "content_free_bits": 3.0},
         (Stage("joint", "joint phase: encoder, posterior, classifier and decoder together", fixed={"decoder_epochs": 0.0},
                joint=True),
          Stage("content", "decoder phase: the decoder and a 64-dimension content latent on the frozen encoder"))),
@@ -65,7 +65,7 @@ RECIPES = {
 }
 DEFAULT_RECIPE = "full"
 # the options a recipe sets when they are not given (None in the command line's namespace)
-RECIPE_FIELDS = ("epochs", "decoder_epochs", "content_dims", "content_free_bits", "word_dropout")
+RECIPE_FIELDS = ("epochs", "decoder_epochs", "min_decoder_steps", "content_dims", "content_free_bits", "word_dropout")
 CLOSING_DOCUMENTS = 1000  # dev documents of the closing evaluation (a seeded sample of a larger dev file)
 CLOSING_DECODED = 300  # of those, decoded and graded by the independent reader
 
@@ -149,10 +149,12 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
                                         "stages": [p.stage.name for p in stages]}, indent=2) + "\n")
     t0 = time.time()
     n = len(stages)
+    trained = False
     for p in stages:
         if p.done_file.exists():
             print(f"stage {p.index}/{n} ({p.stage.name}) finished earlier")
             continue
+        trained = True
         again = resume and (p.folder / "resume" / "state.json").exists()
         print(f"stage {p.index}/{n}: {p.stage.title}" + (" (continued)" if again else ""), flush=True)
         started = time.time()
@@ -162,10 +164,13 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
             "stage": p.stage.name, "train_seconds": metrics.get("train_seconds"),
             "wall_seconds": round(time.time() - started, 1), "best_dev_accuracy": metrics.get("best_dev_accuracy"),
         }, indent=2) + "\n")
+    if not trained and (run / "model" / "evaluation.json").exists():
+        print(f"the run was finished: {run / 'model'}")  # a finished run resumed: nothing to do again
+        return run / "model"
     final = finish(run, stages, recipe)
     print(f"all {n} stages trained ({(time.time() - t0) / 60:.1f} min this session) -> {final}")
     if closing:
-        closing_evaluation(final, stages[-1].config, stages)
+        closing_evaluation(final, stages[-1].config)
     return final
 
 
@@ -209,8 +214,7 @@ def combined_metrics(log: Path, stages: list[PlannedStage]) -> dict:
             "best_dev_accuracy": max(best) if best else None}
 
 
-def closing_evaluation(folder: Path, cfg: TrainConfig, stages: list[PlannedStage] | None = None,
-                       documents: int = CLOSING_DOCUMENTS, decoded: int = CLOSING_DECODED) -> dict | None:
+def closing_evaluation(folder: Path, cfg: TrainConfig, documents: int = CLOSING_DOCUMENTS, decoded: int = CLOSING_DECODED) -> dict | None:
     """Evaluate the trained model on its dev file (a seeded sample of `documents` rows when it has more): every
     figure of `evaluate`, the first `decoded` of them decoded and graded by the independent reader against the
     whole sample. Writes evaluation.json and the model card, prints the stage summary; None without a dev file."""
@@ -248,6 +252,8 @@ def closing_evaluation(folder: Path, cfg: TrainConfig, stages: list[PlannedStage
 
 def stage_summary(metrics: dict, res: dict) -> str:
     """The table `train` prints at its end: each stage's time and dev accuracy, then the closing evaluation."""
+    from .evaluate import reader_line
+
     lines = [""]
     if metrics.get("stages"):
         lines.append("stage                 steps   minutes   dev accuracy")
@@ -259,13 +265,9 @@ def stage_summary(metrics: dict, res: dict) -> str:
     lines.append("")
     if "accuracy" in res:
         lines.append(f"dev accuracy {res['accuracy']:.4f}, macro-F1 {res['macro_f1']:.4f} ({res['documents']:,} documents)")
-    if "reader_top1" in res:
-        lines.append(f"decoded text: the independent reader finds the source among {res['reader_candidates']:,} "
-                     f"documents first {res['reader_top1']:.3f}, in its top 10 {res['reader_top10']:.3f}; mean cosine "
-                     f"{res['reader_cosine']:.3f} ({res['generation_rows']} decoded); BLEU-4 {res['bleu4']:.4f}; "
-                     f"reconstruction perplexity {res['recon_perplexity']:.1f}")
-    elif "reader_error" in res:
-        lines.append(f"independent reader: not run, {res['reader_error']}")
+    lines.append(f"decoded text ({res.get('generation_rows', 0)} documents): {reader_line(res)}")
+    if "bleu4" in res:
+        lines.append(f"BLEU-4 {res['bleu4']:.4f}; reconstruction perplexity {res['recon_perplexity']:.1f}")
     lines.append(f"(closing evaluation {res.get('evaluation_seconds', 0):.0f} s; every figure: "
                  "python -m vae_core evaluate MODEL --data DEV)")
     return "\n".join(lines)

@@ -176,6 +176,9 @@ class Trainer:
         per_process = -(-self.steps_per_epoch // acc.num_processes)
         self.joint_steps = 0 if cfg.init_from else max(1, int(round(cfg.epochs * per_process)))
         self.decoder_steps = max(0, int(round(cfg.decoder_epochs * per_process)))
+        if self.decoder_steps and cfg.min_decoder_steps:
+            # a small corpus' epochs are short: its decoder still gets the steps a corpus of AG News' size gets
+            self.decoder_steps = max(self.decoder_steps, -(-cfg.min_decoder_steps // acc.num_processes))
         self.total_steps = self.joint_steps + self.decoder_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, two_phase_schedule(self.joint_steps, self.decoder_steps, cfg.warmup_ratio))
