@@ -233,15 +233,29 @@ def test_bag_of_words_guidance_writes_the_words_z_holds_once_each(tiny_model):
     is sure of are written, each once (a word written is covered and loses its pull)."""
     dec = tiny_model.decoder
     z = torch.randn(2, 4, generator=torch.Generator().manual_seed(0))
+    assert tiny_model.config.decoder_bow_guidance == 0.5  # a new model's default
+    tiny_model.config.decoder_bow_guidance = 0.0
     plain = tiny_model.generate(z, max_length=6, no_repeat_ngram_size=0, repetition_penalty=1.0)
     wanted = [tiny_model.tokenizer.convert_tokens_to_ids(w) for w in ("goal", "market")]
     with torch.no_grad():
         dec.bow_bias.zero_()
         dec.bow_bias[dec.vocab_map[torch.tensor(wanted)]] = 40.0  # the head is sure the documents hold these two
-    assert tiny_model.config.decoder_bow_guidance == 0.0  # off unless asked for: the decoding is the plain one
+    tiny_model.config.decoder_bow_guidance = 0.0  # off: the decoding does not read the head
     assert tiny_model.generate(z, max_length=6, no_repeat_ngram_size=0, repetition_penalty=1.0) == plain
     tiny_model.config.decoder_bow_guidance = 1.0
     guided = tiny_model.generate(z, max_length=6, no_repeat_ngram_size=0, repetition_penalty=1.0)
     for row in guided:
         assert sorted(row[:2]) == sorted(wanted)  # both words first, whatever the decoder's own preference
         assert row.count(wanted[0]) == 1 and row.count(wanted[1]) == 1  # and each once
+
+
+def test_a_checkpoint_from_before_bow_guidance_decodes_as_it_did(tmp_path):
+    import json
+
+    from vae_core.config import VAEConfig
+
+    cfg = VAEConfig(labels=["a", "b"]).to_dict()
+    del cfg["decoder_bow_guidance"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert VAEConfig.load(tmp_path).decoder_bow_guidance == 0.0
+    assert VAEConfig(labels=["a"]).decoder_bow_guidance == 0.5

@@ -93,6 +93,8 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         + (" and the classifier's p(y|z)" if cfg.get("decoder_class_conditioning") else "")
         + f", up to {cfg.get('decoder_max_length')} tokens, "
         f"output vocabulary of {cfg.get('decoder_vocab_size') or 'all'} WordPiece tokens"
+        + (f"; decoding adds {cfg['decoder_bow_guidance']} x the bag-of-words head's log-probabilities at z to each "
+           "step (each word's pull ends once it is written)" if cfg.get("decoder_bow_guidance") else "")
         + (f"; in training {cfg['word_dropout']:.0%} of its input tokens were masked (word dropout)"
            if cfg.get("word_dropout") else "")
         + (f"; it also reads the first {cfg['prototype_tokens']} tokens of the training document nearest to z and "

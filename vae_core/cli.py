@@ -51,6 +51,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--word-dropout", type=float,
                    help=f"share of the decoder's input tokens masked in training (default {m.word_dropout}; with "
                         "--init-from: the checkpoint's)")
+    g.add_argument("--decoder-bow-guidance", type=float,
+                   help=f"decoding: weight of the bag-of-words head's word probabilities at z on every step "
+                        f"(default {m.decoder_bow_guidance}; 0 = off)")
     g.add_argument("--decoder-dropout", type=float,
                    help=f"dropout inside the decoder (default {m.dropout}; with --init-from: the checkpoint's)")
     g = p.add_argument_group("recipe")
