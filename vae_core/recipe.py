@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -133,13 +134,15 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
             recipe, given = info["recipe"], info["given"]
             base = dataclasses.replace(TrainConfig.from_dict(info["base"]), output_dir=str(run))
     stages = plan(recipe, base, given)
+    # under `accelerate launch` every process trains each stage; the run's own files are the first process' to write
+    main = int(os.environ.get("RANK", "0")) == 0
     if recipe == "single":
         folder = train(stages[0].config, model_config, resume=resume)
-        if closing:
+        if closing and main:
             closing_evaluation(folder, stages[0].config)
         return folder
     log = run / "metrics.jsonl"
-    if not resume:
+    if not resume and main:
         run.mkdir(parents=True, exist_ok=True)
         if (run / "stages").exists():  # an earlier run in this folder: its stages are not this run's
             shutil.rmtree(run / "stages")
@@ -159,11 +162,15 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
         print(f"stage {p.index}/{n}: {p.stage.title}" + (" (continued)" if again else ""), flush=True)
         started = time.time()
         folder = train(p.config, model_config if p.stage.joint else None, resume=again, log_path=log, stage=p.stage.name)
+        if not main:
+            continue
         metrics = json.loads((folder / "metrics.json").read_text())
         atomic_write(p.done_file, json.dumps({
             "stage": p.stage.name, "train_seconds": metrics.get("train_seconds"),
             "wall_seconds": round(time.time() - started, 1), "best_dev_accuracy": metrics.get("best_dev_accuracy"),
         }, indent=2) + "\n")
+    if not main:
+        return run / "model"
     if not trained and (run / "model" / "evaluation.json").exists():
         print(f"the run was finished: {run / 'model'}")  # a finished run resumed: nothing to do again
         return run / "model"
