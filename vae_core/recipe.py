@@ -155,11 +155,13 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
     trained = False
     for p in stages:
         if p.done_file.exists():
-            print(f"stage {p.index}/{n} ({p.stage.name}) finished earlier")
+            if main:
+                print(f"stage {p.index}/{n} ({p.stage.name}) finished earlier")
             continue
         trained = True
         again = resume and (p.folder / "resume" / "state.json").exists()
-        print(f"stage {p.index}/{n}: {p.stage.title}" + (" (continued)" if again else ""), flush=True)
+        if main:
+            print(f"stage {p.index}/{n}: {p.stage.title}" + (" (continued)" if again else ""), flush=True)
         started = time.time()
         folder = train(p.config, model_config if p.stage.joint else None, resume=again, log_path=log, stage=p.stage.name)
         if not main:
