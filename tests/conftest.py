@@ -122,3 +122,28 @@ def default_model():
     if not (DEFAULT_MODEL / "model.safetensors").exists():
         pytest.fail(f"the default model is missing from {DEFAULT_MODEL}; rebuild it with `python -m vae_core build-default`")
     return TextVAE.from_pretrained(DEFAULT_MODEL)
+
+
+# `accelerate launch` on two CPU processes (gloo), as the README documents for several processes
+LAUNCH_TWO = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no"]
+
+
+def launch_two_processes(args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+    """Run `python -m vae_core ARGS` under `accelerate launch` on two processes, in a process group of its own that
+    is killed afterwards (no worker left behind, whatever happened). Returns (returncode, stdout, stderr)."""
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, *LAUNCH_TWO, "-m", "vae_core", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return proc.returncode, stdout, stderr

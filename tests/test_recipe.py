@@ -173,32 +173,17 @@ def test_a_small_corpus_gets_at_least_the_decoder_steps_asked_for(tiny_corpus, t
 def test_the_recipe_under_accelerate_launch_on_two_processes(tiny_corpus, tiny_encoder_dir, tmp_path):
     """Both processes train every stage; the first alone writes the run's files: one recipe.json, each stage's
     done.json, RUN/model and its closing evaluation."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from conftest import REPO
+    from conftest import launch_two_processes
 
     from vae_core.modeling import TextVAE
 
     train_file, dev_file = tiny_corpus
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vae_core", "train", "--train-file", str(train_file),
-           "--dev-file", str(dev_file), "--output-dir", str(run), "--encoder", tiny_encoder_dir, *TINY_TRAIN_ARGS,
-           "--decoder-epochs", "1", "--content-dims", "2", "--no-index", "--save-dtype", "float32"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                            start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=400)
-    finally:  # never leave workers behind, whatever happened
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert proc.returncode == 0, stderr[-3000:]
+    rc, stdout, stderr = launch_two_processes(
+        ["train", "--train-file", str(train_file), "--dev-file", str(dev_file), "--output-dir", str(run), "--encoder",
+         tiny_encoder_dir, *TINY_TRAIN_ARGS, "--decoder-epochs", "1", "--content-dims", "2", "--no-index",
+         "--save-dtype", "float32"], tmp_path, timeout=400)
+    assert rc == 0, stderr[-3000:]
     assert stdout.count("stage 1/3") == 1 and stdout.count("all 3 stages trained") == 1
     for name in ("1-joint", "2-content", "3-second"):
         assert (run / "stages" / name / "done.json").exists()

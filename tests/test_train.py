@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, tiny_config
+from conftest import REPO, launch_two_processes, tiny_config
 from vae_core.config import TrainConfig
 from vae_core.modeling import TextVAE
 from vae_core.train import Trainer
@@ -108,24 +108,13 @@ def test_the_information_term_trains_on_unlabelled_rows_unless_turned_off(tiny_c
 @pytest.mark.slow
 def test_two_process_accelerate_launch_on_cpu(tiny_corpus, tiny_encoder_dir, tmp_path):
     train_file, dev_file = tiny_corpus
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vae_core", "train", "--recipe", "single",
-           "--train-file", str(train_file), "--dev-file", str(dev_file), "--output-dir", str(tmp_path / "ddp"),
-           "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1", "--decoder-heads", "2",
-           "--decoder-max-length", "16", "--decoder-vocab-size", "64", "--max-length", "32", "--epochs", "1",
-           "--decoder-epochs", "1",
-           "--batch-size", "8", "--num-threads", "1", "--save-dtype", "float32"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                            start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:  # never leave workers behind, whatever happened
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert proc.returncode == 0, stderr[-3000:]
+    rc, stdout, stderr = launch_two_processes(
+        ["train", "--recipe", "single", "--train-file", str(train_file), "--dev-file", str(dev_file), "--output-dir",
+         str(tmp_path / "ddp"), "--encoder", tiny_encoder_dir, "--latent-size", "4", "--decoder-layers", "1",
+         "--decoder-heads", "2", "--decoder-max-length", "16", "--decoder-vocab-size", "64", "--max-length", "32",
+         "--epochs", "1", "--decoder-epochs", "1", "--batch-size", "8", "--num-threads", "1", "--save-dtype",
+         "float32"], tmp_path, timeout=300)
+    assert rc == 0, stderr[-3000:]
     assert "model saved to" in stdout
     model = TextVAE.from_pretrained(tmp_path / "ddp" / "model")
     assert model.predict_proba(["goal match team"]).shape == (1, 3)
