@@ -81,7 +81,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                                        "run the decoder phase alone (with --content-dims: widen its latent)")
     g.add_argument("--min-decoder-steps", type=int,
                    help="at least this many steps in each decoder phase, for small corpora (default: the recipe's; "
-                        "1500 for full and quick, 0 = the epochs alone)")
+                        "1500 for full, 600 for quick, 0 = the epochs alone)")
     for name in ("batch_size", "anneal_cycles", "seed", "eval_every", "save_every", "eval_rows", "num_threads"):
         g.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(t, name))
     g.add_argument("--unfreeze-embeddings", dest="freeze_embeddings", action="store_false")

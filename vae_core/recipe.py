@@ -46,20 +46,21 @@ class Recipe:
     stages: tuple[Stage, ...]
 
 
+# the stages the full and quick recipes share
+JOINT = Stage("joint", "joint phase: encoder, posterior, classifier and decoder together", fixed={"decoder_epochs": 0.0},
+              joint=True)
+CONTENT = Stage("content", "decoder phase: the decoder and a 64-dimension content latent on the frozen encoder")
+
 RECIPES = {
     "full": Recipe(
         "full", "the bundled model's recipe: joint phase, content-latent decoder phase, second decoder phase",
         {"epochs": 5.0, "decoder_epochs": 5.0, "min_decoder_steps": 1500, "content_dims": 64, "content_free_bits": 3.0},
-        (Stage("joint", "joint phase: encoder, posterior, classifier and decoder together", fixed={"decoder_epochs": 0.0},
-               joint=True),
-         Stage("content", "decoder phase: the decoder and a 64-dimension content latent on the frozen encoder"),
-         Stage("second", "second decoder phase, 30% of the decoder's input words masked", {"word_dropout": 0.3}))),
+        (JOINT, CONTENT, Stage("second", "second decoder phase, 30% of the decoder's input words masked",
+                               {"word_dropout": 0.3}))),
     "quick": Recipe(
         "quick", "a quick look: 2 joint epochs, then 2 epochs of the content-latent decoder phase",
         {"epochs": 2.0, "decoder_epochs": 2.0, "min_decoder_steps": 600, "content_dims": 64, "content_free_bits": 3.0},
-        (Stage("joint", "joint phase: encoder, posterior, classifier and decoder together", fixed={"decoder_epochs": 0.0},
-               joint=True),
-         Stage("content", "decoder phase: the decoder and a 64-dimension content latent on the frozen encoder"))),
+        (JOINT, CONTENT)),
     "single": Recipe(
         "single", "one run with the options as given: the joint phase and its decoder phase",
         {}, (Stage("single", "joint phase, then the decoder phase", joint=True),)),
