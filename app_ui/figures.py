@@ -369,3 +369,61 @@ def training_curves(metrics: dict) -> go.Figure:
     fig.update_xaxes(title="epoch", row=1, col=3)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return _base(fig, 380)
+
+
+def reliability_diagram(rel: dict) -> go.Figure:
+    """Calibration (`vae_core.calibration.reliability`'s bins): accuracy against mean confidence in each
+    confidence bin, with the diagonal of perfect calibration and the documents per bin below."""
+    from plotly.subplots import make_subplots
+
+    edges = rel["edges"]
+    rows = [b for b, n in enumerate(rel["count"]) if n]
+    conf = [rel["confidence"][b] for b in rows]
+    acc = [rel["accuracy"][b] for b in rows]
+    counts = [rel["count"][b] for b in rows]
+    mids = [(edges[b] + edges[b + 1]) / 2 for b in rows]
+    width = edges[1] - edges[0]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06)
+    fig.add_trace(go.Bar(x=mids, y=np.round(acc, 4), width=width * 0.92, marker_color="#4C78A8", name="accuracy",
+                         customdata=np.stack([np.round(conf, 4), counts], -1) if rows else None,
+                         hovertemplate="confidence %{customdata[0]:.1%} (bin mean): %{y:.1%} right of "
+                                       "%{customdata[1]} documents<extra></extra>"), 1, 1)
+    fig.add_trace(go.Scatter(x=conf, y=conf, mode="markers", marker=dict(color="#DC2626", symbol="line-ew-open", size=14,
+                                                                          line=dict(width=2)),
+                             name="mean confidence", hoverinfo="skip"), 1, 1)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#9CA3AF", dash="dash"),
+                             name="perfect calibration", hoverinfo="skip"), 1, 1)
+    fig.add_trace(go.Bar(x=mids, y=counts, width=width * 0.92, marker_color="#9CA3AF", name="documents",
+                         hovertemplate="%{y} documents<extra></extra>", showlegend=False), 2, 1)
+    fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%", gridcolor="#E5E7EB", row=1, col=1)
+    fig.update_yaxes(title="documents", type="log", gridcolor="#E5E7EB", row=2, col=1)
+    fig.update_xaxes(range=[0, 1.0], tickformat=".0%", gridcolor="#E5E7EB", row=1, col=1)
+    fig.update_xaxes(title="confidence of the predicted class", range=[0, 1.0], tickformat=".0%", row=2, col=1)
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return _base(fig, 420)
+
+
+ERASURE_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#72B7B2")
+
+
+def deletion_curves(tests: dict, label: str, names: dict[str, str] | None = None, height: int = 230) -> go.Figure:
+    """The explained class's probability as each method's most important words are removed (0 to 50% of the
+    words), beside random words (grey, dashed): a faithful explanation falls fast, random words hardly move it.
+    `tests` maps a method to its `interpret.faithfulness.Erasure`."""
+    names = names or {}
+    fig = go.Figure()
+    for i, (method, e) in enumerate(tests.items()):
+        rand = method == "random"
+        x = [0.0] + [f * 100 for f in e.fractions]
+        y = [round(e.prob, 4)] + [round(v, 4) for v in e.removed_prob]
+        name = safe(names.get(method, method))
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines+markers", name=name,
+            line=dict(color="#9CA3AF" if rand else ERASURE_COLORS[i % len(ERASURE_COLORS)], dash="dash" if rand else "solid",
+                      width=2), marker=dict(size=6),
+            hovertemplate=f"{name}: top " + "%{x:.0f}% of the words removed: p = %{y:.1%}<extra></extra>"))
+    fig.update_layout(xaxis=dict(title="words removed, most important first (%)", ticksuffix="%", gridcolor="#E5E7EB",
+                                 range=[-2, 52]),
+                      yaxis=dict(title=f"p({safe(label, 20)})", range=[0, 1.02], tickformat=".0%", gridcolor="#E5E7EB"),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return _base(fig, height)

@@ -10,19 +10,7 @@ import numpy as np
 import streamlit as st
 
 from app_ui import figures
-
-NEGATIVE = (55, 65, 81)  # hatched dark grey: evidence against the explained class (no class has it)
-
-
-def _shade(score: float, alpha: float, pos: tuple[int, int, int]) -> str:
-    """CSS background: the class colour for evidence for the class, grey hatching for evidence against."""
-    if score >= 0:
-        r, g, b = pos
-        return f"background: rgba({r},{g},{b},{alpha:.2f});"
-    r, g, b = NEGATIVE
-    return (f"background: repeating-linear-gradient(135deg, rgba({r},{g},{b},{alpha:.2f}) 0 3px, "
-            f"rgba({r},{g},{b},{alpha * 0.35:.2f}) 3px 6px);")
-
+from app_ui.markup import attribution_html, attribution_legend  # noqa: F401 (pages use them from here)
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -31,37 +19,6 @@ def md(value) -> str:
     """A user-controlled string (class name, file or model name, document text) made inert inside
     Streamlit markdown: every markdown, HTML and LaTeX ($) character is backslash-escaped."""
     return _MD_SPECIAL.sub(r"\\\1", str(value))
-
-
-def attribution_html(text: str, attr, color: str, scale: float | None = None) -> str:
-    """The text with every word the model read coloured by its score: the class colour for evidence
-    for the class, slate for evidence against, stronger for larger scores. All text is escaped."""
-    scale = scale or max((abs(s) for s in attr.scores), default=0.0) or 1.0
-    pos = figures.hex_to_rgb(color)
-    parts, cursor = [], 0
-    for (s, e), score in zip(attr.spans, attr.scores):
-        if s < cursor:
-            continue
-        parts.append(html.escape(text[cursor:s]))
-        alpha = min(1.0, abs(score) / scale) * 0.85
-        title = html.escape(f"{score:+.3f}", quote=True)
-        parts.append(f'<span title="{title}" style="{_shade(score, alpha, pos)} border-radius: 3px; padding: 1px 2px;">'
-                     f'{html.escape(text[s:e])}</span>')
-        cursor = e
-    tail = text[cursor:]
-    if attr.truncated and tail:
-        parts.append(f'<span style="color:#9CA3AF">{html.escape(tail[:400])}{"…" if len(tail) > 400 else ""}</span>')
-    else:
-        parts.append(html.escape(tail))
-    body = "".join(parts).replace("\n", "<br>")
-    return f'<div style="line-height: 1.9; font-size: 0.98rem;">{body}</div>'
-
-
-def attribution_legend(label: str, color: str) -> str:
-    pos = figures.hex_to_rgb(color)
-    return (f'<span style="{_shade(1.0, 0.7, pos)} padding: 1px 6px; border-radius: 3px;">for '
-            f'{html.escape(label)}</span> &nbsp; <span style="{_shade(-1.0, 0.45, pos)} padding: 1px 6px; '
-            f'border-radius: 3px;">against</span>')
 
 
 def show_attribution(text: str, attr, labels: list[str], title: str, scale: float | None = None) -> None:
@@ -73,8 +30,10 @@ def show_attribution(text: str, attr, labels: list[str], title: str, scale: floa
     facts = [f"p({md(label)}) = {attr.target_prob:.1%}, with every word removed {attr.baseline_prob:.1%}"]
     if attr.delta is not None:
         total = sum(attr.scores)
-        facts.append(f"scores sum to {total:+.3f}; convergence delta {attr.delta:+.1e}"
-                     + (" (good)" if abs(attr.delta) < 0.01 else " (large: the path integral is not converged)"))
+        steps = f" in {attr.steps} steps" if attr.steps else ""
+        facts.append(f"scores sum to {total:+.3f}, the change in p from no words to the whole text, to within "
+                     f"{abs(attr.delta):.1e}" + (f" (converged{steps})" if attr.converged else
+                                                 f" (not converged{steps}: the scores are approximate)"))
     if attr.truncated:
         facts.append("grey text lies past what the model reads")
     st.caption(" · ".join(facts))
@@ -113,6 +72,13 @@ def cached_classify(_explorer, model: str, text: str):
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_attribution(_explorer, model: str, text: str, target: int, method: str):
     return _explorer.attribute(text, target, method)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_faithfulness(_explorer, model: str, text: str, target: int, methods: tuple[str, ...]):
+    """The erasure test of each method's attribution of `target` (cached with the attributions themselves)."""
+    attrs = [cached_attribution(_explorer, model, text, target, m) for m in methods]
+    return _explorer.faithfulness(text, attrs)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -236,6 +202,9 @@ def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool
                 attr = cached_attribution(explorer, explorer.cache_key, str(doc["text"]), labels.index(lab),
                                           "integrated_gradients")
                 show_attribution(str(doc["text"]), attr, labels, f"Why {lab}?")
+                faithfulness_panel(explorer, str(doc["text"]), labels.index(lab),
+                                   {"integrated_gradients": "Integrated Gradients"}, f"{key}_{row}_{lab}",
+                                   side_by_side=len(targets) == 1)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -277,3 +246,77 @@ def class_direction_panel(explorer, corpus, mu, current: str, key: str) -> None:
     else:
         st.caption(f"Within {reach:.1f} the prediction never becomes {md(target)}: walk further.")
     path_table(path, labels, names=[f"{d:+.2f}" for d in distances])
+
+
+def faithfulness_panel(explorer, text: str, target: int, methods: dict[str, str], key: str,
+                       side_by_side: bool = True) -> None:
+    """Can the explanations be trusted? Each method's top words removed (and kept alone), the text classified
+    again, beside random words: a small deletion curve, and comprehensiveness and sufficiency in a table (beside
+    the curve, or under it in a narrow column)."""
+    from vae_core.interpret.faithfulness import FRACTIONS
+
+    labels = explorer.labels
+    label = labels[target]
+    tests = cached_faithfulness(explorer, explorer.cache_key, text, target, tuple(methods))
+    names = {**methods, "random": "random words"}
+    left, right = st.columns([1, 1], gap="large") if side_by_side else (st.container(), st.container())
+    with left:
+        st.plotly_chart(figures.deletion_curves(tests, label, names), width="stretch", key=f"{key}_erasure",
+                        config={"displayModeBar": False})
+    with right:
+        st.dataframe([{"method": names[m], "comprehensiveness": round(e.comprehensiveness, 3),
+                       "sufficiency": round(e.sufficiency, 3)} for m, e in tests.items()], hide_index=True,
+                     width="stretch", column_config={
+                         "method": st.column_config.TextColumn(width="medium"),
+                         "comprehensiveness": st.column_config.NumberColumn(
+                             help="How far p falls when the top words are removed, averaged over "
+                                  f"{', '.join(f'{f:.0%}' for f in FRACTIONS)} of the words (AOPC). Higher: the words "
+                                  "the method picked are the ones the model used."),
+                         "sufficiency": st.column_config.NumberColumn(
+                             help="How far p falls when only the top words are kept (AOPC). Lower: those words alone "
+                                  "are enough for the decision.")})
+    rand = tests["random"]
+    best = max((m for m in tests if m != "random"), key=lambda m: tests[m].comprehensiveness)
+    i = FRACTIONS.index(0.2) if 0.2 in FRACTIONS else 0
+    e = tests[best]
+    gap = e.comprehensiveness - rand.comprehensiveness
+    verdict = ("the explanations point at the words the decision rests on" if gap > 0.1 else
+               "removing the marked words changes little more than removing random ones: read these explanations "
+               "with care" if gap < 0.03 else "the explanations are only somewhat better than random words")
+    st.caption(f"Removing the top {FRACTIONS[i]:.0%} of the words ({e.words_erased[i]} of {e.words} words) by {md(names[best])} takes p({md(label)}) from {e.prob:.1%} to {e.removed_prob[i]:.1%}; "
+               f"removing as many random words, to {rand.removed_prob[i]:.1%}. So {verdict}.")
+
+
+def report_panel(explorer, corpus) -> None:
+    """Build the offline report on the sidebar's model and corpus, with progress, and offer it as a download."""
+    from app_ui.report import app_training_file, build_report, file_name
+
+    st.caption("One HTML file for people who will not run this app: the model's summary, accuracy against a TF-IDF "
+               "baseline, the confusion matrix, calibration, the latent map with its regions, the error slices and "
+               "suspect labels, three explained documents with their faithfulness, and a decoded interpolation. It "
+               "opens in any browser with no server and no network.")
+    if corpus is None:
+        st.info("Pick a corpus in the sidebar: the report is on the model and a corpus.")
+        return
+    name = str(corpus.meta.get("source") or "corpus")
+    key = f"_report:{explorer.cache_key}:{corpus.content_key}"
+    if key not in st.session_state:
+        slot = st.empty()
+        if not slot.button("Build the report", icon=":material/summarize:", key="report_build",
+                           help="Takes up to a minute for a few thousand documents."):
+            return
+        slot.empty()
+        with st.status("Building the report…", expanded=True) as status:
+            bar = st.progress(0.0, text="starting")
+            try:
+                page = build_report(explorer, corpus, name, None, app_training_file(explorer),
+                                    progress=lambda step, done: bar.progress(min(max(done, 0.0), 1.0), text=step))
+            except ValueError as e:
+                status.update(label="The report could not be built", state="error")
+                st.warning(str(e))
+                return
+            status.update(label="Report built", state="complete", expanded=False)
+        st.session_state[key] = page.encode("utf-8")
+    data = st.session_state[key]
+    st.download_button(f"Download report ({len(data) / 1e6:.1f} MB)", data=data, mime="text/html",
+                       file_name=file_name(explorer.name, name), icon=":material/download:", key="report_download")

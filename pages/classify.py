@@ -10,6 +10,7 @@ from app_ui.views import md
 from vae_core.inference import IG_STEPS, MAX_CHARS
 
 TEXT_KEY = "classify_text"
+SHOWN = {"integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion"}  # methods, as the page names them
 CHART = {"displayModeBar": False}
 
 explorer, corpus = start_page(
@@ -77,16 +78,17 @@ if explorer is not None:
                 st.session_state["attr_target_for"] = text
             target_label = c1.selectbox("Explain the class", labels, key="attr_target",
                                         help="Attributions explain this class's probability.")
-            c2.caption(f"Integrated Gradients (captum, on the embedding layer, PAD baseline, {IG_STEPS} steps) next to occlusion "
-                       "(each word replaced by PAD, the drop in probability). Hover a word for its score.")
+            c2.caption(f"Integrated Gradients (captum, on the embedding layer, PAD baseline, from {IG_STEPS} steps "
+                       "up until the path integral converges) next to occlusion (each word replaced by PAD, the drop "
+                       "in probability). Hover a word for its score.")
             target = labels.index(target_label)
-            ig = views.cached_attribution(explorer, explorer.cache_key, text, target, "integrated_gradients")
-            occ = views.cached_attribution(explorer, explorer.cache_key, text, target, "occlusion")
-            a, b = st.columns(2, gap="large")
-            with a:
-                views.show_attribution(text, ig, labels, "Integrated Gradients")
-            with b:
-                views.show_attribution(text, occ, labels, "Occlusion")
+            attrs = {m: views.cached_attribution(explorer, explorer.cache_key, text, target, m) for m in SHOWN}
+            for col, (m, attr) in zip(st.columns(len(SHOWN), gap="large"), attrs.items()):
+                with col:
+                    views.show_attribution(text, attr, labels, SHOWN[m])
+            st.markdown("**Can these explanations be trusted?** Each method's most important words are removed "
+                        "(and, for sufficiency, kept alone) and the text is classified again, beside as many random words.")
+            views.faithfulness_panel(explorer, text, target, SHOWN, "classify")
 
             st.subheader("Decoded from the latent")
             st.caption("The decoder's reading of the posterior mean. If it keeps the topic, the latent kept it too; "

@@ -30,12 +30,24 @@ def health(_corpus, key: str) -> dict:
     return latent_health(_corpus.mu, _corpus.logvar)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def calibration(_corpus, key: str, labels: tuple[str, ...], temperature: float) -> dict:
+    from vae_core.evaluate import calibration_metrics
+
+    codes = [labels.index(v) if v in labels else -1 for v in _corpus.df["label"].where(_corpus.df["label"].notna(), None)]
+    return calibration_metrics(_corpus.probs, codes, temperature)
+
+
 if explorer is not None:
     cfg = explorer.model.config
     labels = explorer.labels
     st.markdown(f"**{views.md(explorer.name)}** · encoder {views.md(cfg.encoder_name_or_path)} · latent size {cfg.latent_size} · "
                 f"{len(labels)} classes: {views.md(', '.join(labels))} · decoder {cfg.decoder_layers} layers over "
                 f"{cfg.decoder_vocab_size or 'all'} WordPiece tokens")
+
+    with st.container(border=True):
+        st.markdown("**A report for stakeholders**")
+        views.report_panel(explorer, corpus)
 
     if corpus is not None:
         key = f"{id(corpus)}:{explorer.cache_key}"
@@ -58,6 +70,36 @@ if explorer is not None:
                        f"each document's posterior sits {h['kl_per_doc']:.1f} nats from the prior.")
         st.plotly_chart(figures.kl_per_dimension(h["kl_per_dim"], h["mu_variance_per_dim"]), width="stretch",
                         key="model_kl", config={"displaylogo": False})
+
+        if corpus.has_labels:
+            cal = calibration(corpus, key, tuple(labels), float(cfg.temperature))
+            st.subheader("Is \"96% sure\" true? Calibration on this corpus")
+            left, right = st.columns([3, 2], gap="large")
+            with left:
+                st.plotly_chart(figures.reliability_diagram(cal["reliability"]), width="stretch",
+                                key="model_reliability", config={"displaylogo": False})
+            with right:
+                st.metric("Expected calibration error", f"{cal['ece']:.2%}", help="Documents are grouped by the "
+                          "confidence of their predicted class (15 bins); ECE averages |accuracy - confidence| over "
+                          "the bins, weighted by their documents (Guo et al. 2017). 0 = as right as it says.")
+                st.metric("Mean confidence", f"{cal['mean_confidence']:.1%}")
+                if "ece_unscaled" in cal:
+                    st.caption(f"The probabilities are the logits over a temperature of {cal['temperature']:.3f}, fitted "
+                               f"on the dev file after training (without it, ECE here is {cal['ece_unscaled']:.2%}). "
+                               "No prediction changes with it.")
+                else:
+                    st.caption("The probabilities are the classifier's own, with no temperature (`train` fits one on "
+                               "the dev file when it lowers the error; `python -m vae_core calibrate` does it for a "
+                               "model trained before).")
+                worst = max((b for b, n in enumerate(cal["reliability"]["count"]) if n >= 20),
+                            key=lambda b: abs(cal["reliability"]["accuracy"][b] - cal["reliability"]["confidence"][b]),
+                            default=None)
+                if worst is not None:
+                    r = cal["reliability"]
+                    st.caption(f"Largest gap among bins of 20 or more documents: predictions made with "
+                               f"{r['edges'][worst]:.0%}–{r['edges'][worst + 1]:.0%} confidence "
+                               f"(mean {r['confidence'][worst]:.1%}) were right {r['accuracy'][worst]:.1%} of the time "
+                               f"({r['count'][worst]:,} documents).")
 
     metrics = read_json("metrics.json") or {}
     if metrics.get("history") or metrics.get("steps"):
@@ -109,7 +151,7 @@ if explorer is not None:
                     views.quote(views.snippet(ex["text"], 300))
                     st.code(ex["reconstruction"] or "(empty)", language=None, wrap_lines=True)
                     st.caption(f"{verdict} · cosine {ex['reader_cosine']:.2f}")
-        figs = {k: evaluation.get(k) for k in ("accuracy", "macro_f1", "kl_per_doc", "active_units", "mutual_information",
+        figs = {k: evaluation.get(k) for k in ("accuracy", "macro_f1", "ece", "kl_per_doc", "active_units", "mutual_information",
                                                 "recon_perplexity", "bleu4", "label_consistency", "reader_top1",
                                                 "reader_top10", "reader_cosine", "wordpiece_artefacts")}
         st.dataframe([{"figure": k, "value": round(v, 4) if isinstance(v, float) else v}

@@ -1,4 +1,6 @@
 """AppTest: the app and each page on the default model, every widget path once."""
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -46,12 +48,17 @@ def test_classify_probabilities_uncertainty_attributions_and_reconstruction():
     assert not at.exception
     assert at.metric[0].label == "Predicted class" and at.metric[0].value == "Sports"
     assert at.metric[1].label == "Samples predicting another class" and at.metric[1].value.endswith("%")
-    # probabilities, their spread over z samples, and the walk along a class direction
-    assert len(at.get("plotly_chart")) == 3
+    # probabilities, their spread over z samples, the attributions' deletion curves, the class-direction walk
+    assert len(at.get("plotly_chart")) == 4
     assert "Move it along a class direction" in [s.value for s in at.subheader]
     text = markdown_text(at)
-    assert "Integrated Gradients" in text and "Occlusion" in text and "convergence delta" in "\n".join(
-        c.value for c in at.caption)
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Integrated Gradients" in text and "Occlusion" in text and "converged in" in captions
+    # faithfulness beside the explanations: each method and random words, and the verdict in words
+    faith = at.dataframe[0].value
+    assert list(faith["method"]) == ["Integrated Gradients", "Occlusion", "random words"]
+    assert faith["comprehensiveness"].iloc[0] > faith["comprehensiveness"].iloc[2]
+    assert "removing as many random words" in plain(captions)
     assert "Arsenal" in text  # the words, coloured
     assert at.code[0].value.strip(), "the reconstruction is shown"
     at.selectbox(key="attr_target").set_value("World").run()
@@ -308,7 +315,13 @@ def test_model_page_health_and_curves():
     assert labels["Source found first"].endswith("%") and 0 < float(labels["Source found first"][:-1]) <= 100
     assert 0 < float(labels["Mean cosine to source"]) <= 1
     assert at.success and "No posterior collapse" in at.success[0].value
-    assert len(at.get("plotly_chart")) == 2  # KL per dimension, training curves
+    assert len(at.get("plotly_chart")) == 3  # KL per dimension, reliability diagram, training curves
+    # calibration on the corpus: the same ECE as evaluation.json measured on the same dev file
+    import json
+
+    built = json.loads((DEFAULT_MODEL / "evaluation.json").read_text())
+    assert labels["Expected calibration error"] == f"{built['ece']:.2%}"
+    assert [b.label for b in at.button if b.key == "report_build"] == ["Build the report"]
 
 
 def test_upload_a_corpus_encode_it_and_use_it_on_the_map(tmp_path):
@@ -423,3 +436,17 @@ def test_a_link_naming_another_model_or_a_class_it_lacks_says_so():
     notes = " ".join(w.value for w in at.warning)
     assert "someone else's model" in notes and "does not have" in notes
     assert "Weather" in notes and "left out" in notes
+
+
+def test_the_model_page_builds_a_report_of_your_own_model_to_download(own_run, monkeypatch):
+    monkeypatch.setenv("VAE_MODELS_DIR", str(own_run))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/model.py").run()
+    assert not at.exception, at.exception
+    assert "Expected calibration error" in [m.label for m in at.metric]
+    at.button(key="report_build").click().run()
+    assert not at.exception, at.exception
+    download = at.get("download_button")
+    assert len(download) == 1 and re.fullmatch(r"Download report \([\d.]+ MB\)", download[0].proto.label)
+    at.run()  # later runs offer the same file without building it again
+    assert not [b for b in at.button if b.key == "report_build"] and len(at.get("download_button")) == 1

@@ -53,6 +53,20 @@ def card_metadata(name: str, cfg: dict, evaluation: dict | None, metadata: dict 
     return "---\n" + yaml.safe_dump(head, sort_keys=False, allow_unicode=True) + "---\n"
 
 
+def calibration_note(cfg: dict, check: dict | None) -> str:
+    """The card's line on the class probabilities' temperature and why it was (not) fitted."""
+    t = cfg.get("temperature", 1.0)
+    if check is None:
+        return (f"- Class probabilities: softmax of the logits over temperature {t:g}" if t != 1.0 else
+                "- Class probabilities: softmax of the classifier's logits (no calibration was fitted)")
+    where = f"{check['documents']:,} labelled dev documents"
+    if check.get("use"):
+        return (f"- Class probabilities: softmax of the logits over temperature {t:.3f}, fitted on {where} "
+                f"(temperature scaling, Guo et al. 2017; no prediction changes): ECE {check['ece_before']:.4f} without "
+                f"it, {check['ece_held_out']:.4f} with it on held-out halves")
+    return f"- Class probabilities: softmax of the logits, no temperature ({check.get('reason', '')}; on {where})"
+
+
 def render_card(folder: str | Path, evaluation: dict | None = None, data_note: str | None = None,
                 rebuild_command: str | None = None, name: str | None = None, load_path: str | None = None,
                 metadata: dict | None = None) -> str:
@@ -101,6 +115,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
            "edits it (prototype, then edit; the training documents are stored with the model)"
            if cfg.get("prototype_tokens") else ""),
         f"- Weights stored as {args.get('save_dtype', 'float16')} safetensors",
+        calibration_note(cfg, _load(folder, "calibration.json")),
         "",
         "## Training",
         "",
@@ -158,6 +173,8 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
                   "| figure | value |", "|---|---|"]
         rows = [
             ("accuracy", e.get("accuracy"), "{:.4f}"), ("macro-F1", e.get("macro_f1"), "{:.4f}"),
+            ("expected calibration error (ECE, 15 bins)", e.get("ece"), "{:.4f}"),
+            ("ECE of the probabilities without the temperature", e.get("ece_unscaled"), "{:.4f}"),
             ("negative ELBO (nats/doc)", e.get("neg_elbo_per_doc"), "{:.2f}"),
             ("reconstruction perplexity", e.get("recon_perplexity"), "{:.2f}"),
             ("reconstruction perplexity from another document's z (shuffled)", e.get("recon_perplexity_shuffled_z"), "{:.2f}"),

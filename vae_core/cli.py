@@ -136,6 +136,71 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    """Fit the model's temperature on labelled dev data when it lowers ECE on held-out halves, then bring the
+    probabilities of the model's own indexes up to date and rewrite its card."""
+    from .calibration import calibrate_folder, calibration_line
+    from .card import write_card
+    from .catalog import display_name
+    from .config import portable_path
+    from .data import read_corpus
+    from .index import refresh_probabilities
+
+    corpus = read_corpus(args.data, args.text_column, args.label_column, require_labels=True)
+    check = calibrate_folder(args.model, corpus.texts, corpus.labels, seed=args.seed, batch_size=args.batch_size)
+    print(calibration_line(check))
+    model = _load(args.model)
+    for path in sorted((Path(args.model) / "index").glob("*.parquet")):
+        refresh_probabilities(model, path)
+        print(f"probabilities of {path} brought up to date")
+    evaluation = Path(args.model) / "evaluation.json"
+    write_card(args.model, json.loads(evaluation.read_text()) if evaluation.exists() else None,
+               name=display_name(args.model), load_path=portable_path(args.model))
+    if evaluation.exists():
+        print("evaluation.json holds the figures from before: run `evaluate MODEL --data DEV --write-card` for "
+              "its calibration figures at the new temperature")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """One self-contained HTML file on the model and a corpus. The figures are the app's (app_ui/report.py draws
+    what vae_core.report gathers): the command needs the repository's app_ui package beside vae_core."""
+    from tqdm.auto import tqdm
+
+    from .files import atomic_write
+    from .inference import Explorer
+    from .report import corpus_for_report, find_training_file
+
+    try:
+        from app_ui.report import build_report
+    except ImportError as e:
+        raise FileNotFoundError(f"the report is drawn with the app's figures (app_ui), which could not be imported "
+                                f"({e}): run the command from the repository's folder.") from None
+    t0 = time.time()
+    explorer = Explorer.load(args.model)
+    corpus, name, sha = corpus_for_report(explorer, args.data, args.text_column, args.label_column or None, args.seed)
+    train_file = (Path(args.train_file) if args.train_file else
+                  find_training_file(Path(args.model), [Path(args.data).parent]))
+    if args.train_file and not train_file.is_file():
+        raise FileNotFoundError(f"--train-file {args.train_file} does not exist.")
+    bar = tqdm(total=100, desc="report", unit="%", bar_format="{l_bar}{bar}| {elapsed} {postfix}")
+
+    def progress(step: str, done: float) -> None:
+        bar.set_postfix_str(step)
+        bar.update(max(0, round(done * 100) - bar.n))
+
+    page = build_report(explorer, corpus, name, sha, train_file, seed=args.seed, progress=progress)
+    bar.update(100 - bar.n)
+    bar.close()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, page)
+    print(f"report on {len(corpus):,} documents of {name} written to {out} ({out.stat().st_size / 1e6:.1f} MB, "
+          f"{time.time() - t0:.0f} s)" + ("" if train_file else "; no baseline: the model's training file was not "
+                                          "found unchanged (give it with --train-file)"))
+    return 0
+
+
 def index_corpus(model_folder: str | Path, data: str, text_column: str = "text", label_column: str | None = "label",
                  projection: str = "umap", seed: int = 0, max_rows: int | None = None, sample: int | None = None,
                  output: str | None = None) -> Path:
@@ -284,6 +349,7 @@ def cmd_build_default(args) -> int:
     """Train, evaluate, index and document the default AG News model from scratch."""
     import shutil
 
+    from .calibration import calibrate_folder, calibration_line
     from .card import AG_NEWS_METADATA, AG_NEWS_NOTE, write_card
     from .catalog import EXAMPLES_FILE, pick_examples
     from .config import VAEConfig
@@ -318,6 +384,8 @@ def cmd_build_default(args) -> int:
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(folder, staging)
+    dev = read_corpus(data / "dev.csv")
+    print(calibration_line(calibrate_folder(staging, dev.texts, dev.labels, seed=args.seed)))
     model = TextVAE.from_pretrained(staging)
     res = evaluate_file(model, str(data / "dev.csv"), generation_rows=None)
     if train_minutes is not None:
@@ -332,7 +400,6 @@ def cmd_build_default(args) -> int:
         train_corpus = read_corpus(data / "train.csv")
         (staging / EXAMPLES_FILE).write_text(json.dumps(pick_examples(train_corpus.texts, train_corpus.labels,
                                                                       seed=args.seed), indent=2) + "\n")
-    dev = read_corpus(data / "dev.csv")
     df = build_index(model, dev.texts, dev.labels, "umap", args.seed)
     write_named_index(model, df, staging / "index" / "ag_news_dev.parquet", {
         "model": out.name, "labels": model.labels, "projection": "umap", "seed": args.seed,
@@ -388,6 +455,26 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
     sub.choices["slices"].add_argument("--min-size", type=int, default=5, help="smallest slice (default %(default)s)")
     sub.choices["suspects"].add_argument("--show", type=int, default=20, help="suspects printed (default %(default)s)")
+    c = sub.add_parser("calibrate", help="fit a temperature on labelled dev data when it lowers the calibration "
+                                         "error (train does this itself)")
+    c.add_argument("model", help="checkpoint folder")
+    c.add_argument("--data", required=True, help="labelled CSV, Parquet or JSONL (the dev file)")
+    c.add_argument("--text-column", default="text")
+    c.add_argument("--label-column", default="label")
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--seed", type=int, default=0, help="of the split into halves (default %(default)s)")
+    c.set_defaults(func=cmd_calibrate)
+    rp = sub.add_parser("report", help="write one self-contained HTML file on the model and a corpus (opens offline)")
+    rp.add_argument("model", help="checkpoint folder")
+    rp.add_argument("--data", required=True, help="CSV, Parquet or JSONL (labelled for accuracy and calibration), or an "
+                                                  "index written by `index`")
+    rp.add_argument("--output", default="report.html", help="HTML file (default %(default)s)")
+    rp.add_argument("--train-file", help="the model's training file, for the TF-IDF + logistic regression baseline "
+                                         "(default: the file its data fingerprint names, when found unchanged)")
+    rp.add_argument("--text-column", default="text")
+    rp.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
+    rp.add_argument("--seed", type=int, default=0)
+    rp.set_defaults(func=cmd_report)
     r = sub.add_parser("regions", help="name the regions of an index's map (stored in the index)")
     r.add_argument("model", help="checkpoint folder")
     r.add_argument("index", help="index file written by `index`")

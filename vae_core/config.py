@@ -88,6 +88,10 @@ class VAEConfig:
     # Prototype, then edit: the decoder also reads the first N tokens of the training document nearest to z
     # (a bank of training documents saved with the model; see TextVAE.set_prototypes). 0 = off.
     prototype_tokens: int = 0
+    # Temperature scaling of the class probabilities (Guo et al. 2017): p = softmax(logits / T). Fitted on the dev
+    # file after training when it lowers the expected calibration error (vae_core.calibration); it never changes
+    # which class is predicted, and the decoder reads the unscaled probabilities it was trained with. 1 = none.
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         if self.latent_size < 1:
@@ -99,6 +103,8 @@ class VAEConfig:
             raise ConfigError("decoder_memory_tokens must be at least 1.")
         if self.decoder_max_length < 2:
             raise ConfigError("decoder_max_length must be at least 2.")
+        if not (isinstance(self.temperature, (int, float)) and 0 < self.temperature < 1e3):
+            raise ConfigError(f"temperature must be a positive number, got {self.temperature!r}.")
 
     @property
     def num_labels(self) -> int:

@@ -41,6 +41,24 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
     }
 
 
+def calibration_metrics(probs, codes: Sequence[int], temperature: float = 1.0) -> dict:
+    """Calibration of the probabilities shown (`probs` (N, C), after the model's temperature) on the documents
+    with a label (`codes` >= 0): ECE, MCE, NLL, Brier score and the reliability diagram's bins; with a
+    temperature other than 1, the ECE the unscaled probabilities had."""
+    from .calibration import reliability, scale
+
+    known = np.asarray(codes) >= 0
+    p = np.asarray(probs, dtype=np.float64)[known]
+    y = np.asarray(codes)[known]
+    rel = reliability(p, y)
+    out = {"ece": rel.ece, "mce": rel.mce, "nll": rel.nll, "brier": rel.brier, "mean_confidence": rel.mean_confidence,
+           "temperature": float(temperature),
+           "reliability": {k: getattr(rel, k) for k in ("edges", "count", "confidence", "accuracy")}}
+    if temperature != 1.0:  # logits / T = log p + const, so the unscaled probabilities are softmax(T log p)
+        out["ece_unscaled"] = reliability(scale(np.log(np.clip(p, 1e-30, 1.0)) * temperature, 1.0), y).ece
+    return out
+
+
 def agreement_metrics(pred_a: Sequence[str], pred_b: Sequence[str], labels: Sequence[str],
                       y_true: Sequence[str | None] | None = None) -> dict:
     """How two models' predictions of the same documents agree: the share of equal predictions and Cohen's
@@ -199,8 +217,10 @@ def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | 
     pred = out["probs"].argmax(-1)
     res: dict = {"documents": len(texts)}
     if labels is not None and any(lab is not None for lab in labels):
-        pairs = [(y, int(p)) for y, p in zip(encode_labels(labels, model.labels), pred.tolist()) if y >= 0]
+        codes = encode_labels(labels, model.labels)
+        pairs = [(y, int(p)) for y, p in zip(codes, pred.tolist()) if y >= 0]
         res.update(classification_metrics([a for a, _ in pairs], [b for _, b in pairs], model.labels))
+        res.update(calibration_metrics(out["probs"], codes, model.config.temperature))
     recon_tokens = float(out["recon_tokens"].sum())
     kl_doc = out["kl"]
     perm = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))
@@ -250,6 +270,11 @@ def format_report(res: dict) -> str:
         for k, row in zip(labels, res["confusion_matrix"]):
             lines.append(f"{k:<{w}}  " + "  ".join(f"{v:>8}" for v in row))
         lines.append("")
+    if "ece" in res:
+        lines += [f"calibration         ECE {res['ece']:.4f} (15 bins), mean confidence {res['mean_confidence']:.4f}, "
+                  f"NLL {res['nll']:.4f}, Brier {res['brier']:.4f}"
+                  + (f"; temperature {res['temperature']:.3f} (ECE unscaled {res['ece_unscaled']:.4f})"
+                     if "ece_unscaled" in res else ""), ""]
     lines += [
         f"negative ELBO       {res['neg_elbo_per_doc']:.2f} nats/doc",
         f"reconstruction ppl  {res['recon_perplexity']:.2f} (from another document's z: "

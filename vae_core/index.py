@@ -91,6 +91,22 @@ def index_table(model: TextVAE, texts: Sequence[str], labels: Sequence[str | Non
     return df
 
 
+def refresh_probabilities(model: TextVAE, path: str | Path, seed: int | None = None) -> Path:
+    """Rewrite an index's probability columns (probs, confidence, prob_std, flip_rate) from its stored posteriors
+    with the model as it is now: after calibration gave the model a temperature, its indexes show the new
+    probabilities without encoding the corpus again. Predictions, map and regions are kept."""
+    df, meta = read_index(path)
+    mu = torch.as_tensor(np.stack(df["mu"].to_numpy()).astype(np.float32))
+    logvar = torch.as_tensor(np.stack(df["logvar"].to_numpy()).astype(np.float32))
+    with torch.no_grad():
+        probs = model.class_probs(mu).float().numpy()
+    unc = posterior_uncertainty(model, mu, logvar, seed=meta.get("seed", 0) if seed is None else seed)
+    df["probs"] = list(probs.astype(np.float32))
+    df["confidence"] = probs.max(-1).astype(np.float32)
+    df["prob_std"], df["flip_rate"] = unc["prob_std"].astype(np.float32), unc["flip_rate"].astype(np.float32)
+    return write_index(df, path, {k: v for k, v in meta.items() if k != "version"} | {"temperature": model.config.temperature})
+
+
 def write_index(df, path: str | Path, meta: dict) -> Path:
     """Write the table atomically with `meta` (JSON) in the Parquet schema metadata."""
     import pyarrow as pa

@@ -130,11 +130,13 @@ class Explorer:
 
     @property
     def cache_key(self) -> str:
-        """Names this model's weights for caches: its folder and the weights' modification time."""
+        """Names this model's weights for caches: its folder, the weights' modification time and the calibration
+        temperature the loaded model applies."""
         if self.folder is None:
             return f"{self.name}:{id(self.model)}"
         weights = self.folder / "model.safetensors"
-        return f"{self.folder.resolve()}:{weights.stat().st_mtime_ns if weights.exists() else 0}"
+        return (f"{self.folder.resolve()}:{weights.stat().st_mtime_ns if weights.exists() else 0}"
+                f":T{self.model.config.temperature:g}")
 
     @property
     def latent_size(self) -> int:
@@ -150,7 +152,7 @@ class Explorer:
         with self._turn(SINGLE_TEXT_THREADS), torch.no_grad():
             n_tokens = len(model.tokenizer(clipped, truncation=False)["input_ids"])
             post = model.encode(**model.tokenize([clipped]))
-            probs = torch.softmax(model.classify(post.mu), -1)[0]
+            probs = model.class_probs(post.mu)[0]
         rec = self.decode(post.mu.numpy())[0] if reconstruct else None
         k = int(probs.argmax())
         return Prediction(text=text, labels=self.labels, probs=[float(p) for p in probs], label=self.labels[k],
@@ -183,12 +185,30 @@ class Explorer:
         with self._turn():
             return attribute(self.model, text[:MAX_CHARS], target, method, n_steps)
 
+    def faithfulness(self, text: str, attributions: Sequence, seed: int = 0) -> dict:
+        """The erasure test (`interpret.faithfulness`) of each attribution of `text` (all for one class), and of
+        seeded random words: method name -> Erasure, "random" last."""
+        from .interpret.faithfulness import erasure_tests, ranking
+
+        if not attributions:
+            raise ValueError("faithfulness needs at least one attribution of the text.")
+        first = attributions[0]
+        if any(a.target != first.target or a.words != first.words for a in attributions):
+            raise ValueError("the attributions to test must explain the same class of the same text.")
+
+        def probabilities(texts: list[str]) -> np.ndarray:
+            with self._turn(), torch.no_grad():
+                return self.model.class_probs(self.model.encode_corpus(texts).mu).numpy()
+
+        return erasure_tests(first.words, {a.method: ranking(a.scores) for a in attributions}, first.target,
+                             first.target_prob, probabilities, seed=seed)
+
     # ---- latent -> text and classes ----
     def probs(self, z: np.ndarray) -> np.ndarray:
         """Class probabilities (N, C) of latents (N, L)."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
         with self._turn(), torch.no_grad():
-            return torch.softmax(self.model.classify(z_t), -1).numpy()
+            return self.model.class_probs(z_t).numpy()
 
     def decode(self, z: np.ndarray, candidates: int | None = None, max_length: int | None = None) -> list[str]:
         """Written text for latents (N, L): of the greedy text and seeded samples (`candidates` in all, at most

@@ -113,7 +113,7 @@ class Posterior:
         """The classifier's probabilities at `samples` seeded draws from each posterior (samples, B, C): the
         same every time for the same posterior."""
         z = self.sample(torch.Generator(device=self.mu.device).manual_seed(seed), samples)
-        return torch.softmax(model.classify(z), -1)
+        return model.class_probs(z)
 
 
 @dataclass
@@ -483,7 +483,13 @@ class TextVAE(nn.Module):
         return ids, self.word_embeddings(ids), self._special["pad"]
 
     def classify(self, z: torch.Tensor) -> torch.Tensor:
+        """The classifier's logits at z (..., C), as trained (no temperature)."""
         return self.classifier(z[..., : self.config.class_latent_size])  # (B, C)
+
+    def class_probs(self, z: torch.Tensor) -> torch.Tensor:
+        """The class probabilities a user is shown at z (..., C): the logits over the checkpoint's calibration
+        temperature (VAEConfig.temperature), softmaxed. The argmax is the classifier's."""
+        return torch.softmax(self.classify(z) / self.config.temperature, dim=-1)
 
     def decoder_io(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         """Teacher-forcing inputs and targets from encoder ids ([CLS] t1 .. tn [SEP] pad ..)."""
@@ -670,7 +676,7 @@ class TextVAE(nn.Module):
         for idx, input_ids, mask in tqdm(self.batches(texts, batch_size=batch_size, device=device),
                                          total=-(-N // batch_size), desc="encoding", unit="batch", disable=not progress):
             post = self.encode(input_ids, mask)
-            probs[idx] = torch.softmax(self.classify(post.mu), -1).float().cpu()
+            probs[idx] = self.class_probs(post.mu).float().cpu()
             mu[idx], logvar[idx] = post.mu.float().cpu(), post.logvar.float().cpu()
             rec = [r for r, i in enumerate(idx) if reconstruction is True or (reconstruction and i < reconstruction)]
             if rec:
@@ -684,7 +690,7 @@ class TextVAE(nn.Module):
     @torch.no_grad()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Class probabilities (N, C) from the posterior mean."""
-        return torch.softmax(self.classify(self.encode_corpus(texts, batch_size).mu), dim=-1)
+        return self.class_probs(self.encode_corpus(texts, batch_size).mu)
 
     @torch.no_grad()
     def decode_text(self, z: torch.Tensor, max_length: int | None = None, candidates: int = DECODE_CANDIDATES,

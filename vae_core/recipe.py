@@ -230,6 +230,7 @@ def closing_evaluation(folder: Path, cfg: TrainConfig, documents: int = CLOSING_
     whole sample. Writes evaluation.json and the model card, prints the stage summary; None without a dev file."""
     import random
 
+    from .calibration import calibrate_folder, calibration_line
     from .card import write_card
     from .catalog import display_name
     from .config import portable_path
@@ -249,10 +250,11 @@ def closing_evaluation(folder: Path, cfg: TrainConfig, documents: int = CLOSING_
     rows = list(range(len(dev.texts)))
     random.Random(cfg.seed).shuffle(rows)
     rows = rows[:documents]
+    texts, labels = [dev.texts[i] for i in rows], [dev.labels[i] for i in rows]
+    print(calibration_line(calibrate_folder(folder, texts, labels, seed=cfg.seed)))
     model = TextVAE.from_pretrained(folder)
     print(f"closing evaluation on {len(rows):,} dev documents ({min(decoded, len(rows))} decoded and read back)")
-    res = evaluate_model(model, [dev.texts[i] for i in rows], [dev.labels[i] for i in rows],
-                         generation_rows=decoded, seed=cfg.seed)
+    res = evaluate_model(model, texts, labels, generation_rows=decoded, seed=cfg.seed)
     res.update({"file": portable_path(cfg.dev_file), "dev_rows": len(dev.texts),
                 "evaluation_seconds": round(time.time() - t0, 1)})
     write_card(folder, res, **card)

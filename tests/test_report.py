@@ -1,0 +1,98 @@
+"""The offline report: one HTML file that holds the model's figures, agrees with `evaluate`, and opens in a browser
+with the network cut off."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def report(own_run, tmp_path_factory):
+    """`python -m vae_core report` on a model `train` made, and its dev file (which `train` indexed)."""
+    from vae_core.cli import main
+
+    root = own_run.parent.parent
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    assert main(["report", str(own_run / "model"), "--data", str(root / "dev.csv"), "--output", str(out)]) == 0
+    return out
+
+
+def test_the_report_holds_every_section_and_needs_no_network(report):
+    page = report.read_text(encoding="utf-8")
+    for heading in ("The model", "Classification", "Confusion matrix", "Reliability", "The latent map",
+                    "three explained documents", "decoded interpolation"):
+        assert heading in page, heading
+    assert page.count("Plotly.newPlot") >= 3  # confusion matrix, reliability, map
+    assert len(re.findall(r"/\*! For license information please see plotly", page)) <= 1  # plotly.js inlined once
+    # nothing loaded from elsewhere: no script, stylesheet, image or font by URL
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=['\"]?(https?:)?//", page)
+    assert "@import" not in page and "url(http" not in page
+    assert "TF-IDF + logistic regression" in page  # the baseline, from the training file beside the dev file
+    assert report.stat().st_size < 15e6
+
+
+def test_the_report_agrees_with_evaluate(own_run, report):
+    from vae_core.evaluate import evaluate_file
+    from vae_core.modeling import TextVAE
+
+    res = evaluate_file(TextVAE.from_pretrained(own_run / "model"), str(own_run.parent.parent / "dev.csv"),
+                        generation_rows=0, progress=False)
+    page = report.read_text(encoding="utf-8")
+    assert f'<div class="v">{res["accuracy"]:.1%}</div><div class="k">accuracy on {res["documents"]:,} documents' in page
+    assert f'<div class="v">{res["ece"]:.2%}</div><div class="k">expected calibration error' in page
+    assert f'{res["macro_f1"]:.3f}</div><div class="k">macro-F1' in page
+
+
+def test_a_report_on_a_file_the_model_never_indexed_encodes_it(own_run, tmp_path):
+    from vae_core.cli import main
+
+    data = tmp_path / "other.csv"
+    data.write_text("text,label\n" + "".join(f"{w} news {i},{lab}\n" for i, (w, lab) in enumerate(
+        [("market", "money"), ("goal", "sport"), ("chip", "tech")] * 8)))
+    out = tmp_path / "r.html"
+    assert main(["report", str(own_run / "model"), "--data", str(data), "--output", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "other.csv" in page and "24 documents" in page
+    assert "No baseline" in page  # no training file beside it
+
+
+def test_report_file_names_are_safe():
+    from app_ui.report import file_name
+
+    assert file_name("my models / run 1", "../dev set") == "my_models_run_1_dev_set_report.html"
+
+
+@pytest.mark.browser
+def test_the_report_opens_offline_in_chromium(report):
+    from app_server import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    requested: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            def block(route):  # the network is off: anything but the file itself fails
+                if route.request.url.startswith("file:"):
+                    route.continue_()
+                else:
+                    requested.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", block)
+            page.goto(report.as_uri())
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+            assert page.locator(".js-plotly-plot").count() >= 3
+            assert "Reliability" in page.inner_text("body")
+            (REPO / "test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path=str(REPO / "test-artifacts" / "report.png"), full_page=True)
+            assert not errors, errors
+            assert not requested, requested
+        finally:
+            browser.close()
