@@ -267,14 +267,14 @@ def faithfulness_panel(explorer, text: str, target: int, methods: dict[str, str]
         st.dataframe([{"method": names[m], "comprehensiveness": round(e.comprehensiveness, 3),
                        "sufficiency": round(e.sufficiency, 3)} for m, e in tests.items()], hide_index=True,
                      width="stretch", column_config={
-                         "method": st.column_config.TextColumn(width="medium"),
+                         "method": st.column_config.TextColumn(width=150),
                          "comprehensiveness": st.column_config.NumberColumn(
-                             help="How far p falls when the top words are removed, averaged over "
+                             width=135, format="%.3f", help="How far p falls when the top words are removed, averaged over "
                                   f"{', '.join(f'{f:.0%}' for f in FRACTIONS)} of the words (AOPC). Higher: the words "
                                   "the method picked are the ones the model used."),
                          "sufficiency": st.column_config.NumberColumn(
-                             help="How far p falls when only the top words are kept (AOPC). Lower: those words alone "
-                                  "are enough for the decision.")})
+                             width=100, format="%.3f", help="How far p falls when only the top words are kept (AOPC). "
+                                                           "Lower: those words alone are enough for the decision.")})
     rand = tests["random"]
     best = max((m for m in tests if m != "random"), key=lambda m: tests[m].comprehensiveness)
     i = FRACTIONS.index(0.2) if 0.2 in FRACTIONS else 0

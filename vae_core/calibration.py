@@ -7,7 +7,8 @@ whose "90%" predictions are right 90% of the time has ECE 0.
 Temperature scaling (Guo et al. 2017) divides the logits by one number T fitted to minimise the negative
 log-likelihood of held-out labels: it moves every confidence and never the predicted class. `fit_and_check`
 decides whether a model gets it: T is fitted on one half of the dev documents and scored on the other, both
-ways round, and kept only when that held-out ECE is lower than the model's own.
+ways round, and kept only when that held-out ECE and negative log-likelihood are both no worse than the model's own
+(ECE lower).
 """
 from __future__ import annotations
 
@@ -101,8 +102,8 @@ def fit_temperature(logits: np.ndarray, y: Sequence[int]) -> float:
 
 def fit_and_check(logits: np.ndarray, y: Sequence[int], seed: int = 0, bins: int = BINS) -> dict:
     """Whether temperature scaling helps this model, measured on documents it was not fitted on: the documents
-    are split in two seeded halves, T is fitted on each and scored on the other, and the held-out ECE of the
-    scaled probabilities is compared with the unscaled one on the same documents. Returns the decision
+    are split in two seeded halves, T is fitted on each and scored on the other, and the held-out ECE and NLL of
+    the scaled probabilities are compared with the unscaled ones on the same documents. Returns the decision
     ("use"), the temperature fitted on all documents, and the figures behind it."""
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -124,12 +125,15 @@ def fit_and_check(logits: np.ndarray, y: Sequence[int], seed: int = 0, bins: int
     t_all = fit_temperature(z, y)
     out.update({"ece_held_out": after.ece, "nll_held_out": after.nll, "half_temperatures": temps,
                 "fitted_temperature": t_all})
-    if after.ece < before.ece:
+    # kept when it helps on documents it was not fitted on by both measures: ECE alone, in 15 bins of a few hundred
+    # documents, can fall by chance while the likelihood the temperature was fitted to gets worse (benchmarks/RESULTS.md)
+    if after.ece < before.ece and after.nll <= before.nll:
         out.update(use=True, temperature=t_all,
                    reason=f"temperature {t_all:.3f} lowers ECE on held-out halves from {before.ece:.4f} to {after.ece:.4f}")
     else:
-        out["reason"] = (f"temperature scaling would not lower ECE on held-out halves ({before.ece:.4f} -> "
-                         f"{after.ece:.4f}): the probabilities are kept as trained")
+        out["reason"] = (f"temperature scaling would not lower both ECE ({before.ece:.4f} -> {after.ece:.4f}) and the "
+                         f"negative log-likelihood ({before.nll:.4f} -> {after.nll:.4f}) on held-out halves: the "
+                         "probabilities are kept as trained")
     return out
 
 

@@ -137,7 +137,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    """Fit the model's temperature on labelled dev data when it lowers ECE on held-out halves, then bring the
+    """Fit the model's temperature on labelled dev data when it lowers ECE (and NLL) on held-out halves, then bring the
     probabilities of the model's own indexes up to date and rewrite its card."""
     from .calibration import calibrate_folder, calibration_line
     from .card import write_card
@@ -198,6 +198,90 @@ def cmd_report(args) -> int:
     print(f"report on {len(corpus):,} documents of {name} written to {out} ({out.stat().st_size / 1e6:.1f} MB, "
           f"{time.time() - t0:.0f} s)" + ("" if train_file else "; no baseline: the model's training file was not "
                                           "found unchanged (give it with --train-file)"))
+    return 0
+
+
+def load_new_corpus(model, reference, data: str, text_column: str = "text", label_column: str | None = "label",
+                    seed: int = 0):
+    """A corpus to compare with `reference`, on the reference's map: an index written by `index` (its posteriors
+    placed on the reference's map), or a data file encoded now."""
+    from .data import read_corpus
+    from .drift import new_corpus_index
+    from .index import CorpusIndex, read_index
+
+    if str(data).endswith(".parquet"):
+        try:
+            df, meta = read_index(data)
+        except ValueError:
+            pass  # a Parquet data file, not an index
+        else:
+            if meta.get("labels") and list(meta["labels"]) != model.labels:
+                raise ValueError(f"{data} was indexed with another model's classes: index it again with this model.")
+            corpus = CorpusIndex(df, meta)
+            corpus.df["x"], corpus.df["y"] = reference.map.transform(corpus.mu).T if len(corpus) else ([], [])
+            return corpus
+    corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
+    print(f"encoding {len(corpus.texts):,} documents of {Path(data).name}")
+    return new_corpus_index(model, corpus.texts, corpus.labels if label_column else None, reference, seed=seed)
+
+
+def format_drift(d, reference, new, labels: list[str], shown: int = 8) -> str:
+    """The drift report for the console: the whole corpus, the class mix, and the regions, most drifted first."""
+    lines = [f"drift of {d.new_documents:,} new documents against {d.reference_documents:,} reference documents: "
+             f"{d.verdict}", f"drift score (AUC of telling them apart in latent space; 0.5 = none): {d.auc:.3f} "
+             f"(p = {d.p_value:.2g})", "", "predicted class     reference   new     change"]
+    for c, (a, b) in d.class_mix.items():
+        lines.append(f"{c[:18]:<18}  {a:>8.1%}  {b:>6.1%}  {b - a:>+7.1%}")
+    lines.append("")
+    for r in d.flagged[:shown]:
+        where = "more" if r.direction == "over" else "fewer"
+        lines.append(f"region {r.id}{' (FLAGGED)' if r.flagged else ''}: {where} new documents than the reference; "
+                     f"{r.new_count:,} new ({r.new_share:.1%}) vs {r.reference_count:,} reference ({r.reference_share:.1%}); "
+                     f"ratio {r.ratio:.2f} [{r.ratio_low:.2f}, {r.ratio_high:.2f}], p = {r.p_value:.2g}")
+        lines.append(f"  reads like: {r.description}")
+        lines.append(f"  distinctive words: {', '.join(r.words) or '-'}")
+        mix = ", ".join(f"{c} {v:.0%}" for c, v in sorted(r.class_mix.items(), key=lambda kv: -kv[1]) if v > 0)
+        lines.append(f"  predicted: {mix or '-'}" + (f"; accuracy of its new documents {r.accuracy:.1%}"
+                                                     if r.accuracy is not None else ""))
+        for j in r.nearest_reference[:3]:
+            lines.append(f"  nearest reference document {j}: {str(reference.df['text'].iat[j])[:100]}")
+        for j in (r.new_rows if r.direction == "over" else [])[:3]:
+            lines.append(f"  e.g. new document {j}: {str(new.df['text'].iat[j])[:100]}")
+        lines.append("")
+    if len(d.flagged) > shown:
+        lines.append(f"({len(d.flagged) - shown} more flagged regions: see --output)")
+    rest = [r for r in d.regions if not r.flagged]
+    if rest:
+        lines.append(f"{len(rest)} more region{'s' if len(rest) > 1 else ''} tested, not significant (ratio of shares, "
+                     "95% interval, p): " + "; ".join(f"{r.ratio:.2f} [{r.ratio_low:.2f}, {r.ratio_high:.2f}], "
+                                                       f"p = {r.p_value:.2g}" for r in rest[:shown]))
+    return "\n".join(lines)
+
+
+def cmd_drift(args) -> int:
+    import pandas as pd
+
+    from .drift import drift
+    from .index import CorpusIndex
+    from .inference import Explorer
+
+    explorer = Explorer.load(args.model)
+    reference = CorpusIndex.load(args.reference)
+    if reference.labels and reference.labels != explorer.labels:
+        raise ValueError(f"{args.reference} was indexed with other classes ({', '.join(reference.labels)}) than this "
+                         f"model has: index the reference again with this model.")
+    new = load_new_corpus(explorer.model, reference, args.data, args.text_column, args.label_column or None, args.seed)
+    t0 = time.time()
+    d = drift(explorer, reference, new, seed=args.seed, progress=lambda step: print(f"drift: {step}", file=sys.stderr))
+    print(format_drift(d, reference, new, explorer.labels))
+    print(f"(drift measured and described in {time.time() - t0:.1f} s)")
+    if args.output:
+        region = {r.id: r for r in d.regions}
+        _write_csv(pd.DataFrame({
+            "row": range(len(new)), "region": d.region_of,
+            "region_flagged": [bool(region[g].flagged) if g >= 0 else False for g in d.region_of],
+            "drift_score": d.scores.round(4), "pred": new.df["pred"],
+            "region_description": [region[g].description if g >= 0 else "" for g in d.region_of]}), args.output)
     return 0
 
 
@@ -464,6 +548,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-size", type=int, default=64)
     c.add_argument("--seed", type=int, default=0, help="of the split into halves (default %(default)s)")
     c.set_defaults(func=cmd_calibrate)
+    dr = sub.add_parser("drift", help="where a new corpus differs from a reference corpus, in words")
+    dr.add_argument("model", help="checkpoint folder")
+    dr.add_argument("--reference", required=True, help="the reference corpus: an index written by `index`")
+    dr.add_argument("--data", required=True, help="the new corpus: CSV, Parquet or JSONL, or an index")
+    dr.add_argument("--output", help="also write one row per new document (its region and drift score) here (CSV)")
+    dr.add_argument("--text-column", default="text")
+    dr.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
+    dr.add_argument("--seed", type=int, default=0)
+    dr.set_defaults(func=cmd_drift)
     rp = sub.add_parser("report", help="write one self-contained HTML file on the model and a corpus (opens offline)")
     rp.add_argument("model", help="checkpoint folder")
     rp.add_argument("--data", required=True, help="CSV, Parquet or JSONL (labelled for accuracy and calibration), or an "

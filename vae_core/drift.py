@@ -1,0 +1,362 @@
+"""Drift: where a new corpus differs from the one a model knows, in words.
+
+The test is a classifier two-sample test in latent space (Lopez-Paz & Oquab 2017; a density ratio by nearest
+neighbours, as in the kNN two-sample tests of Schilling 1986): the two corpora's posterior means are pooled,
+reduced by PCA, and each document's k nearest neighbours are counted from the other half of the pool (cross-fitted,
+so that no document votes for itself). The share of new documents among them, against their share of the pool,
+gives each document's drift score, the log density ratio log p_new(z) / p_ref(z). Its AUC over the pool is the
+whole corpus' drift score (0.5: the two cannot be told apart), with a Mann-Whitney p-value.
+
+Regions where the new corpus is over-represented are found on one half of the pool and tested on the other (sample
+splitting: no document of the test half has a say in where a region is). Discovery: within the first half alone,
+each document's density ratio from its neighbours there; HDBSCAN groups the new documents at least DISCOVERY_RATIO
+times denser than the reference. Any document belongs to the region most of its VOTES nearest first-half documents
+are members of. On the second half, the new and reference documents in the region give the ratio of shares, its
+interval and a binomial p-value against the half's proportion of new documents. Regions where the new corpus is
+under-represented are the same with the corpora's roles swapped. A region is flagged when it is significant after
+Bonferroni correction (ALPHA) and the end of its ratio's 95% interval is past MIN_RATIO. The whole corpora are then
+assigned to the regions for the counts, descriptions and documents shown.
+
+Chosen by measurement (benchmarks/drift_planted.py, RESULTS.md): k = 10 neighbours rather than 15 to 50 (a planted
+topic of 5-10% of a corpus is drowned in larger neighbourhoods), and region membership by the vote of the discovery
+half rather than by each document's own score, which is noisy (a few reference-like documents past the threshold by
+chance) and, scored against the test half, leaked it into discovery.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+NEIGHBOURS = 10  # k of the density ratio
+PCA_DIMS = 16  # latent dimensions kept for neighbours and groups (of the posterior means, pooled)
+DISCOVERY_RATIO = 2.0  # documents at least this much denser on one side start a region
+VOTES = 5  # a document belongs to the region most of its 5 nearest discovery documents are in
+MIN_RATIO = 1.5  # a flagged region's ratio of shares is at least this, at the lower end of its interval
+ALPHA = 0.01  # significance of a flagged region, Bonferroni-corrected over the regions tested
+MIN_REGION = 10  # documents (of the discovery half) a region is found from, at least
+MIN_SAMPLES = 3  # HDBSCAN's: a foreign topic spreads over latent space more thinly than the reference's classes
+PCA_FIT_SAMPLE = 50_000
+
+
+@dataclass
+class DriftRegion:
+    id: int
+    direction: str  # "over": the new corpus has more here than the reference; "under": less
+    new_count: int  # documents of the new corpus in the region (the whole corpus)
+    reference_count: int
+    new_share: float  # of the new corpus
+    reference_share: float  # of the reference
+    ratio: float  # new_share / reference_share, measured on the test half
+    ratio_low: float  # 95% interval of that ratio (Wilson's for the proportion behind it)
+    ratio_high: float
+    p_value: float  # binomial test on the test half, one-sided in the region's direction
+    flagged: bool
+    description: str = ""  # decoded from the region's centre
+    words: list[str] = field(default_factory=list)  # distinctive of its documents against the rest
+    class_mix: dict[str, float] = field(default_factory=dict)  # predicted classes of its documents (its side's)
+    accuracy: float | None = None  # of its new documents, when the new corpus has labels
+    new_rows: list[int] = field(default_factory=list)  # its new documents, nearest the centre first
+    reference_rows: list[int] = field(default_factory=list)  # its reference documents, nearest the centre first
+    nearest_reference: list[int] = field(default_factory=list)  # the reference documents nearest its centre
+    x: float = 0.0  # its centre on the reference's map
+    y: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def score(self) -> float:
+        """How drifted, for ranking: the conservative end of the ratio, in the region's direction."""
+        return self.ratio_low if self.direction == "over" else 1.0 / max(self.ratio_high, 1e-12)
+
+
+@dataclass
+class Drift:
+    auc: float  # of the cross-fitted score telling new from reference documents (0.5: no difference)
+    p_value: float  # Mann-Whitney, of that AUC against 0.5
+    new_documents: int
+    reference_documents: int
+    scores: np.ndarray  # (N_new,) log density ratio of each new document
+    region_of: np.ndarray  # (N_new,) region id of each new document (-1: none)
+    regions: list[DriftRegion]  # flagged first, most drifted first
+    class_mix: dict[str, tuple[float, float]]  # predicted class -> (share in the reference, share in the new corpus)
+    new_xy: np.ndarray  # (N_new, 2) the new documents on the reference's map
+
+    @property
+    def flagged(self) -> list[DriftRegion]:
+        return [r for r in self.regions if r.flagged]
+
+    @property
+    def verdict(self) -> str:
+        f = self.flagged
+        if not f:
+            return ("no region of latent space holds significantly more or fewer of the new documents than of the "
+                    f"reference (AUC {self.auc:.3f})")
+        over = sum(r.direction == "over" for r in f)
+        return (f"{len(f)} region{'s' if len(f) > 1 else ''} drifted ({over} over-, {len(f) - over} under-represented "
+                f"in the new corpus; AUC {self.auc:.3f})")
+
+
+def reduce(ref_mu: np.ndarray, new_mu: np.ndarray, dims: int = PCA_DIMS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Both corpora's posterior means in the PCA space (`dims`) of the pool (fitted on a seeded sample of it)."""
+    from sklearn.decomposition import PCA
+
+    pool = np.vstack([ref_mu, new_mu]).astype(np.float32)
+    dims = min(dims, pool.shape[1], len(pool))
+    rng = np.random.default_rng(seed)
+    fit = pool if len(pool) <= PCA_FIT_SAMPLE else pool[rng.choice(len(pool), PCA_FIT_SAMPLE, replace=False)]
+    pca = PCA(n_components=dims, random_state=seed).fit(fit)
+    out = pca.transform(pool).astype(np.float32)
+    return out[: len(ref_mu)], out[len(ref_mu):]
+
+
+def cross_fitted_scores(z: np.ndarray, is_new: np.ndarray, half: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+    """Each pooled document's log density ratio, log p_new / p_ref at its z, from its k nearest neighbours in the
+    other half of the pool (Laplace-smoothed share of new documents among them, against that half's share)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    out = np.zeros(len(z), dtype=np.float64)
+    for h in (0, 1):
+        fit, query = half != h, half == h
+        if not fit.any() or not query.any():
+            continue
+        kk = min(k, int(fit.sum()))
+        nn = NearestNeighbors(n_neighbors=kk).fit(z[fit])
+        _, idx = nn.kneighbors(z[query])
+        pi = float(is_new[fit].mean())
+        share = (is_new[fit][idx].sum(1) + pi) / (kk + 1.0)  # one pseudo-neighbour at the half's own share
+        share = np.clip(share, 1e-6, 1 - 1e-6)
+        out[query] = np.log(share / (1 - share)) - np.log(pi / (1 - pi))
+    return out
+
+
+def auc_and_p(scores: np.ndarray, is_new: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import mannwhitneyu
+
+    a, b = scores[is_new], scores[~is_new]
+    if not len(a) or not len(b):
+        return 0.5, 1.0
+    u, p = mannwhitneyu(a, b, alternative="greater")
+    return float(u / (len(a) * len(b))), float(p)
+
+
+def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    w = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, c - w), min(1.0, c + w)
+
+
+def _groups(points: np.ndarray, min_size: int) -> list[np.ndarray]:
+    """The HDBSCAN groups of `points` (indices into them), largest first."""
+    from sklearn.cluster import HDBSCAN
+
+    if len(points) < max(min_size, 2):
+        return []
+    labels = HDBSCAN(min_cluster_size=min_size, min_samples=MIN_SAMPLES, copy=True).fit_predict(points)
+    groups = [np.flatnonzero(labels == c) for c in range(labels.max() + 1)]
+    return sorted(groups, key=lambda g: -len(g))
+
+
+def _ratio(n_new: int, n_ref: int, total_new: int, total_ref: int) -> tuple[float, float, float]:
+    """new share / reference share of a region, and its 95% interval from Wilson's for n_new / (n_new + n_ref)."""
+    scale = total_ref / max(total_new, 1)
+    n = n_new + n_ref
+    if n == 0:
+        return 1.0, 0.0, math.inf
+    lo, hi = wilson(n_new, n)
+
+    def odds(p):
+        return p / (1 - p) * scale if p < 1 else math.inf
+
+    return (n_new / max(n_ref, 0.5)) * scale, odds(lo), odds(hi)
+
+
+def within_scores(z: np.ndarray, is_new: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+    """Log density ratio of each document from its k nearest neighbours among the same documents (itself left
+    out): the discovery half's own scores, which look at no document of the test half."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if len(z) < 2:
+        return np.zeros(len(z))
+    kk = min(k, len(z) - 1)
+    _, idx = NearestNeighbors(n_neighbors=kk + 1).fit(z).kneighbors(z)
+    pi = float(is_new.mean())
+    share = np.clip((is_new[idx[:, 1:]].sum(1) + pi) / (kk + 1.0), 1e-6, 1 - 1e-6)
+    return np.log(share / (1 - share)) - np.log(pi / (1 - pi))
+
+
+def find_regions(ref_z: np.ndarray, new_z: np.ndarray, half_ref: np.ndarray, half_new: np.ndarray) -> list[dict]:
+    """Regions of drift, found on half 0 and tested on half 1 (see the module's docstring): one dict per region with
+    its centre (in the reduced space), direction, test-half counts, ratio, interval, p-value and whether it is
+    flagged; each holds the discovery half with its documents' regions ("discovery"), which `_assign` reads."""
+    from scipy.stats import binomtest
+
+    threshold = math.log(DISCOVERY_RATIO)
+    # discovery looks at half 0 alone: its documents' scores come from their neighbours in half 0
+    disc = np.vstack([new_z[half_new == 0], ref_z[half_ref == 0]])
+    disc_new = np.r_[np.ones(int((half_new == 0).sum()), bool), np.zeros(int((half_ref == 0).sum()), bool)]
+    s = within_scores(disc, disc_new)
+    label = np.full(len(disc), -1)  # each discovery document's region (-1: none)
+    found: list[dict] = []
+    for direction, side, own in (("over", disc_new & (s > threshold), disc_new),
+                                 ("under", ~disc_new & (-s > threshold), ~disc_new)):
+        pick = np.flatnonzero(side)
+        for g in _groups(disc[pick], max(MIN_REGION, int(0.01 * own.sum()))):
+            label[pick[g]] = len(found)
+            found.append({"direction": direction, "centre": disc[pick[g]].mean(0)})
+    for r in found:
+        r["discovery"] = (disc, label)
+    # the test half: a document's region depends on where it lies and on the discovery half alone, so under no
+    # drift the corpus it comes from is independent of the region it is in
+    test_new, test_ref = half_new == 1, half_ref == 1
+    N_new, N_ref = int(test_new.sum()), int(test_ref.sum())
+    pi = N_new / max(N_new + N_ref, 1)
+    region_new, region_ref = _assign(new_z[test_new], found), _assign(ref_z[test_ref], found)
+    for i, r in enumerate(found):
+        n_new, n_ref = int((region_new == i).sum()), int((region_ref == i).sum())
+        ratio, lo, hi = _ratio(n_new, n_ref, N_new, N_ref)
+        n = n_new + n_ref
+        p = 1.0 if n == 0 else binomtest(n_new, n, pi, alternative="greater" if r["direction"] == "over" else "less").pvalue
+        r.update(test_new=n_new, test_ref=n_ref, ratio=ratio, ratio_low=lo, ratio_high=hi, p_value=float(p))
+    tests = max(len(found), 1)
+    for r in found:
+        strong = r["ratio_low"] >= MIN_RATIO if r["direction"] == "over" else r["ratio_high"] <= 1 / MIN_RATIO
+        r["flagged"] = bool(r["p_value"] < ALPHA / tests and strong)
+    return found
+
+
+def _assign(z: np.ndarray, regions: list[dict]) -> np.ndarray:
+    """Region of each document (-1: none): the region most of its VOTES nearest discovery documents belong to (a
+    discovery document left out of its own vote, and kept in the region it was found in). It depends on where the
+    document lies and on the discovery half alone."""
+    from sklearn.neighbors import NearestNeighbors
+
+    out = np.full(len(z), -1)
+    if not regions or not len(z):
+        return out
+    disc, label = regions[0]["discovery"]
+    k = min(VOTES, len(disc) - 1)
+    d, idx = NearestNeighbors(n_neighbors=k + 1).fit(disc).kneighbors(z)
+    is_discovery = d[:, 0] == 0
+    own = np.where(is_discovery, label[idx[:, 0]], -1)  # a discovery document in a region stays in it
+    idx = np.where(is_discovery[:, None], idx[:, 1:], idx[:, :-1])  # and does not vote for itself
+    votes = label[idx]  # (N, k)
+    for i in range(len(regions)):
+        out[(votes == i).sum(1) * 2 > k] = i
+    return np.where(own >= 0, own, out)
+
+
+def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
+    """The numbers of drift between two sets of posterior means, with no model: per-document scores, AUC, and the
+    regions (assigned over both whole corpora). What `drift` describes in words."""
+    say = progress or (lambda step: None)
+    say("reducing the latent space")
+    ref_z, new_z = reduce(ref_mu, new_mu, seed=seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])  # a stream of its own, not seed's
+    half_ref, half_new = rng.integers(0, 2, len(ref_z)), rng.integers(0, 2, len(new_z))
+    say("density ratio of every document")
+    z = np.vstack([ref_z, new_z])
+    is_new = np.r_[np.zeros(len(ref_z), bool), np.ones(len(new_z), bool)]
+    scores = cross_fitted_scores(z, is_new, np.r_[half_ref, half_new])
+    auc, p = auc_and_p(scores, is_new)
+    say("finding and testing regions")
+    regions = find_regions(ref_z, new_z, half_ref, half_new)
+    return {"ref_z": ref_z, "new_z": new_z, "scores_ref": scores[: len(ref_z)], "scores_new": scores[len(ref_z):],
+            "auc": auc, "p_value": p, "regions": regions,
+            "region_of_ref": _assign(ref_z, regions), "region_of_new": _assign(new_z, regions)}
+
+
+def _mix(preds: Sequence[str], labels: list[str]) -> dict[str, float]:
+    preds = list(preds)
+    return {c: preds.count(c) / max(len(preds), 1) for c in labels}
+
+
+def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
+          progress: Callable[[str], None] | None = None) -> Drift:
+    """Drift of the corpus `new` against `reference` (both `CorpusIndex`es of `explorer`'s model): the numbers of
+    `measure`, each region described (decoded centre, distinctive words, class mix, accuracy, nearest reference
+    documents) and placed on the reference's map; flagged regions first, most drifted first."""
+    from .interpret.groups import distinctive_words
+
+    say = progress or (lambda step: None)
+    m = measure(reference.mu, new.mu, seed=seed, progress=say)
+    labels = explorer.labels
+    regions = m["regions"]
+    new_xy = reference.map.transform(new.mu) if len(new) else np.zeros((0, 2), np.float32)
+    out: list[DriftRegion] = []
+    if regions and describe:
+        say(f"describing {len(regions)} regions")
+    new_df, ref_df = new.df, reference.df
+    # distinctive words of each region's documents (its side's) against the rest of both corpora
+    texts = ref_df["text"].astype(str).tolist() + new_df["text"].astype(str).tolist()
+    side = np.array([r["direction"] for r in regions] + [""])  # index -1 (no region): ""
+    groups = np.r_[np.where(side[m["region_of_ref"]] == "under", m["region_of_ref"], -1),
+                   np.where(side[m["region_of_new"]] == "over", m["region_of_new"], -1)]
+    vocab = distinctive_words(texts, groups, k=8) if describe and regions else {}
+    centres_mu = []
+    for i, r in enumerate(regions):
+        new_rows = np.flatnonzero(m["region_of_new"] == i)
+        ref_rows = np.flatnonzero(m["region_of_ref"] == i)
+        new_rows = new_rows[np.argsort(np.linalg.norm(m["new_z"][new_rows] - r["centre"], axis=1), kind="stable")]
+        ref_rows = ref_rows[np.argsort(np.linalg.norm(m["ref_z"][ref_rows] - r["centre"], axis=1), kind="stable")]
+        side_mu = new.mu[new_rows] if r["direction"] == "over" else reference.mu[ref_rows]
+        if not len(side_mu):
+            side_mu = reference.mu[ref_rows] if len(ref_rows) else new.mu[new_rows]
+        centre_mu = side_mu.mean(0) if len(side_mu) else reference.mu.mean(0)
+        centres_mu.append(centre_mu)
+        side_preds = (new_df["pred"].to_numpy()[new_rows] if r["direction"] == "over" else ref_df["pred"].to_numpy()[ref_rows])
+        acc = None
+        if len(new_rows) and new_df["label"].notna().to_numpy()[new_rows].any():
+            known = new_rows[new_df["label"].notna().to_numpy()[new_rows]]
+            acc = float((new_df["label"].to_numpy()[known] == new_df["pred"].to_numpy()[known]).mean())
+        _, near = reference.map.neighbours(centre_mu[None], k=5)
+        x, y = reference.map.transform(centre_mu[None])[0]
+        out.append(DriftRegion(
+            id=i, direction=r["direction"], new_count=int(len(new_rows)), reference_count=int(len(ref_rows)),
+            new_share=len(new_rows) / max(len(new), 1), reference_share=len(ref_rows) / max(len(reference), 1),
+            ratio=float(r["ratio"]), ratio_low=float(r["ratio_low"]), ratio_high=float(r["ratio_high"]),
+            p_value=float(r["p_value"]), flagged=bool(r["flagged"]), words=vocab.get(i, []),
+            class_mix=_mix(side_preds, labels), accuracy=acc, new_rows=new_rows.tolist(), reference_rows=ref_rows.tolist(),
+            nearest_reference=[int(j) for j in near[0]], x=float(x), y=float(y)))
+    if out and describe:
+        texts = explorer.decode(np.stack(centres_mu).astype(np.float32))
+        for r, t in zip(out, texts):
+            r.description = t
+    order = sorted((i for i in range(len(out)) if out[i].new_count + out[i].reference_count),
+                   key=lambda i: (not out[i].flagged, -out[i].score))
+    remap = {old: new_id for new_id, old in enumerate(order)}
+    out = [out[i] for i in order]
+    for r in out:
+        r.id = remap[r.id]
+    region_of = np.array([remap.get(int(v), -1) if v >= 0 else -1 for v in m["region_of_new"]], dtype=int)
+    mix_ref, mix_new = _mix(ref_df["pred"], labels), _mix(new_df["pred"], labels)
+    return Drift(auc=m["auc"], p_value=m["p_value"], new_documents=len(new), reference_documents=len(reference),
+                 scores=m["scores_new"].astype(np.float32), region_of=region_of, regions=out,
+                 class_mix={c: (mix_ref[c], mix_new[c]) for c in labels}, new_xy=new_xy)
+
+
+def new_corpus_index(model, texts: Sequence[str], labels: Sequence[str | None] | None, reference, seed: int = 0,
+                     batch_size: int = 64, progress: bool = True):
+    """A new corpus encoded and placed on the reference's map (no map of its own is fitted): a CorpusIndex whose
+    x, y are the reference map's."""
+    import pandas as pd
+
+    from .index import CorpusIndex, encoded_columns, posterior_uncertainty
+
+    out = model.forward_corpus(list(texts), batch_size, progress, reconstruction=False)
+    unc = posterior_uncertainty(model, out["mu"], out["logvar"], seed=seed)
+    cols = encoded_columns(model, texts, labels, out, unc)
+    df = pd.DataFrame({k: cols[k] for k in ("text", "label", "pred", "confidence", "prob_std", "flip_rate", "kl")})
+    xy = reference.map.transform(out["mu"].numpy()) if len(df) else np.zeros((0, 2), np.float32)
+    df["x"], df["y"] = xy[:, 0], xy[:, 1]
+    df["correct"] = [None if lab is None else bool(lab == p) for lab, p in zip(df["label"], df["pred"])]
+    arrays = {"probs": out["probs"].numpy(), "mu": out["mu"].numpy(), "logvar": out["logvar"].numpy()}
+    return CorpusIndex(df, {"labels": model.labels, "projection": reference.meta.get("projection", "umap"),
+                            "seed": seed, "placed_on": reference.meta.get("source")}, arrays)
