@@ -427,3 +427,71 @@ def deletion_curves(tests: dict, label: str, names: dict[str, str] | None = None
                       yaxis=dict(title=f"p({safe(label, 20)})", range=[0, 1.02], tickformat=".0%", gridcolor="#E5E7EB"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
     return _base(fig, height)
+
+
+DRIFT_POINTS_MAX = 20_000  # points of each corpus drawn on the drift map; more are drawn as a seeded sample
+OVER, UNDER, OTHER_NEW = "#DC2626", "#2563EB", "#F59E0B"
+
+
+def drift_map(ref_xy: np.ndarray, new_xy: np.ndarray, region_of: np.ndarray, regions: list, ref_texts, new_texts,
+              selected: int | None = None, height: int = 600) -> go.Figure:
+    """The new corpus over the reference on the reference's map: reference documents as grey context, new documents
+    in amber, those in a flagged region where the new corpus is over-represented in red, and the flagged regions
+    where it is under-represented ringed in blue; each flagged region named at its centre. With `selected`, the
+    view zooms to that region."""
+    rng = np.random.default_rng(0)
+
+    def shown(n: int) -> np.ndarray:
+        return np.sort(rng.choice(n, DRIFT_POINTS_MAX, replace=False)) if n > DRIFT_POINTS_MAX else np.arange(n)
+
+    fig = go.Figure()
+    r_rows, n_rows = shown(len(ref_xy)), shown(len(new_xy))
+    fig.add_trace(go.Scattergl(
+        x=ref_xy[r_rows, 0], y=ref_xy[r_rows, 1], mode="markers", name="reference", marker=dict(size=4, color="#D1D5DB"),
+        hovertext=[safe(ref_texts[i], 120) for i in r_rows], hoverinfo="text"))
+    flagged_over = {r.id for r in regions if r.flagged and r.direction == "over"}
+    in_over = np.isin(region_of[n_rows], list(flagged_over)) if flagged_over else np.zeros(len(n_rows), bool)
+    for mask, name, color in ((~in_over, "new", OTHER_NEW), (in_over, "new, in a drifted region", OVER)):
+        rows = n_rows[mask]
+        fig.add_trace(go.Scattergl(
+            x=new_xy[rows, 0], y=new_xy[rows, 1], mode="markers", name=name, marker=dict(size=5, color=color, opacity=0.8),
+            customdata=rows, hovertext=[safe(new_texts[i], 120) for i in rows], hoverinfo="text"))
+    for r in regions:
+        if not r.flagged:
+            continue
+        name = safe(f"{r.id}. " + (r.description.split(".")[0] if r.description else "region"), 48)
+        fig.add_annotation(x=r.x, y=r.y, text=name, showarrow=False, font=dict(size=12, color="#111827"),
+                           bgcolor="rgba(255,255,255,0.85)", bordercolor=OVER if r.direction == "over" else UNDER,
+                           borderwidth=2, borderpad=3,
+                           hovertext=safe(", ".join(r.words) or "-") + "<br>" + "<br>".join(_wrap(safe(r.description, 240), 60)))
+        if r.direction == "under" and r.reference_rows:
+            pts = ref_xy[np.asarray(r.reference_rows)[:5000]]
+            fig.add_trace(go.Scattergl(x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
+                                       marker=dict(size=7, color="rgba(0,0,0,0)", line=dict(color=UNDER, width=1))))
+    layout = dict(xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), dragmode="pan")
+    if selected is not None:
+        r = next((r for r in regions if r.id == selected), None)
+        if r is not None:
+            pts = new_xy[np.asarray(r.new_rows)] if r.direction == "over" and r.new_rows else (
+                ref_xy[np.asarray(r.reference_rows)] if r.reference_rows else None)
+            if pts is not None and len(pts):
+                (x0, y0), (x1, y1) = np.percentile(pts, 2, axis=0), np.percentile(pts, 98, axis=0)
+                pad = max(x1 - x0, y1 - y0, 0.5) * 0.3
+                layout.update(xaxis=dict(visible=False, range=[x0 - pad, x1 + pad]),
+                              yaxis=dict(visible=False, range=[y0 - pad, y1 + pad], scaleanchor="x"))
+    fig.update_layout(**layout)
+    return _base(fig, height)
+
+
+def class_mix_change(class_mix: dict) -> go.Figure:
+    """Predicted class shares in the reference and the new corpus, side by side."""
+    labels = list(class_mix)
+    fig = go.Figure([
+        go.Bar(name="reference", x=[safe(c) for c in labels], y=[round(class_mix[c][0], 4) for c in labels],
+               marker_color="#9CA3AF", hovertemplate="%{x}: %{y:.1%} of the reference<extra></extra>"),
+        go.Bar(name="new corpus", x=[safe(c) for c in labels], y=[round(class_mix[c][1], 4) for c in labels],
+               marker_color=OTHER_NEW, hovertemplate="%{x}: %{y:.1%} of the new corpus<extra></extra>")])
+    fig.update_layout(barmode="group", yaxis=dict(tickformat=".0%", gridcolor="#E5E7EB", title="predicted"),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return _base(fig, 260)

@@ -113,23 +113,17 @@ def current_explorer():
         return None
 
 
-def current_corpus(explorer, required: bool = True):
-    """The corpus (index table) picked in the sidebar for the current model, or None after saying why."""
+def corpora_of(explorer) -> dict:
+    """Display name -> index path (the model's own) or CorpusIndex (this session's uploads), for the current model."""
     from app_ui import uploads
 
     if explorer is None or explorer.folder is None:
-        return None
-    corpora = {**list_corpora(explorer.folder), **uploads.for_model(uploads.model_id(explorer.folder))}
-    if not corpora:
-        if required:
-            st.info(f"The model '{md(explorer.name)}' has no indexed corpus yet. Build one with "
-                    f"`python -m vae_core index MODEL_FOLDER --data FILE`, or upload one on the page Your corpus.")
-        return None
-    name = st.session_state.get("corpus_name")
-    if name not in corpora:
-        name = next(iter(corpora))
-        st.session_state["corpus_name"] = name
-    path = corpora[name]
+        return {}
+    return {**list_corpora(explorer.folder), **uploads.for_model(uploads.model_id(explorer.folder))}
+
+
+def open_corpus(explorer, name: str, path):
+    """The corpus `name` of `corpora_of` loaded (an upload as it is), or None after saying why it cannot be."""
     if not isinstance(path, Path):
         return path  # an upload of this session, already loaded
     try:
@@ -142,6 +136,23 @@ def current_corpus(explorer, required: bool = True):
                  f"'{md(explorer.name)}' has ({md(', '.join(explorer.labels))}). Re-index it with this model.")
         return None
     return corpus
+
+
+def current_corpus(explorer, required: bool = True):
+    """The corpus (index table) picked in the sidebar for the current model, or None after saying why."""
+    if explorer is None or explorer.folder is None:
+        return None
+    corpora = corpora_of(explorer)
+    if not corpora:
+        if required:
+            st.info(f"The model '{md(explorer.name)}' has no indexed corpus yet. Build one with "
+                    f"`python -m vae_core index MODEL_FOLDER --data FILE`, or upload one on the page Your corpus.")
+        return None
+    name = st.session_state.get("corpus_name")
+    if name not in corpora:
+        name = next(iter(corpora))
+        st.session_state["corpus_name"] = name
+    return open_corpus(explorer, name, corpora[name])
 
 
 def start_page(title: str, caption: str, corpus: str = "optional", share_as: str | None = None):

@@ -38,7 +38,8 @@ PAGE_STATE: dict[str, tuple[Key, ...]] = {
               Key("debug_view", "view"), Key("debug_slice_scope"), Key("debug_slice_doc")),
     "samples": (Key("samples_"),),
     "compare": (Key("compare_b"), Key("compare_text", typed=True)),
-    "upload": (Key("upload_text_col"), Key("upload_label_col"), Key("upload_projection")),
+    "upload": (Key("upload_text_col"), Key("upload_label_col"), Key("upload_projection"),
+               Key("drift_reference", "ref"), Key("drift_new", "new"), Key("drift_region", "region", int)),
 }
 KEEP_PREFIXES = tuple(k.name for keys in PAGE_STATE.values() for k in keys)
 TYPED_PREFIXES = tuple(k.name for keys in PAGE_STATE.values() for k in keys if k.typed)

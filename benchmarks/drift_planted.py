@@ -9,7 +9,7 @@ and on the same-source corpus (the half alone), how many regions are flagged.
 
     python benchmarks/drift_planted.py --seeds 3
 
-Prints a table and writes benchmarks/drift_planted.json.
+Prints a table and writes benchmarks/drift_planted.json (one entry per --planted share).
 """
 from __future__ import annotations
 
@@ -111,7 +111,10 @@ def main() -> None:
             summary[case]["top_precision_min"] = float(min(r["top_precision"] for r in rs))
             summary[case]["top_flagged_all"] = all(r["top_flagged"] for r in rs)
     print(json.dumps(summary, indent=2))
-    OUT.write_text(json.dumps({"planted_share": args.planted, "summary": summary, "runs": rows_out}, indent=2) + "\n")
+    saved = json.loads(OUT.read_text()) if OUT.exists() else {}
+    saved = saved if "summary" not in saved else {}  # one entry per planted share
+    saved[f"planted {args.planted:.0%}"] = {"planted_share": args.planted, "summary": summary, "runs": rows_out}
+    OUT.write_text(json.dumps(saved, indent=2) + "\n")
     print(f"wrote {OUT}")
 
 

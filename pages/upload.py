@@ -1,18 +1,19 @@
 """Your corpus: upload a CSV / Parquet / JSONL file, choose its columns, encode it with the current
-model; then every view (map, debug, interpolate, samples) works on it."""
+model; then every view (map, debug, interpolate, samples) works on it. Below, drift: where a corpus differs from
+another of the same model (app_ui/drift_view.py)."""
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from app_ui import uploads, views
+from app_ui import drift_view, share, uploads, views
 from app_ui.resources import start_page
 
 explorer, _ = start_page(
     "Your corpus",
     "Upload a table of documents (CSV, Parquet or JSONL, UTF-8), pick the text column and, if you have one, the "
     "label column. The model encodes every document once; the corpus then appears in the sidebar for every view.",
-    corpus="none",
+    corpus="none", share_as="upload",
 )
 
 
@@ -74,3 +75,11 @@ if explorer is not None:
         if start:
             uploads.encode(explorer, name, data, text_col, None if label_col == "(no labels)" else label_col,
                            projection)
+
+    st.subheader("Drift: where a corpus differs from the one the model knows")
+    st.caption("Pick the reference (the model's own corpus, say) and a new corpus: both are compared in latent space, "
+               "and the regions where the new corpus has more (or fewer) documents than the reference are listed in "
+               "words, the most drifted first.")
+    newest = uploads.display_name(kept[0]) if kept is not None else None
+    drift_view.drift_section(explorer, default_new=newest)
+    share.publish("upload", drift_view.link_state())

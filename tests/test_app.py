@@ -450,3 +450,38 @@ def test_the_model_page_builds_a_report_of_your_own_model_to_download(own_run, m
     assert len(download) == 1 and re.fullmatch(r"Download report \([\d.]+ MB\)", download[0].proto.label)
     at.run()  # later runs offer the same file without building it again
     assert not [b for b in at.button if b.key == "report_build"] and len(at.get("download_button")) == 1
+
+
+def test_drift_of_an_uploaded_corpus_against_the_models_own_finds_the_planted_topic():
+    """Your corpus: an upload of news with DBpedia articles on plants and animals mixed in (9%) is compared with the
+    model's dev corpus; the plants come out as the one drifted region, and a click on it lists its documents."""
+    import io
+
+    import pandas as pd
+
+    news = pd.read_csv(REPO / "assets" / "data" / "ag_news" / "train.csv").sample(n=400, random_state=3)
+    foreign = pd.read_csv(REPO / "benchmarks" / "data" / "dbpedia13" / "holdout.csv")
+    plants = foreign[foreign["label"].isin(["Plant", "Animal"])].sample(n=40, random_state=0).assign(label="")
+    buf = io.StringIO()
+    pd.concat([news, plants]).sample(frac=1, random_state=0).to_csv(buf, index=False)
+    at = AppTest.from_file(str(REPO / "pages" / "upload.py"), default_timeout=TIMEOUT)
+    at.session_state["upload_kept"] = ("mixed_news.csv", buf.getvalue().encode("utf-8"))
+    at.run()
+    at.radio(key="upload_projection").set_value("pca").run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="drift_reference").value == "ag_news_dev"
+    assert at.selectbox(key="drift_new").value == "uploaded / mixed_news"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Drifted regions"] == "1" and float(metrics["Drift score"]) > 0.5
+    assert any("1 region drifted" in plain(w.value) for w in at.warning)
+    regions = at.dataframe[-1].value
+    assert regions["drifted"].iloc[0] == "yes" and regions["in the new corpus"].iloc[0] == "more"
+    assert {"species", "plant", "genus"} & set(regions["words"].iloc[0].split(", "))
+    # the region opened (as a click on its row does), its documents listed: mostly the planted articles
+    at.session_state["drift_region"] = int(regions["region"].iloc[0])
+    at.run()
+    assert not at.exception, at.exception
+    listed = at.dataframe[-2].value
+    assert (listed["label"].isna() | (listed["label"] == "")).mean() >= 0.7
+    assert at.query_params["region"] in (str(regions["region"].iloc[0]), [str(regions["region"].iloc[0])])  # the link carries it

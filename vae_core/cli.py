@@ -217,9 +217,7 @@ def load_new_corpus(model, reference, data: str, text_column: str = "text", labe
         else:
             if meta.get("labels") and list(meta["labels"]) != model.labels:
                 raise ValueError(f"{data} was indexed with another model's classes: index it again with this model.")
-            corpus = CorpusIndex(df, meta)
-            corpus.df["x"], corpus.df["y"] = reference.map.transform(corpus.mu).T if len(corpus) else ([], [])
-            return corpus
+            return CorpusIndex(df, meta)  # `drift` places it on the reference's map (Drift.new_xy)
     corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
     print(f"encoding {len(corpus.texts):,} documents of {Path(data).name}")
     return new_corpus_index(model, corpus.texts, corpus.labels if label_column else None, reference, seed=seed)
@@ -241,8 +239,8 @@ def format_drift(d, reference, new, labels: list[str], shown: int = 8) -> str:
         lines.append(f"  reads like: {r.description}")
         lines.append(f"  distinctive words: {', '.join(r.words) or '-'}")
         mix = ", ".join(f"{c} {v:.0%}" for c, v in sorted(r.class_mix.items(), key=lambda kv: -kv[1]) if v > 0)
-        lines.append(f"  predicted: {mix or '-'}" + (f"; accuracy of its new documents {r.accuracy:.1%}"
-                                                     if r.accuracy is not None else ""))
+        lines.append(f"  predicted: {mix or '-'}" + (f"; accuracy of its {r.labelled:,} labelled new documents "
+                                                     f"{r.accuracy:.1%}" if r.accuracy is not None else ""))
         for j in r.nearest_reference[:3]:
             lines.append(f"  nearest reference document {j}: {str(reference.df['text'].iat[j])[:100]}")
         for j in (r.new_rows if r.direction == "over" else [])[:3]:

@@ -36,9 +36,11 @@ DISCOVERY_RATIO = 2.0  # documents at least this much denser on one side start a
 VOTES = 5  # a document belongs to the region most of its 5 nearest discovery documents are in
 MIN_RATIO = 1.5  # a flagged region's ratio of shares is at least this, at the lower end of its interval
 ALPHA = 0.01  # significance of a flagged region, Bonferroni-corrected over the regions tested
-MIN_REGION = 10  # documents (of the discovery half) a region is found from, at least
+MIN_REGION = 5  # documents (of the discovery half) a region is found from, at least
 MIN_SAMPLES = 3  # HDBSCAN's: a foreign topic spreads over latent space more thinly than the reference's classes
 PCA_FIT_SAMPLE = 50_000
+WORDS_SAMPLE = 20_000  # documents the distinctive words of regions are counted on, at most
+SAMPLE = 20_000  # documents of a half that neighbours are counted among, at most (a seeded sample past it)
 
 
 @dataclass
@@ -57,7 +59,8 @@ class DriftRegion:
     description: str = ""  # decoded from the region's centre
     words: list[str] = field(default_factory=list)  # distinctive of its documents against the rest
     class_mix: dict[str, float] = field(default_factory=dict)  # predicted classes of its documents (its side's)
-    accuracy: float | None = None  # of its new documents, when the new corpus has labels
+    accuracy: float | None = None  # of its new documents that have a label, when any has
+    labelled: int = 0  # its new documents that have a label
     new_rows: list[int] = field(default_factory=list)  # its new documents, nearest the centre first
     reference_rows: list[int] = field(default_factory=list)  # its reference documents, nearest the centre first
     nearest_reference: list[int] = field(default_factory=list)  # the reference documents nearest its centre
@@ -113,17 +116,26 @@ def reduce(ref_mu: np.ndarray, new_mu: np.ndarray, dims: int = PCA_DIMS, seed: i
     return out[: len(ref_mu)], out[len(ref_mu):]
 
 
-def cross_fitted_scores(z: np.ndarray, is_new: np.ndarray, half: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+def sample_of(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """`rows` as they are when there are at most n, else a seeded sample of n of them, in order."""
+    if len(rows) <= n:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, n, replace=False))
+
+
+def cross_fitted_scores(z: np.ndarray, is_new: np.ndarray, half: np.ndarray, k: int = NEIGHBOURS,
+                        seed: int = 0) -> np.ndarray:
     """Each pooled document's log density ratio, log p_new / p_ref at its z, from its k nearest neighbours in the
-    other half of the pool (Laplace-smoothed share of new documents among them, against that half's share)."""
+    other half of the pool (at most SAMPLE of its documents; the Laplace-smoothed share of new documents among the
+    neighbours, against their half's share)."""
     from sklearn.neighbors import NearestNeighbors
 
     out = np.zeros(len(z), dtype=np.float64)
     for h in (0, 1):
-        fit, query = half != h, half == h
-        if not fit.any() or not query.any():
+        fit, query = sample_of(np.flatnonzero(half != h), SAMPLE, seed + h), half == h
+        if not len(fit) or not query.any():
             continue
-        kk = min(k, int(fit.sum()))
+        kk = min(k, len(fit))
         nn = NearestNeighbors(n_neighbors=kk).fit(z[fit])
         _, idx = nn.kneighbors(z[query])
         pi = float(is_new[fit].mean())
@@ -192,16 +204,19 @@ def within_scores(z: np.ndarray, is_new: np.ndarray, k: int = NEIGHBOURS) -> np.
     return np.log(share / (1 - share)) - np.log(pi / (1 - pi))
 
 
-def find_regions(ref_z: np.ndarray, new_z: np.ndarray, half_ref: np.ndarray, half_new: np.ndarray) -> list[dict]:
-    """Regions of drift, found on half 0 and tested on half 1 (see the module's docstring): one dict per region with
-    its centre (in the reduced space), direction, test-half counts, ratio, interval, p-value and whether it is
-    flagged; each holds the discovery half with its documents' regions ("discovery"), which `_assign` reads."""
-    from scipy.stats import binomtest
-
+def discover_regions(ref_z: np.ndarray, new_z: np.ndarray, half_ref: np.ndarray, half_new: np.ndarray,
+                     seed: int = 0) -> list[dict]:
+    """Regions of drift found on half 0 alone (at most SAMPLE of its documents; see the module's docstring): one dict
+    per region with its centre (in the reduced space) and direction; each holds the discovery documents with their
+    regions ("discovery"), which `_assign` reads."""
     threshold = math.log(DISCOVERY_RATIO)
     # discovery looks at half 0 alone: its documents' scores come from their neighbours in half 0
-    disc = np.vstack([new_z[half_new == 0], ref_z[half_ref == 0]])
-    disc_new = np.r_[np.ones(int((half_new == 0).sum()), bool), np.zeros(int((half_ref == 0).sum()), bool)]
+    n0_new, n0_ref = int((half_new == 0).sum()), int((half_ref == 0).sum())
+    share = min(1.0, SAMPLE / max(n0_new + n0_ref, 1))  # the same share of each corpus' half
+    new_rows = sample_of(np.flatnonzero(half_new == 0), max(1, round(share * n0_new)), seed)
+    ref_rows = sample_of(np.flatnonzero(half_ref == 0), max(1, round(share * n0_ref)), seed + 1)
+    disc = np.vstack([new_z[new_rows], ref_z[ref_rows]])
+    disc_new = np.r_[np.ones(len(new_rows), bool), np.zeros(len(ref_rows), bool)]
     s = within_scores(disc, disc_new)
     label = np.full(len(disc), -1)  # each discovery document's region (-1: none)
     found: list[dict] = []
@@ -213,23 +228,29 @@ def find_regions(ref_z: np.ndarray, new_z: np.ndarray, half_ref: np.ndarray, hal
             found.append({"direction": direction, "centre": disc[pick[g]].mean(0)})
     for r in found:
         r["discovery"] = (disc, label)
-    # the test half: a document's region depends on where it lies and on the discovery half alone, so under no
-    # drift the corpus it comes from is independent of the region it is in
+    return found
+
+
+def test_regions(regions: list[dict], region_ref: np.ndarray, region_new: np.ndarray, half_ref: np.ndarray,
+                 half_new: np.ndarray) -> None:
+    """Test each region on half 1: its new and reference documents there give the ratio of shares, its interval and
+    a binomial p-value against the half's share of new documents; flagged when significant (Bonferroni) and strong.
+    A document's region depends on where it lies and on the discovery half alone, so under no drift the corpus a
+    test-half document comes from is independent of the region it is in."""
+    from scipy.stats import binomtest
+
     test_new, test_ref = half_new == 1, half_ref == 1
     N_new, N_ref = int(test_new.sum()), int(test_ref.sum())
     pi = N_new / max(N_new + N_ref, 1)
-    region_new, region_ref = _assign(new_z[test_new], found), _assign(ref_z[test_ref], found)
-    for i, r in enumerate(found):
-        n_new, n_ref = int((region_new == i).sum()), int((region_ref == i).sum())
+    tests = max(len(regions), 1)
+    for i, r in enumerate(regions):
+        n_new, n_ref = int((region_new[test_new] == i).sum()), int((region_ref[test_ref] == i).sum())
         ratio, lo, hi = _ratio(n_new, n_ref, N_new, N_ref)
         n = n_new + n_ref
         p = 1.0 if n == 0 else binomtest(n_new, n, pi, alternative="greater" if r["direction"] == "over" else "less").pvalue
-        r.update(test_new=n_new, test_ref=n_ref, ratio=ratio, ratio_low=lo, ratio_high=hi, p_value=float(p))
-    tests = max(len(found), 1)
-    for r in found:
-        strong = r["ratio_low"] >= MIN_RATIO if r["direction"] == "over" else r["ratio_high"] <= 1 / MIN_RATIO
-        r["flagged"] = bool(r["p_value"] < ALPHA / tests and strong)
-    return found
+        strong = lo >= MIN_RATIO if r["direction"] == "over" else hi <= 1 / MIN_RATIO
+        r.update(test_new=n_new, test_ref=n_ref, ratio=ratio, ratio_low=lo, ratio_high=hi, p_value=float(p),
+                 flagged=bool(p < ALPHA / tests and strong))
 
 
 def _assign(z: np.ndarray, regions: list[dict]) -> np.ndarray:
@@ -253,9 +274,22 @@ def _assign(z: np.ndarray, regions: list[dict]) -> np.ndarray:
     return np.where(own >= 0, own, out)
 
 
-def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
+def place(ref_z: np.ndarray, ref_xy: np.ndarray, new_z: np.ndarray, k: int = 10) -> np.ndarray:
+    """New documents on the reference's map: inverse-distance weighting of the map positions of their k nearest
+    reference documents in the reduced latent space (100,000 placed in seconds)."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    if not len(new_z):
+        return np.zeros((0, 2), np.float32)
+    k = max(1, min(k, len(ref_z)))
+    return KNeighborsRegressor(n_neighbors=k, weights="distance").fit(ref_z, ref_xy).predict(new_z).astype(np.float32)
+
+
+def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0, progress: Callable[[str], None] | None = None,
+            reference_xy: np.ndarray | None = None) -> dict:
     """The numbers of drift between two sets of posterior means, with no model: per-document scores, AUC, and the
-    regions (assigned over both whole corpora). What `drift` describes in words."""
+    regions (assigned over both whole corpora); with the reference's map positions, the new documents placed on
+    it. What `drift` describes in words."""
     say = progress or (lambda step: None)
     say("reducing the latent space")
     ref_z, new_z = reduce(ref_mu, new_mu, seed=seed)
@@ -264,13 +298,15 @@ def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0, progress: Cal
     say("density ratio of every document")
     z = np.vstack([ref_z, new_z])
     is_new = np.r_[np.zeros(len(ref_z), bool), np.ones(len(new_z), bool)]
-    scores = cross_fitted_scores(z, is_new, np.r_[half_ref, half_new])
+    scores = cross_fitted_scores(z, is_new, np.r_[half_ref, half_new], seed=seed)
     auc, p = auc_and_p(scores, is_new)
     say("finding and testing regions")
-    regions = find_regions(ref_z, new_z, half_ref, half_new)
+    regions = discover_regions(ref_z, new_z, half_ref, half_new, seed)
+    region_of_ref, region_of_new = _assign(ref_z, regions), _assign(new_z, regions)
+    test_regions(regions, region_of_ref, region_of_new, half_ref, half_new)
     return {"ref_z": ref_z, "new_z": new_z, "scores_ref": scores[: len(ref_z)], "scores_new": scores[len(ref_z):],
-            "auc": auc, "p_value": p, "regions": regions,
-            "region_of_ref": _assign(ref_z, regions), "region_of_new": _assign(new_z, regions)}
+            "auc": auc, "p_value": p, "regions": regions, "region_of_ref": region_of_ref, "region_of_new": region_of_new,
+            "new_xy": place(ref_z, reference_xy, new_z) if reference_xy is not None else None}
 
 
 def _mix(preds: Sequence[str], labels: list[str]) -> dict[str, float]:
@@ -286,20 +322,31 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
     from .interpret.groups import distinctive_words
 
     say = progress or (lambda step: None)
-    m = measure(reference.mu, new.mu, seed=seed, progress=say)
+    m = measure(reference.mu, new.mu, seed=seed, progress=say, reference_xy=reference.xy)
     labels = explorer.labels
     regions = m["regions"]
-    new_xy = reference.map.transform(new.mu) if len(new) else np.zeros((0, 2), np.float32)
+    new_xy = m["new_xy"]
     out: list[DriftRegion] = []
     if regions and describe:
         say(f"describing {len(regions)} regions")
     new_df, ref_df = new.df, reference.df
-    # distinctive words of each region's documents (its side's) against the rest of both corpora
-    texts = ref_df["text"].astype(str).tolist() + new_df["text"].astype(str).tolist()
+    # distinctive words of each region's documents (its side's) against the rest of both corpora (of large corpora,
+    # up to WORDS_SAMPLE documents: every region's first, and a seeded sample of the rest)
     side = np.array([r["direction"] for r in regions] + [""])  # index -1 (no region): ""
     groups = np.r_[np.where(side[m["region_of_ref"]] == "under", m["region_of_ref"], -1),
                    np.where(side[m["region_of_new"]] == "over", m["region_of_new"], -1)]
-    vocab = distinctive_words(texts, groups, k=8) if describe and regions else {}
+    vocab = {}
+    if describe and regions:
+        rows = np.arange(len(groups))
+        if len(rows) > WORDS_SAMPLE:
+            rng = np.random.default_rng(seed)
+            members = np.concatenate([rng.permutation(np.flatnonzero(groups == g))[: WORDS_SAMPLE // (2 * len(regions))]
+                                      for g in range(len(regions))])
+            rest = np.flatnonzero(groups < 0)
+            rows = np.sort(np.r_[members, rng.choice(rest, min(len(rest), WORDS_SAMPLE - len(members)), replace=False)])
+        n_ref = len(ref_df)
+        texts = [str(ref_df["text"].iat[i]) if i < n_ref else str(new_df["text"].iat[i - n_ref]) for i in rows]
+        vocab = distinctive_words(texts, groups[rows], k=8)
     centres_mu = []
     for i, r in enumerate(regions):
         new_rows = np.flatnonzero(m["region_of_new"] == i)
@@ -312,18 +359,17 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
         centre_mu = side_mu.mean(0) if len(side_mu) else reference.mu.mean(0)
         centres_mu.append(centre_mu)
         side_preds = (new_df["pred"].to_numpy()[new_rows] if r["direction"] == "over" else ref_df["pred"].to_numpy()[ref_rows])
-        acc = None
-        if len(new_rows) and new_df["label"].notna().to_numpy()[new_rows].any():
-            known = new_rows[new_df["label"].notna().to_numpy()[new_rows]]
-            acc = float((new_df["label"].to_numpy()[known] == new_df["pred"].to_numpy()[known]).mean())
+        has_label = new_df["label"].notna().to_numpy() & (new_df["label"].astype(str).to_numpy() != "")
+        known = new_rows[has_label[new_rows]]
+        acc = float((new_df["label"].to_numpy()[known] == new_df["pred"].to_numpy()[known]).mean()) if len(known) else None
         _, near = reference.map.neighbours(centre_mu[None], k=5)
-        x, y = reference.map.transform(centre_mu[None])[0]
+        x, y = new_xy[new_rows].mean(0) if len(new_rows) else reference.xy[ref_rows].mean(0) if len(ref_rows) else (0, 0)
         out.append(DriftRegion(
             id=i, direction=r["direction"], new_count=int(len(new_rows)), reference_count=int(len(ref_rows)),
             new_share=len(new_rows) / max(len(new), 1), reference_share=len(ref_rows) / max(len(reference), 1),
             ratio=float(r["ratio"]), ratio_low=float(r["ratio_low"]), ratio_high=float(r["ratio_high"]),
             p_value=float(r["p_value"]), flagged=bool(r["flagged"]), words=vocab.get(i, []),
-            class_mix=_mix(side_preds, labels), accuracy=acc, new_rows=new_rows.tolist(), reference_rows=ref_rows.tolist(),
+            class_mix=_mix(side_preds, labels), accuracy=acc, labelled=int(len(known)), new_rows=new_rows.tolist(), reference_rows=ref_rows.tolist(),
             nearest_reference=[int(j) for j in near[0]], x=float(x), y=float(y)))
     if out and describe:
         texts = explorer.decode(np.stack(centres_mu).astype(np.float32))
@@ -344,8 +390,8 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
 
 def new_corpus_index(model, texts: Sequence[str], labels: Sequence[str | None] | None, reference, seed: int = 0,
                      batch_size: int = 64, progress: bool = True):
-    """A new corpus encoded and placed on the reference's map (no map of its own is fitted): a CorpusIndex whose
-    x, y are the reference map's."""
+    """A new corpus encoded and placed on the reference's map (`place`; no map of its own is fitted): a CorpusIndex
+    whose x, y are on the reference's map."""
     import pandas as pd
 
     from .index import CorpusIndex, encoded_columns, posterior_uncertainty
@@ -354,7 +400,8 @@ def new_corpus_index(model, texts: Sequence[str], labels: Sequence[str | None] |
     unc = posterior_uncertainty(model, out["mu"], out["logvar"], seed=seed)
     cols = encoded_columns(model, texts, labels, out, unc)
     df = pd.DataFrame({k: cols[k] for k in ("text", "label", "pred", "confidence", "prob_std", "flip_rate", "kl")})
-    xy = reference.map.transform(out["mu"].numpy()) if len(df) else np.zeros((0, 2), np.float32)
+    ref_z, new_z = reduce(reference.mu, out["mu"].numpy(), seed=seed)
+    xy = place(ref_z, reference.xy, new_z)
     df["x"], df["y"] = xy[:, 0], xy[:, 1]
     df["correct"] = [None if lab is None else bool(lab == p) for lab, p in zip(df["label"], df["pred"])]
     arrays = {"probs": out["probs"].numpy(), "mu": out["mu"].numpy(), "logvar": out["logvar"].numpy()}
