@@ -207,17 +207,11 @@ def load_new_corpus(model, reference, data: str, text_column: str = "text", labe
     placed on the reference's map), or a data file encoded now."""
     from .data import read_corpus
     from .drift import new_corpus_index
-    from .index import CorpusIndex, read_index
+    from .index import load_index_of
 
-    if str(data).endswith(".parquet"):
-        try:
-            df, meta = read_index(data)
-        except ValueError:
-            pass  # a Parquet data file, not an index
-        else:
-            if meta.get("labels") and list(meta["labels"]) != model.labels:
-                raise ValueError(f"{data} was indexed with another model's classes: index it again with this model.")
-            return CorpusIndex(df, meta)  # `drift` places it on the reference's map (Drift.new_xy)
+    indexed = load_index_of(data, model.labels)
+    if indexed is not None:
+        return indexed  # `drift` places it on the reference's map (Drift.new_xy)
     corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
     print(f"encoding {len(corpus.texts):,} documents of {Path(data).name}")
     return new_corpus_index(model, corpus.texts, corpus.labels if label_column else None, reference, seed=seed)
@@ -260,14 +254,14 @@ def cmd_drift(args) -> int:
     import pandas as pd
 
     from .drift import drift
-    from .index import CorpusIndex
+    from .index import load_index_of
     from .inference import Explorer
 
     explorer = Explorer.load(args.model)
-    reference = CorpusIndex.load(args.reference)
-    if reference.labels and reference.labels != explorer.labels:
-        raise ValueError(f"{args.reference} was indexed with other classes ({', '.join(reference.labels)}) than this "
-                         f"model has: index the reference again with this model.")
+    reference = load_index_of(args.reference, explorer.labels)
+    if reference is None:
+        raise ValueError(f"--reference {args.reference} is not an index written by `python -m vae_core index`: index "
+                         "the reference corpus first.")
     new = load_new_corpus(explorer.model, reference, args.data, args.text_column, args.label_column or None, args.seed)
     t0 = time.time()
     d = drift(explorer, reference, new, seed=args.seed, progress=lambda step: print(f"drift: {step}", file=sys.stderr))
@@ -330,18 +324,11 @@ def write_named_index(model, df, path: Path, meta: dict) -> Path:
 def load_corpus_index(model, data: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0):
     """`data` as a CorpusIndex: an index written by `index` as it is, any other file encoded now (with its map)."""
     from .data import read_corpus
-    from .index import CorpusIndex, build_index, read_index
+    from .index import CorpusIndex, build_index, load_index_of
 
-    if str(data).endswith(".parquet"):
-        try:
-            df, meta = read_index(data)
-        except ValueError:
-            pass  # a Parquet data file, not an index
-        else:
-            if meta.get("labels") and list(meta["labels"]) != model.labels:
-                raise ValueError(f"{data} was indexed with other classes ({', '.join(meta['labels'])}) than this "
-                                 f"model has ({', '.join(model.labels)}): index it again with this model.")
-            return CorpusIndex(df, meta)
+    indexed = load_index_of(data, model.labels)
+    if indexed is not None:
+        return indexed
     corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
     labels = corpus.labels if label_column else None
     df = build_index(model, corpus.texts, labels, "umap", seed)

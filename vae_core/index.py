@@ -309,3 +309,19 @@ class CorpusIndex:
             if len(chosen) == n:
                 break
         return pts[chosen] if chosen else np.zeros((0, 2), dtype=np.float32)
+
+
+def load_index_of(path: str | Path, labels: Sequence[str]) -> "CorpusIndex | None":
+    """The index at `path` when it is one written by `index` (a .parquet file with the index's metadata) for a
+    model of these classes; None when it is not an index (a data file, to be encoded). An index of other classes
+    is refused, since its predictions are another model's."""
+    if not str(path).endswith(".parquet"):
+        return None
+    try:
+        corpus = CorpusIndex.load(path)
+    except ValueError:
+        return None  # a Parquet data file, not an index
+    if corpus.labels and list(corpus.labels) != list(labels):
+        raise ValueError(f"{path} was indexed with other classes ({', '.join(corpus.labels)}) than this model has "
+                         f"({', '.join(labels)}): index it again with this model.")
+    return corpus

@@ -232,21 +232,14 @@ def corpus_for_report(explorer, data: str | Path, text_column: str = "text", lab
     a data file through the model's own index holding the same texts in the same order (no encoding), else encoded
     and mapped now, with its regions named."""
     from .data import read_corpus
-    from .index import CorpusIndex, build_index
+    from .index import CorpusIndex, build_index, load_index_of
     from .interpret.groups import map_regions
 
     data = Path(data)
     sha = file_sha256(data)
-    if data.suffix == ".parquet":
-        try:
-            corpus = CorpusIndex.load(data)
-        except ValueError:
-            pass  # a Parquet data file, not an index
-        else:
-            if corpus.labels and corpus.labels != explorer.labels:
-                raise ValueError(f"{data} was indexed with other classes ({', '.join(corpus.labels)}) than this model "
-                                 f"has: index it again with this model.")
-            return corpus, str(corpus.meta.get("source") or data.name), sha
+    indexed = load_index_of(data, explorer.labels)
+    if indexed is not None:
+        return indexed, str(indexed.meta.get("source") or data.name), sha
     texts = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
     if explorer.folder is not None:
         for path in sorted((explorer.folder / "index").glob("*.parquet")):
