@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_ui import density, figures, share, views
-from app_ui.resources import start_page
+from app_ui.resources import corpora_of, start_page
 from app_ui.state import typed
 
 explorer, corpus = start_page(
@@ -59,7 +59,7 @@ def zoom_view(bounds: tuple[float, float, float, float], margin: float = 0.05) -
 if explorer is not None and corpus is not None:
     labels, df = explorer.labels, corpus.df
     corpus_key = corpus.content_key
-    c1, c2, c5, c3, c4 = st.columns([1.7, 1.4, 1.4, 1.1, 1.4])
+    c1, c2, c5, c3, c4, c6 = st.columns([1.7, 1.4, 1.4, 1.1, 1.4, 1.4])
     modes = dict(figures.COLOR_MODES)
     if not corpus.has_labels:
         modes.pop("label"), modes.pop("correct")
@@ -82,6 +82,20 @@ if explorer is not None and corpus is not None:
         f_label = st.multiselect("True label", labels, key="map_filter_label") if corpus.has_labels else []
         f_pred = st.multiselect("Prediction", labels, key="map_filter_pred")
         f_wrong = st.checkbox("Only misclassified", key="map_filter_wrong", disabled=not corpus.has_labels)
+
+    with c6.popover("Compare corpora", width="stretch"):
+        others = [n for n in corpora_of(explorer) if n != st.session_state.get("corpus_name")]
+        if not others:
+            st.caption("Drift needs a second corpus of this model: upload one on the page Your corpus.")
+        else:
+            other = st.selectbox("Where does this corpus differ from this map's?", others, key="map_compare_with",
+                                 help="This map's corpus is the reference; the other is placed on its map and the "
+                                      "regions where they differ are listed in words (page Your corpus).")
+            if st.button("Show the drift", key="map_compare_go", width="stretch"):
+                st.session_state["drift_reference"] = st.session_state.get("corpus_name")
+                st.session_state["drift_new"] = other
+                st.session_state.pop("drift_region", None)
+                st.switch_page("pages/upload.py")
 
     land = landscape(explorer, corpus, explorer.cache_key, corpus_key) if show_land else None
     star = None
