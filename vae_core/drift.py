@@ -363,7 +363,10 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
         known = new_rows[has_label[new_rows]]
         acc = float((new_df["label"].to_numpy()[known] == new_df["pred"].to_numpy()[known]).mean()) if len(known) else None
         _, near = reference.map.neighbours(centre_mu[None], k=5)
-        x, y = new_xy[new_rows].mean(0) if len(new_rows) else reference.xy[ref_rows].mean(0) if len(ref_rows) else (0, 0)
+        side_xy = new_xy[new_rows] if r["direction"] == "over" else reference.xy[ref_rows]  # where its side's documents lie
+        if not len(side_xy):
+            side_xy = np.vstack([new_xy[new_rows], reference.xy[ref_rows]])
+        x, y = side_xy.mean(0) if len(side_xy) else (0.0, 0.0)
         out.append(DriftRegion(
             id=i, direction=r["direction"], new_count=int(len(new_rows)), reference_count=int(len(ref_rows)),
             new_share=len(new_rows) / max(len(new), 1), reference_share=len(ref_rows) / max(len(reference), 1),

@@ -117,7 +117,7 @@ def model_summary(explorer) -> dict:
             "weights_sha256": file_sha256(weights) if weights is not None and weights.is_file() else None}
 
 
-def explained_rows(corpus, n: int = EXPLAINED_EXAMPLES, seed: int = 0) -> list[tuple[int, str]]:
+def explained_rows(corpus, n: int = EXPLAINED_EXAMPLES) -> list[tuple[int, str]]:
     """Documents worth explaining, with why: the most confident right prediction, the most confident mistake and
     the least confident prediction (without labels: the most and least confident)."""
     df = corpus.df
@@ -204,7 +204,7 @@ def gather(explorer, corpus, data_name: str, data_sha256: str | None = None, tra
                             "score": float(t.score), "p_label": float(t.p_label)} for t in sus.itertuples()]
     say("explained examples", 0.5)
     examples = []
-    for row, why in explained_rows(corpus, seed=seed):
+    for row, why in explained_rows(corpus):
         text = str(df["text"].iat[row])
         k = labels.index(df["pred"].iat[row])
         attr = explorer.attribute(text, k, "integrated_gradients")
