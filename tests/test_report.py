@@ -96,3 +96,28 @@ def test_the_report_opens_offline_in_chromium(report):
             assert not requested, requested
         finally:
             browser.close()
+
+
+@pytest.mark.integration
+def test_the_bundled_models_report_matches_its_evaluation_and_the_apps_slices():
+    """On the bundled model's dev index: the report's accuracy and ECE are evaluation.json's (written by `evaluate`
+    on the same file at build time), and its error slices are the ones `slices` and the Debug page find."""
+    import json
+
+    from conftest import DEFAULT_MODEL
+    from vae_core.index import CorpusIndex
+    from vae_core.inference import Explorer
+    from vae_core.interpret.groups import error_slices
+    from vae_core.report import gather
+
+    explorer = Explorer.load(DEFAULT_MODEL)
+    corpus = CorpusIndex.load(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
+    data = gather(explorer, corpus, "dev.csv")
+    built = json.loads((DEFAULT_MODEL / "evaluation.json").read_text())
+    assert data["classification"]["accuracy"] == pytest.approx(built["accuracy"], abs=1e-9)
+    assert data["classification"]["confusion_matrix"] == built["confusion_matrix"]
+    assert data["calibration"]["ece"] == pytest.approx(built["ece"], abs=1e-6)
+    slices = error_slices(explorer, corpus)
+    assert [(s["size"], s["true"], s["pred"], s["description"]) for s in data["slices"]] == \
+        [(s.size, s.true_label, s.pred_label, s.description) for s in slices[: len(data["slices"])]]
+    assert data["slices_total"]["slices"] == len(slices)
