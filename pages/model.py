@@ -50,7 +50,7 @@ if explorer is not None:
         views.report_panel(explorer, corpus)
 
     if corpus is not None:
-        key = f"{id(corpus)}:{explorer.cache_key}"
+        key = f"{corpus.content_key}:{explorer.cache_key}"
         h = health(corpus, key)
         st.subheader(f"Latent health on this corpus ({len(corpus):,} documents)")
         a, b, c, d = st.columns(4)
