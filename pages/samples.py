@@ -20,6 +20,11 @@ def decode_path(_explorer, model: str, z: tuple):
     return _explorer.path(np.asarray(z, dtype=np.float32))
 
 
+@st.cache_data(max_entries=32, show_spinner="Decoding…")
+def prior_samples(_explorer, model: str, n: int, seed: int):
+    return _explorer.sample_prior(n, seed)
+
+
 def show(path, title: str, names: list[str], key: str) -> None:
     st.markdown(f"**{views.md(title)}**")
     views.path_table(path, explorer.labels, names=names)
@@ -36,9 +41,7 @@ if explorer is not None:
     seed = c2.number_input("Seed", 0, 10_000, key="samples_seed", help="The same seed draws the same latents.")
     tabs = st.tabs(["Prior N(0, I)", "Class regions", "Empty places of the map"])
     with tabs[0]:
-        rng = np.random.default_rng(int(seed))
-        z = rng.standard_normal((n, explorer.latent_size)).astype(np.float32)
-        path = decode_path(explorer, explorer.cache_key, views.as_key(z))
+        path = prior_samples(explorer, explorer.cache_key, int(n), int(seed))
         share_by = {lab: path.labels.count(lab) / len(path) for lab in labels}
         st.caption("Share of prior samples per predicted class: " + " · ".join(f"{k} {v:.0%}" for k, v in share_by.items()))
         show(path, "Draws from the prior", [f"z{i}" for i in range(n)], "samples_prior_map")

@@ -240,7 +240,7 @@ def iter_frames(path: str | Path, chunk_rows: int = 4096, max_rows: int | None =
         yield counted(pd.DataFrame(chunk, columns=header, dtype=object) if header else pd.DataFrame(chunk))
 
 
-def _read_frame(path: Path, fmt: str, max_rows: int | None) -> pd.DataFrame:
+def _read_frame(path: Path, max_rows: int | None) -> pd.DataFrame:
     frames = list(iter_frames(path, chunk_rows=1 << 30, max_rows=max_rows))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
@@ -251,7 +251,7 @@ def read_frame(path: str | Path, max_rows: int | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "does not exist or is not a file.")
-    df = _read_frame(path, file_format(path), max_rows)
+    df = _read_frame(path, max_rows)  # an unsupported file type is refused by iter_frames
     if len(df.columns) == 0 or len(df) == 0:
         raise DataError(path, "has no rows.", hint="Give at least one document.")
     return df
@@ -288,8 +288,7 @@ def read_corpus(
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "does not exist or is not a file.")
-    fmt = file_format(path)
-    df = _read_frame(path, fmt, max_rows)
+    df = _read_frame(path, max_rows)  # an unsupported file type is refused by iter_frames
     if len(df) == 0:
         raise DataError(path, "has no rows.", hint="Give at least one document.")
     texts, labels = _validated(df, path, text_column, label_column, allow_unlabelled)

@@ -855,8 +855,3 @@ def decoding_processors(no_repeat_ngram_size: int = 3, repetition_penalty: float
     if no_repeat_ngram_size:
         procs.append(NoRepeatNGramLogitsProcessor(no_repeat_ngram_size))
     return procs
-
-
-def param_count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
