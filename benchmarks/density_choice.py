@@ -34,7 +34,7 @@ def main() -> None:
     xy, labels = corpus.xy, corpus.labels
     view = density.extent(xy, 0.1)
     colors = figures.class_colors(labels)
-    out: dict = {"rows": len(xy), "index": args.index}
+    out: dict = {"rows": len(xy), "index": Path(args.index).name}  # its name, not where this machine keeps it
     t0 = time.perf_counter()
     import datashader as ds
     import datashader.transfer_functions as tf

@@ -134,7 +134,7 @@ def app_figures_of_index(index: Path, model: Path, shots: Path | None) -> dict:
         shutil.copytree(model, folder, ignore=shutil.ignore_patterns("index"))
         (folder / "index").mkdir()
         (folder / "index" / index.name).symlink_to(index.resolve())
-        row = {"index": str(index), "rows": _rows_of(index)}
+        row = {"index": index.name, "rows": _rows_of(index)}  # its name: the machine's folders mean nothing elsewhere
         row.update(browser_figures(Path(tmp), f"my models / {index.stem}", row["rows"], shots=shots))
     return row
 
