@@ -15,8 +15,8 @@ import os
 import numpy as np
 
 # More documents than this on the map (or in the zoomed view) and it is drawn as a density image with a
-# sample of clickable points over it (benchmarks/scale.py: at 100,000 documents the image draws in 1.5 s and
-# answers a lasso in 0.35 s, all of them as points in 2.5 s and 0.6 s). VAE_MAP_POINTS_MAX overrides it.
+# sample of clickable points over it (benchmarks/scale.py, scale_app.json: at 100,000 documents the image draws in
+# 1.28 s and answers a lasso in 0.32 s, all of them as points in 2.45 s and 0.60 s). VAE_MAP_POINTS_MAX overrides it.
 POINTS_MAX = 50_000
 RINGS_MAX = 3_000  # highlighted documents drawn as rings; more are drawn as a dark density layer
 WIDTH = 800  # image columns (about the map's width on screen); rows follow the view's aspect (x and y share a scale)
