@@ -34,8 +34,7 @@ def health(_corpus, key: str) -> dict:
 def calibration(_corpus, key: str, labels: tuple[str, ...], temperature: float) -> dict:
     from vae_core.evaluate import calibration_metrics
 
-    codes = [labels.index(v) if v in labels else -1 for v in _corpus.df["label"].where(_corpus.df["label"].notna(), None)]
-    return calibration_metrics(_corpus.probs, codes, temperature)
+    return calibration_metrics(_corpus.probs, _corpus.label_codes(labels), temperature)
 
 
 if explorer is not None:

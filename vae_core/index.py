@@ -232,6 +232,11 @@ class CorpusIndex:
 
         return regions_from_meta(self.meta)
 
+    def label_codes(self, labels: Sequence[str]) -> np.ndarray:
+        """Each document's true class as an index into `labels` (N,); -1 where it has no label or one not in them."""
+        index = {lab: i for i, lab in enumerate(labels)}
+        return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in self.df["label"]], dtype=np.int64)
+
     def search(self, query: str, limit: int = 50) -> list[int]:
         """Rows whose text contains every word of `query` (case-insensitive), in corpus order."""
         if self._lower is None:

@@ -180,7 +180,7 @@ def gather(explorer, corpus, data_name: str, data_sha256: str | None = None, tra
     say("classification figures and calibration", 0.05)
     known = df["label"].notna().to_numpy()
     if known.any():
-        codes = np.array([labels.index(v) if v in labels else -1 for v in df["label"].where(known, None)])
+        codes = corpus.label_codes(labels)
         pred = np.array([labels.index(p) for p in df["pred"]])
         use = codes >= 0
         out["classification"] = classification_metrics(codes[use].tolist(), pred[use].tolist(), labels)
