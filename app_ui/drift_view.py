@@ -132,7 +132,7 @@ def drift_section(explorer, default_new: str | None = None) -> None:
 
 
 def link_state() -> dict:
-    """What the page's link carries of the comparison."""
+    """What the page's link carries of the comparison that session state does not hold as it is: the region picked
+    (reference and new corpus are read from their pickers' keys)."""
     region = st.session_state.get("drift_region")
-    return {"drift_reference": st.session_state.get("drift_reference"), "drift_new": st.session_state.get("drift_new"),
-            "drift_region": int(region) if isinstance(region, (int, np.integer)) else None}
+    return {"drift_region": int(region) if isinstance(region, (int, np.integer)) else None}

@@ -170,7 +170,7 @@ def start_page(title: str, caption: str, corpus: str = "optional", share_as: str
     if share_as:
         share.restore(share_as, explorer.labels if explorer is not None else None)
     else:
-        share.publish(None, {})  # the link of a page without state of its own names the model and corpus
+        share.publish(None)  # the link of a page without state of its own names the model and corpus
     for message in share.pop_notes():  # what a shared link named and this app lacks
         st.warning(message, icon=":material/link_off:")
     return explorer, loaded

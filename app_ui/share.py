@@ -9,23 +9,10 @@ from app_ui.state import LABEL, LABELS, PAGE_STATE
 
 # Every page's link names the model and the corpus it shows (session-state key -> query parameter).
 SOURCE = {"model_name": "model", "corpus_name": "corpus"}
-# page -> {session-state key: (query parameter, kind)}, from each page's declared state
-FIELDS = {page: {k.name: (k.param, k.kind) for k in keys if k.param} for page, keys in PAGE_STATE.items()}
-FIELDS = {page: fields for page, fields in FIELDS.items() if fields}
-MAX_TEXT = 2000  # characters of a typed text carried in a link
-MAX_ROWS = 300
+# page -> the keys of its declared state that its link carries
+FIELDS = {page: [k for k in keys if k.param] for page, keys in PAGE_STATE.items()}
+FIELDS = {page: keys for page, keys in FIELDS.items() if keys}
 NOTES_KEY = "_link_notes"
-
-
-def _decode(raw: list[str], kind):
-    if kind in (list, LABELS):
-        return [v for item in raw for v in item.split(",") if v]
-    value = raw[-1] if raw else ""
-    if kind is int:
-        return int(value)
-    if kind is bool:
-        return value.lower() in ("1", "true", "yes")
-    return value
 
 
 def note(message: str) -> None:
@@ -77,11 +64,12 @@ def restore(page: str, labels: list[str] | None = None) -> None:
     `labels` (the model's classes) lacks are left out, with a note."""
     if not _once(f"_restored_{page}"):
         return
-    for key, (param, kind) in FIELDS[page].items():
+    for key in FIELDS[page]:
+        param, kind = key.param, key.kind
         if param not in st.query_params:
             continue
         try:
-            value = _decode(st.query_params.get_all(param), kind)
+            value = key.decode(st.query_params.get_all(param))
         except ValueError:
             continue  # a hand-edited link with a bad value: keep the default
         if labels is not None and kind in (LABEL, LABELS):
@@ -93,26 +81,23 @@ def restore(page: str, labels: list[str] | None = None) -> None:
                 if kind is LABEL:
                     continue
                 value = [v for v in given if v in labels]
-        st.session_state[key] = value
+        st.session_state[key.name] = value
 
 
-def publish(page: str | None, values: dict) -> None:
-    """Replace the query string with the model, corpus and this page's current state (empty values left
-    out); `page` None: only the model and corpus."""
+def publish(page: str | None, **computed) -> None:
+    """Replace the query string with the model, corpus and this page's current state: each key its page declares
+    for the link (state.PAGE_STATE), read from session state, or from `computed` where the page works its value
+    out (a value None there is left out of the link); empty values are left out. `page` None: only the model and
+    corpus."""
     params = {}
     for key, param in SOURCE.items():
         if st.session_state.get(key):
             params[param] = str(st.session_state[key])
-    for key, value in values.items():
-        param, kind = FIELDS[page][key]
-        if value is None or value == "" or value == [] or value is False:
-            continue
-        if kind in (list, LABELS):
-            value = ",".join(str(v) for v in list(value)[:MAX_ROWS])
-        elif kind is bool:
-            value = "1"
-        elif kind in (str, LABEL):
-            value = str(value)[:MAX_TEXT]
-        params[param] = str(value)
+    declared = FIELDS.get(page, []) if page else []
+    assert set(computed) <= {k.name for k in declared}, f"{page} declares no link key {set(computed)}"
+    for key in declared:
+        value = key.encode(computed[key.name] if key.name in computed else st.session_state.get(key.name))
+        if value is not None:
+            params[key.param] = value
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)

@@ -3,23 +3,58 @@ the values a user typed or chose are re-asserted on every run (the documented wo
 back when they return to the page."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import streamlit as st
 
 LABEL, LABELS = "label", "labels"  # a class name of the model / a list of them: checked against its classes
+VIEW = "view"  # a map view (x0, x1, y0, y1): four finite numbers, each pair increasing
+MAX_TEXT = 2000  # characters of a typed text carried in a link
+MAX_ROWS = 300  # rows of a selection carried in a link
 
 
 @dataclass(frozen=True)
 class Key:
     """One piece of a page's state: a session-state key (a prefix when it ends with "_"), kept across page
     switches; with `param`, also carried in the page's shared link as that query parameter, of `kind`
-    (str, int, bool, list, LABEL or LABELS); `typed`: text a user types, also copied on every change."""
+    (str, int, bool, list, LABEL, LABELS or VIEW), which `encode` and `decode` write and read; `typed`: text a
+    user types, also copied on every change."""
 
     name: str
     param: str | None = None
     kind: object = str
     typed: bool = False
+
+    def encode(self, value) -> str | None:
+        """The value as the link carries it; None for an empty value (left out of the link)."""
+        if value is None or (isinstance(value, (str, list, tuple)) and not len(value)) or value is False:
+            return None
+        if self.kind in (list, LABELS):
+            return ",".join(str(v) for v in list(value)[:MAX_ROWS])
+        if self.kind is VIEW:
+            return ",".join(f"{float(v):.6g}" for v in value)
+        if self.kind is bool:
+            return "1"
+        if self.kind is int:
+            return str(int(value))
+        return str(value)[:MAX_TEXT]
+
+    def decode(self, raw: list[str]):
+        """The session's value from the link's values of this parameter; ValueError for a malformed one."""
+        if self.kind in (list, LABELS):
+            return [v for item in raw for v in item.split(",") if v]
+        value = raw[-1] if raw else ""
+        if self.kind is int:
+            return int(value)
+        if self.kind is bool:
+            return value.lower() in ("1", "true", "yes")
+        if self.kind is VIEW:
+            view = [float(v) for v in value.split(",")]
+            if not (len(view) == 4 and all(math.isfinite(v) for v in view) and view[0] < view[1] and view[2] < view[3]):
+                raise ValueError(f"a map view is four numbers x0 < x1, y0 < y1, not {value!r}")
+            return view
+        return value
 
 
 # Every page's state, declared in one place: a new widget whose value should survive a page switch, or
@@ -29,7 +64,7 @@ PAGE_STATE: dict[str, tuple[Key, ...]] = {
     "map": (Key("map_color", "color"), Key("map_landscape"), Key("map_regions"), Key("map_star"), Key("map_filter_text", "q", typed=True),
             Key("map_filter_pred", "pred", LABELS), Key("map_filter_label", "label", LABELS),
             Key("map_filter_wrong", "wrong", bool), Key("map_doc", "doc", int), Key("map_rows_shared", "rows", list),
-            Key("map_zoom", "zoom")),
+            Key("map_zoom", "zoom", VIEW)),
     "interpolate": (Key("interp_src_"), Key("interp_text_", typed=True), Key("interp_q_", typed=True),
                     Key("interp_doc_A", "a", int), Key("interp_doc_B", "b", int), Key("interp_steps", "steps", int),
                     Key("interp_mode", "path"), Key("interp_dir_"), Key("interp_arith_", typed=True)),

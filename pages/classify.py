@@ -108,4 +108,4 @@ if explorer is not None:
             st.caption("Walk the text's latent towards another class, decoding and classifying at every step: where "
                        "does the prediction flip, and what does the text turn into on the way?")
             views.class_direction_panel(explorer, corpus, pred.mu, pred.label, "classify")
-    share.publish("classify", {"classify_text": text, "attr_target": st.session_state.get("attr_target")})
+    share.publish("classify", classify_text=text)

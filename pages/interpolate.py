@@ -135,6 +135,4 @@ if explorer is not None:
         st.caption("Instead of towards B, walk A's latent towards a class; decoded and classified at every step.")
         views.class_direction_panel(explorer, corpus, a[0], path.labels[0], "interp")
     arithmetic_panel()
-    share.publish("interpolate", {"interp_doc_A": st.session_state.get("interp_doc_A"),
-                                  "interp_doc_B": st.session_state.get("interp_doc_B"),
-                                  "interp_steps": steps, "interp_mode": mode})
+    share.publish("interpolate", interp_steps=steps, interp_mode=mode)

@@ -40,16 +40,6 @@ def map_figure(_corpus, _landscape, _highlight, _regions, model: str, corpus_key
                               highlight=_highlight, regions=_regions, view=view, points_max=points_max)
 
 
-def link_view(value) -> list[float] | None:
-    """The view (x0, x1, y0, y1) a link's `zoom=` names, None when it names none or a malformed one."""
-    try:
-        view = [float(v) for v in str(value).split(",")] if value else []
-    except ValueError:
-        return None
-    ok = len(view) == 4 and all(np.isfinite(view)) and view[0] < view[1] and view[2] < view[3]
-    return view if ok else None
-
-
 def zoom_view(bounds: tuple[float, float, float, float], margin: float = 0.05) -> list[float]:
     x0, x1, y0, y1 = bounds
     px, py = max(x1 - x0, 1e-6) * margin, max(y1 - y0, 1e-6) * margin
@@ -109,7 +99,7 @@ if explorer is not None and corpus is not None:
 
     shared_rows = [int(r) for r in st.session_state.get("map_rows_shared", []) if str(r).isdigit() and int(r) < len(df)]
     named = regions(explorer, corpus, explorer.cache_key, corpus_key) if show_regions else None
-    linked = link_view(st.session_state.pop("map_zoom", None))  # a shared link's zoomed view, once
+    linked = st.session_state.pop("map_zoom", None)  # a shared link's zoomed view (state.VIEW checked it), once
     if linked is not None:
         st.session_state["map_view"] = {"corpus": corpus_key, "view": linked}
     zoom = st.session_state.get("map_view")
@@ -180,8 +170,6 @@ if explorer is not None and corpus is not None:
                            format_func=lambda i: f"#{i} · {df['pred'].iat[i]} · {views.snippet(df['text'].iat[i], 90)}")
         if doc is not None:
             views.document_panel(explorer, corpus, int(doc), key="map")
-    share.publish("map", {"map_color": color_by, "map_filter_text": f_words, "map_filter_pred": f_pred,
-                          "map_filter_label": f_label, "map_filter_wrong": f_wrong,
-                          "map_doc": st.session_state.get("map_doc") if rows else None,
-                          "map_rows_shared": chart_rows or shared,
-                          "map_zoom": ",".join(f"{v:.6g}" for v in view) if view is not None else None})
+    share.publish("map", map_color=color_by, map_filter_text=f_words, map_filter_pred=f_pred, map_filter_label=f_label,
+                  map_filter_wrong=f_wrong, map_doc=st.session_state.get("map_doc") if rows else None,
+                  map_rows_shared=chart_rows or shared, map_zoom=view)

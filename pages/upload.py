@@ -82,4 +82,4 @@ if explorer is not None:
                "words, the most drifted first.")
     newest = uploads.display_name(kept[0]) if kept is not None else None
     drift_view.drift_section(explorer, default_new=newest)
-    share.publish("upload", drift_view.link_state())
+    share.publish("upload", **drift_view.link_state())
