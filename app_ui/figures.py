@@ -117,56 +117,9 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
     shown = view or (density.extent(xy, margin=0.1) if len(xy) else None)
     if dense:
         _add_density(fig, df, xy, labels, colors, color_by, shown, view is not None, 0.45 if dim else 1.0)
-    xs, ys, sub = xs_all[rows], ys_all[rows], df.iloc[rows]
-    if len(rows) <= HOVER_TEXT_MAX_POINTS:
-        hover = _hover_lines(sub)
-
-        def hover_of(sel) -> dict:
-            return {"hovertext": [hover[i] for i in np.flatnonzero(sel)], "hoverinfo": "text"}
-    else:
-        def hover_of(sel) -> dict:
-            return {"hovertemplate": "#%{customdata} · %{fullData.name} · click to read<extra></extra>"}
-    if dense:  # the sample: small points over the image, to hover and click
-        marker = dict(size=3, opacity=0.45 if not dim else 0.2, line=dict(width=0))
-    else:
-        marker = dict(size=5, opacity=0.25 if dim else 0.8, line=dict(width=0))
-    every = np.ones(len(rows), dtype=bool)
-    if color_by in ("label", "pred", "correct"):
-        if color_by == "correct":
-            groups = [("correct", (sub["correct"] == True).to_numpy(dtype=bool), CORRECT, "circle"),  # noqa: E712
-                      ("wrong", (sub["correct"] == False).to_numpy(dtype=bool), WRONG, "x")]  # noqa: E712
-        else:
-            groups = [(lab, (sub[color_by] == lab).to_numpy(dtype=bool), colors[lab], "circle") for lab in labels]
-        for name, sel, color, symbol in groups:
-            if not sel.any():
-                continue
-            fig.add_trace(go.Scattergl(
-                x=xs[sel], y=ys[sel], mode="markers", name=safe(name),
-                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel].astype(np.int32),
-                **hover_of(sel),
-            ))
-    else:
-        values = sub[color_by].to_numpy(dtype=np.float32)
-        lo, hi = _value_range(df, color_by)
-        title = {"confidence": "confidence", "prob_std": "spread"}[color_by]
-        fig.add_trace(go.Scattergl(
-            x=xs, y=ys, mode="markers", name=title, showlegend=False,
-            marker={**marker, "color": values, "colorscale": VALUE_SCALES[color_by], "cmin": lo, "cmax": hi,
-                    "colorbar": dict(title=title, thickness=12, tickformat=".0%" if color_by == "confidence" else ".2f")},
-            customdata=rows.astype(np.int32), **hover_of(every),
-        ))
+    _add_points(fig, df, xy, rows, labels, colors, color_by, dense, dim)
     if highlight is not None and len(highlight):
-        h = np.asarray(highlight, dtype=np.int64)
-        if len(h) <= density.RINGS_MAX:
-            fig.add_trace(go.Scattergl(x=xs_all[h], y=ys_all[h], mode="markers", name="selected",
-                                       marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111827")),
-                                       hoverinfo="skip", customdata=h.astype(np.int32)))
-        else:  # too many rings to read: the highlighted documents as a dark layer of their own
-            around, width = density.covering(shown) if view is not None else (shown, density.WIDTH)
-            ink = density.categorical(xy[h], np.zeros(len(h), np.int64), np.array([[17, 24, 39]]), around, width)
-            _add_image(fig, ink, around, "above")
-            fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=f"selected ({len(h):,})",
-                                       marker=dict(size=8, color="#111827"), hoverinfo="skip"))
+        _add_highlight(fig, xy, np.asarray(highlight, dtype=np.int64), shown, view)
     if path is not None:
         _add_path(fig, path, colors)
     if star is not None:
@@ -186,6 +139,63 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
                                   **({"itemclick": False, "itemdoubleclick": False} if dense else {})),
                       uirevision=f"map {view}")
     return _base(fig, height)
+
+
+def _add_points(fig: go.Figure, df, xy: np.ndarray, rows: np.ndarray, labels: list[str], colors: dict, color_by: str,
+                dense: bool, dim: bool) -> None:
+    """The documents `rows` as WebGL points (over a density image when `dense`: smaller, to hover and click), one
+    trace per class or correctness, or one coloured by a value; each point's row number in its customdata."""
+    xs, ys, sub = xy[rows, 0], xy[rows, 1], df.iloc[rows]
+    if len(rows) <= HOVER_TEXT_MAX_POINTS:
+        hover = _hover_lines(sub)
+
+        def hover_of(sel) -> dict:
+            return {"hovertext": [hover[i] for i in np.flatnonzero(sel)], "hoverinfo": "text"}
+    else:
+        def hover_of(sel) -> dict:
+            return {"hovertemplate": "#%{customdata} · %{fullData.name} · click to read<extra></extra>"}
+    if dense:  # the sample: small points over the image, to hover and click
+        marker = dict(size=3, opacity=0.45 if not dim else 0.2, line=dict(width=0))
+    else:
+        marker = dict(size=5, opacity=0.25 if dim else 0.8, line=dict(width=0))
+    if color_by in ("label", "pred", "correct"):
+        if color_by == "correct":
+            groups = [("correct", (sub["correct"] == True).to_numpy(dtype=bool), CORRECT, "circle"),  # noqa: E712
+                      ("wrong", (sub["correct"] == False).to_numpy(dtype=bool), WRONG, "x")]  # noqa: E712
+        else:
+            groups = [(lab, (sub[color_by] == lab).to_numpy(dtype=bool), colors[lab], "circle") for lab in labels]
+        for name, sel, color, symbol in groups:
+            if not sel.any():
+                continue
+            fig.add_trace(go.Scattergl(
+                x=xs[sel], y=ys[sel], mode="markers", name=safe(name),
+                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel].astype(np.int32),
+                **hover_of(sel),
+            ))
+        return
+    values = sub[color_by].to_numpy(dtype=np.float32)
+    lo, hi = _value_range(df, color_by)
+    title = {"confidence": "confidence", "prob_std": "spread"}[color_by]
+    fig.add_trace(go.Scattergl(
+        x=xs, y=ys, mode="markers", name=title, showlegend=False,
+        marker={**marker, "color": values, "colorscale": VALUE_SCALES[color_by], "cmin": lo, "cmax": hi,
+                "colorbar": dict(title=title, thickness=12, tickformat=".0%" if color_by == "confidence" else ".2f")},
+        customdata=rows.astype(np.int32), **hover_of(np.ones(len(rows), dtype=bool)),
+    ))
+
+
+def _add_highlight(fig: go.Figure, xy: np.ndarray, h: np.ndarray, shown, view) -> None:
+    """Highlighted documents: a ring around each, or, past density.RINGS_MAX of them, a dark layer of their own."""
+    if len(h) <= density.RINGS_MAX:
+        fig.add_trace(go.Scattergl(x=xy[h, 0], y=xy[h, 1], mode="markers", name="selected",
+                                   marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111827")),
+                                   hoverinfo="skip", customdata=h.astype(np.int32)))
+        return
+    around, width = density.covering(shown) if view is not None else (shown, density.WIDTH)
+    ink = density.categorical(xy[h], np.zeros(len(h), np.int64), np.array([[17, 24, 39]]), around, width)
+    _add_image(fig, ink, around, "above")
+    fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=f"selected ({len(h):,})",
+                               marker=dict(size=8, color="#111827"), hoverinfo="skip"))
 
 
 VALUE_SCALES = {"confidence": "Viridis", "prob_std": "Magma_r"}

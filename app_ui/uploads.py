@@ -41,7 +41,7 @@ def for_model(model: str) -> dict[str, object]:
 def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | None, projection: str) -> None:
     """Validate, encode and keep an uploaded corpus; every problem is shown as a message."""
     from vae_core.data import DataError, read_corpus
-    from vae_core.index import CorpusIndex
+    from vae_core.indexing import too_long_note
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
@@ -56,12 +56,11 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
         st.warning(f"Labels the model does not know are treated as missing: {md(', '.join(unknown[:8]))}"
                    f"{' …' if len(unknown) > 8 else ''}. The model's classes are {md(', '.join(explorer.labels))}.")
     labels = [lab if lab in explorer.labels else None for lab in corpus.labels]
-    long = explorer.count_too_long(corpus.texts)
     notes = []
-    if long:
-        notes.append(f"{long:,} of {len(corpus):,} documents are longer than the model reads "
-                     f"({explorer.model.config.max_length} tokens): only their beginning is encoded.")
-        st.info(notes[-1])
+    note = too_long_note(explorer.count_too_long(corpus.texts), len(corpus), explorer.model.config.max_length)
+    if note:
+        notes.append(note)
+        st.info(note)
     bar = st.progress(0.0, text=f"Encoding {len(corpus):,} documents…")
     t0 = time.time()
 
@@ -69,19 +68,20 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
         if stage == "map":
             bar.progress(1.0, text=f"Encoded {total:,} documents in {time.time() - t0:.0f} s; building the "
                                    f"{projection.upper()} map…")
+        elif stage == "regions":
+            bar.progress(1.0, text="Naming the regions of the map (decoded from their centres)…")
         else:
             rate = done / max(time.time() - t0, 1e-6)
             bar.progress(done / total, text=f"Encoding: {done:,} of {total:,} documents ({rate:.0f}/s, about "
                                             f"{(total - done) / max(rate, 1e-6):.0f} s left)")
 
-    df = explorer.index_corpus(corpus.texts, labels if any(labels) else None, projection, on_progress=progress)
-    meta = {"labels": explorer.labels, "projection": projection, "source": name, "model": explorer.name,
-            "rows": len(df)}
-    st.session_state.setdefault("uploads", {})[key_for(model_id(explorer.folder), name)] = CorpusIndex(df, meta)
+    corpus_index = explorer.index_corpus(corpus.texts, labels if any(labels) else None, projection,
+                                         meta={"source": name}, on_progress=progress)
+    st.session_state.setdefault("uploads", {})[key_for(model_id(explorer.folder), name)] = corpus_index
     # the sidebar's picker already stands in this run: it takes the new corpus on the next one
     st.session_state["corpus_pick"] = display_name(name)
     st.session_state["upload_done"] = [("info", md(n)) for n in notes] + [
-        ("success", f"'{md(name)}': {len(df):,} documents encoded in {time.time() - t0:.0f} s. It is ready and "
+        ("success", f"'{md(name)}': {len(corpus_index):,} documents encoded in {time.time() - t0:.0f} s. It is ready and "
                     "selected in the sidebar: open the Latent map, Debug or Interpolate.")]
     st.rerun()
 

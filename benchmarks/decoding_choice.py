@@ -1,6 +1,6 @@
 """How decoded text is chosen among candidates, graded by the independent reader. For the first N documents
-of a file, the greedy text and K - 1 samples at temperature T are decoded from each mu (as
-`TextVAE.decode_text` does); each candidate is scored by
+of a file, the greedy text and K - 1 samples at temperature T are decoded from each mu (`decoding.generate_candidates`,
+as `TextVAE.decode_text` does); each candidate is scored by (`decoding`'s scorers)
   - the encoder's density log q(z | candidate) (what `decode_text` keeps: the shipped rule),
   - the decoder's own log-likelihood of the candidate given z, summed or per token,
   - the sum of both,
@@ -36,7 +36,7 @@ def main() -> None:
     from vae_core.config import portable_path
     from vae_core.data import read_corpus
     from vae_core.evaluate import IndependentReader, reader_fidelity
-    from vae_core.losses import gaussian_log_density
+    from vae_core.decoding import DecoderLikelihood, EncoderDensity, choose, generate_candidates
     from vae_core.modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE, TextVAE
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -61,31 +61,18 @@ def main() -> None:
     tok = model.tokenizer
     texts = read_corpus(a.data, "text", "label").texts
     N, K = min(a.rows, len(texts)), a.candidates
+    scorers = {"density": EncoderDensity(), "dec_sum": DecoderLikelihood(), "dec_mean": DecoderLikelihood(per_token=True)}
     t0 = time.time()
     cands, parts = [], []
     with torch.no_grad():
         mu = model.encode_corpus(texts[:N]).mu
         for s in range(0, N, 50):
-            z = mu[s : s + 50]
-            B = z.shape[0]
-            g = torch.Generator().manual_seed(0)  # as decode_text: seed 0, greedy rows first
-            temps = torch.cat([torch.zeros(B), torch.full((B * (K - 1),), a.temperature)])
-            ids = model.generate(torch.cat([z, z.repeat_interleave(K - 1, dim=0)]), temperature=temps, generator=g,
-                                 repetition_penalty=a.repetition_penalty, no_repeat_ngram_size=a.no_repeat_ngram)
-            raw = [tok.decode(r, skip_special_tokens=True).strip() for r in ids]
-            rows = [[raw[b]] + raw[B + b * (K - 1) : B + (b + 1) * (K - 1)] for b in range(B)]
-            enc = model.tokenize([t if t.strip() else "." for row in rows for t in row])
-            post = model.encode(**enc)
-            zz = z.repeat_interleave(K, dim=0)
-            dec_in, tgt = model.decoder_io(enc["input_ids"], enc["attention_mask"])
-            lp = -torch.nn.functional.cross_entropy(model.decode_logits(zz, dec_in).float().transpose(1, 2), tgt,
-                                                    ignore_index=-100, reduction="none").sum(1)
-            n = (tgt != -100).sum(1).clamp(min=1)
-            parts.append({"density": gaussian_log_density(zz, post.mu, post.logvar).view(B, K),
-                          "agrees": model.classify(post.mu).argmax(-1).view(B, K) == model.classify(z).argmax(-1)[:, None],
-                          "dec_sum": lp.view(B, K), "dec_mean": (lp / n).view(B, K)})
-            cands += rows
-            print(f"decoded {s + B}/{N} ({time.time() - t0:.0f} s)", flush=True)
+            # as decode_text: seed 0, greedy rows first; the penalties as given
+            c = generate_candidates(model, mu[s : s + 50], K, a.temperature, seed=0,
+                                    repetition_penalty=a.repetition_penalty, no_repeat_ngram_size=a.no_repeat_ngram)
+            parts.append({"agrees": c.agrees, **{name: scorer(model, c) for name, scorer in scorers.items()}})
+            cands += c.texts
+            print(f"decoded {s + len(c.texts)}/{N} ({time.time() - t0:.0f} s)", flush=True)
     seconds = time.time() - t0
     sc = {k: torch.cat([q[k] for q in parts]) for k in parts[0]}
 
@@ -98,8 +85,7 @@ def main() -> None:
         refs.append(tok.decode(i[1 : model.config.decoder_max_length], skip_special_tokens=True).strip())
 
     def keep(score):
-        ok = sc["agrees"]
-        return score.masked_fill(~ok & ok.any(-1, keepdim=True), float("-inf")).argmax(-1)
+        return choose(score, sc["agrees"])
 
     rules = {"encoder density (shipped)": keep(sc["density"]), "decoder log-likelihood": keep(sc["dec_sum"]),
              "decoder log-likelihood per token": keep(sc["dec_mean"]),

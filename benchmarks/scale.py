@@ -205,7 +205,7 @@ def main() -> None:
     args.out = args.out or str(REPO / "benchmarks" / "scale.json")
     import torch
 
-    from vae_core.index import index_table, write_index
+    from vae_core.indexing import Indexer, Part
     from vae_core.modeling import TextVAE
 
     torch.set_num_threads(2)
@@ -218,11 +218,12 @@ def main() -> None:
         model.forward_corpus(sample, progress=False, reconstruction=False)
         vae_s = time.perf_counter() - t0
         bare_s = bare_encoder_seconds(model, sample)
+        indexer = Indexer(model, "umap", 0, progress=True)
         t0 = time.perf_counter()
-        out = model.forward_corpus(texts, progress=True, reconstruction=False)
+        part = Part(n, table=indexer.encode(texts, labels))
         encode_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        df = index_table(model, texts, labels, out, "umap", seed=0)
+        xy, _, _ = indexer.assemble([part], regions=False)  # the map alone, as before regions were named
         map_s = time.perf_counter() - t0
         row = {"documents": n, "throughput_ratio_vs_bare_encoder": round(bare_s / vae_s, 3),
                "encode_docs_per_s": round(n / encode_s, 1), "encode_s": round(encode_s, 1),
@@ -232,9 +233,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp) / f"scale_{n}"
                 shutil.copytree(args.model, folder, ignore=shutil.ignore_patterns("index"))
-                write_index(df, folder / "index" / f"scale_{n}.parquet",
-                            {"model": folder.name, "labels": model.labels, "projection": "umap", "seed": 0,
-                             "source": f"scale_{n}", "rows": n})
+                indexer.write([part], xy, folder / "index" / f"scale_{n}.parquet",
+                              indexer.meta({"model": folder.name, "source": f"scale_{n}"}, n, None))
                 try:
                     row.update(browser_figures(Path(tmp), f"my models / scale_{n}", n))
                 except Exception as e:  # a timeout at this size is a result too: keep the other sizes

@@ -89,7 +89,7 @@ def main() -> None:
     import torch
 
     from vae_core.index import CorpusIndex, read_index
-    from vae_core.indexing import assemble
+    from vae_core.indexing import Indexer, assemble
     from vae_core.inference import Explorer
 
     torch.set_num_threads(2)
@@ -102,9 +102,8 @@ def main() -> None:
     made = time.perf_counter() - t0
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    manifest = assemble(explorer.model, tmp / "parts", output,
-                        {"labels": explorer.labels, "projection": "umap", "seed": 0, "processes": 1,
-                         "chunk_rows": args.chunk_rows}, "umap", 0)
+    manifest = assemble(Indexer(explorer, "umap", 0), tmp / "parts", output,
+                        {"processes": 1, "chunk_rows": args.chunk_rows})
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size_mb = output.stat().st_size / 2**20

@@ -21,8 +21,6 @@ explorer, corpus = start_page(
 
 def encoded_by_b(explorer_b, name_b: str, corpus) -> object | None:
     """The current corpus as model B sees it: kept in the session once encoded (progress bar)."""
-    from vae_core.index import CorpusIndex
-
     store = st.session_state.setdefault("compare_indexes", {})
     key = f"{name_b}|{corpus.content_key}"
     if key in store:
@@ -34,13 +32,14 @@ def encoded_by_b(explorer_b, name_b: str, corpus) -> object | None:
     bar = st.progress(0.0, text="Encoding…")
 
     def progress(done, total, stage):
-        bar.progress(done / total, text="Building the map…" if stage == "map" else f"Encoding {done:,} of {total:,}")
+        text = "Building the map…" if stage == "map" else f"Encoding {done:,} of {total:,}"
+        bar.progress(done / total, text=text)
 
     labels = [v if v == v else None for v in corpus.df["label"]]
-    df = explorer_b.index_corpus(corpus.df["text"].tolist(), labels if any(labels) else None,
-                                 corpus.meta.get("projection", "umap"), on_progress=progress)
-    store[key] = CorpusIndex(df, {"labels": explorer_b.labels, "projection": corpus.meta.get("projection", "umap"),
-                                  "source": corpus.meta.get("source", ""), "model": name_b})
+    store[key] = explorer_b.index_corpus(corpus.df["text"].tolist(), labels if any(labels) else None,
+                                         corpus.meta.get("projection", "umap"),
+                                         meta={"source": corpus.meta.get("source", ""), "model": name_b},
+                                         on_progress=progress, regions=False)
     bar.empty()
     return store[key]
 

@@ -126,6 +126,8 @@ if explorer is not None:
 
     evaluation = read_json("evaluation.json")
     if evaluation:
+        from vae_core.evaluate import figure_rows
+
         st.subheader("Measured at build time")
         where = f"{evaluation.get('documents', '?')} documents of {views.md(Path(str(evaluation.get('file', ''))).name)}"
         if evaluation.get("reader_top1") is not None:
@@ -150,11 +152,7 @@ if explorer is not None:
                     views.quote(views.snippet(ex["text"], 300))
                     st.code(ex["reconstruction"] or "(empty)", language=None, wrap_lines=True)
                     st.caption(f"{verdict} · cosine {ex['reader_cosine']:.2f}")
-        figs = {k: evaluation.get(k) for k in ("accuracy", "macro_f1", "ece", "kl_per_doc", "active_units", "mutual_information",
-                                                "recon_perplexity", "bleu4", "label_consistency", "reader_top1",
-                                                "reader_top10", "reader_cosine", "wordpiece_artefacts")}
-        st.dataframe([{"figure": k, "value": round(v, 4) if isinstance(v, float) else v}
-                      for k, v in figs.items() if v is not None], hide_index=True)
+        st.dataframe([{"figure": label, "value": value} for label, value in figure_rows(evaluation)], hide_index=True)
         st.caption(f"On {where}.")
 
     st.subheader("Configuration and data")

@@ -125,11 +125,12 @@ def test_evaluate_reports_calibration_and_the_unscaled_error(tiny_model):
 
 
 def test_refreshed_index_shows_the_calibrated_probabilities(tiny_model, tmp_path):
-    from vae_core.index import CorpusIndex, build_index, refresh_probabilities, write_index
+    from vae_core.index import CorpusIndex
+    from vae_core.indexing import Indexer, refresh_probabilities
 
     texts = [f"{w} in the news" for w in ("market", "goal", "chip", "bank") * 5]
-    df = build_index(tiny_model, texts, None, "pca", progress=False)
-    path = write_index(df, tmp_path / "i.parquet", {"labels": tiny_model.labels, "seed": 0})
+    path = Indexer(tiny_model, "pca").build_file(texts, None, tmp_path / "i.parquet")
+    df = CorpusIndex.load(path).df
     tiny_model.config.temperature = 3.0
     refresh_probabilities(tiny_model, path)
     corpus = CorpusIndex.load(path)

@@ -7,7 +7,8 @@ import pytest
 import torch
 from conftest import make_texts
 
-from vae_core.index import CorpusIndex, build_index
+from vae_core.index import CorpusIndex
+from vae_core.indexing import Indexer
 from vae_core.inference import Explorer, slerp
 from vae_core.interpret.attribution import attribute
 from vae_core.interpret.projection import LatentMap, fit_projection
@@ -23,8 +24,7 @@ def explorer(tiny_model):
 @pytest.fixture()
 def corpus(tiny_model):
     rows = make_texts(10, seed=4)
-    df = build_index(tiny_model, [t for t, _ in rows], [y for _, y in rows], "pca", seed=0, progress=False)
-    return CorpusIndex(df, {"labels": tiny_model.labels, "projection": "pca"})
+    return Indexer(tiny_model, "pca", seed=0).build([t for t, _ in rows], [y for _, y in rows], regions=False)
 
 
 def test_integrated_gradients_are_complete_and_cover_every_word(tiny_model):

@@ -155,3 +155,39 @@ def test_a_map_fitted_on_a_sample_keeps_the_samples_positions():
     alone = fit_projection(mu[sample], "umap", seed=0)
     np.testing.assert_allclose(xy[sample], alone, atol=1e-5)
     assert np.isfinite(xy).all()
+
+
+def test_a_corpus_indexed_in_memory_is_the_index_the_streamed_command_writes(tiny_checkpoint, corpus_csv, tmp_path):
+    """One pipeline (`indexing.Indexer`): `train`'s and build-default's index (one part in memory), the app's
+    (turns of the model) and `python -m vae_core index` (parts on disk) give the same table and regions."""
+    from vae_core.index import CorpusIndex
+    from vae_core.indexing import Indexer
+    from vae_core.inference import Explorer
+    from vae_core.modeling import TextVAE
+
+    streamed = tmp_path / "streamed.parquet"
+    assert main(["index", str(tiny_checkpoint), "--data", str(corpus_csv), "--output", str(streamed),
+                 "--projection", "pca"]) == 0
+    corpus = read_corpus(corpus_csv)
+    model = TextVAE.from_pretrained(tiny_checkpoint)
+    in_memory = Indexer(model, "pca").build_file(corpus.texts, corpus.labels, tmp_path / "memory.parquet")
+    (a, meta_a), (b, meta_b) = read_index(streamed), read_index(in_memory)
+    pd.testing.assert_frame_equal(a, b)
+    assert meta_a["regions"] == meta_b["regions"] and meta_a["rows"] == meta_b["rows"] == 30
+    app = Explorer(model, "tiny").index_corpus(corpus.texts, corpus.labels, "pca")
+    on_disk = CorpusIndex.load(streamed)
+    pd.testing.assert_frame_equal(app.df, on_disk.df)
+    for k in ("mu", "logvar", "probs"):
+        np.testing.assert_array_equal(app.arrays[k], on_disk.arrays[k])
+    assert app.meta["regions"] == meta_a["regions"]
+
+
+def test_placing_on_another_map_fits_no_map_and_names_no_region(tiny_checkpoint, corpus_csv):
+    from vae_core.indexing import Indexer
+    from vae_core.modeling import TextVAE
+
+    corpus = read_corpus(corpus_csv)
+    indexer = Indexer(TextVAE.from_pretrained(tiny_checkpoint), "pca")
+    placed = indexer.build(corpus.texts[:5], None, place=lambda mu: np.tile([[1.5, -2.0]], (len(mu), 1)))
+    assert placed.xy.tolist() == [[1.5, -2.0]] * 5 and "regions" not in placed.meta
+    assert placed.df["correct"].isna().all() and placed.df["label"].isna().all()

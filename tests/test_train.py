@@ -170,14 +170,24 @@ def test_killed_mid_epoch_then_resumed_gives_a_valid_checkpoint(tiny_corpus, tin
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         state = run / "resume" / "state.json"
-        deadline = time.time() + 240
-        while time.time() < deadline:  # wait until it is well into training, between two saves
-            if state.exists() and json.loads(state.read_text())["step"] >= 20 and \
-                    json.loads(state.read_text())["step"] % 8 != 0:
+
+        def saved_step() -> int:
+            try:
+                return json.loads(state.read_text())["step"]
+            except (OSError, ValueError, KeyError):
+                return -1  # not written yet, or being replaced
+
+        # wait, while the run lives, until it is well into training, between two saves; a run that ends or errs
+        # first fails the test at once (the 600 s bound only guards against a hang)
+        deadline = time.time() + 600
+        while proc.poll() is None and time.time() < deadline:
+            step = saved_step()
+            if step >= 20 and step % 8 != 0:
                 break
             time.sleep(0.05)
         else:
-            pytest.fail("training did not reach step 20 in time")
+            ended = f"ended (exit code {proc.returncode})" if proc.returncode is not None else "hung"
+            pytest.fail(f"training {ended} before step 20")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

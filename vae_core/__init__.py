@@ -16,7 +16,8 @@ _EXPORTS = {
     "VAEConfig": "config", "TrainConfig": "config", "ConfigError": "config",
     "TextVAE": "modeling", "Posterior": "modeling", "VAEOutput": "modeling", "CheckpointError": "modeling",
     "DataError": "data", "read_corpus": "data",
-    "train": "train", "evaluate_model": "evaluate", "build_index": "index", "read_index": "index",
+    "CorpusPass": "modeling", "train": "train", "evaluate_model": "evaluate", "Indexer": "indexing",
+    "CorpusIndex": "index", "read_index": "index",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 from .catalog import display_name
+from .decoding import DEFAULT_SCORER
+from .evaluate import FIGURES, figure_rows
 from .files import atomic_write
 from .modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE
 
@@ -38,18 +40,13 @@ def card_metadata(name: str, cfg: dict, evaluation: dict | None, metadata: dict 
         head["base_model"] = encoder
     head.update(meta)
     if evaluation and evaluation.get("accuracy") is not None:
-        figures = [("accuracy", "accuracy", "Accuracy"), ("f1", "macro_f1", "Macro F1"),
-                   ("perplexity", "recon_perplexity", "Reconstruction perplexity from mu"),
-                   ("bleu", "bleu4", "Reconstruction BLEU-4 from mu"),
-                   ("accuracy", "reader_top1", "Independent reader finds the source from the decoded text (top-1)"),
-                   ("cosine", "reader_cosine", "Mean cosine of decoded text and source (independent reader)")]
         dataset = {"name": (metadata or {}).get("dataset_name") or Path(evaluation.get("file") or "dev").name,
                    "type": ((metadata or {}).get("datasets") or [Path(evaluation.get("file") or "dev").stem])[0]}
         head["model-index"] = [{"name": name, "results": [{
             "task": {"type": "text-classification", "name": "Text Classification"},
             "dataset": dataset,
-            "metrics": [{"type": t, "value": round(float(evaluation[k]), 4), "name": n}
-                        for t, k, n in figures if evaluation.get(k) is not None]}]}]
+            "metrics": [{"type": f.hub[0], "value": round(float(evaluation[f.key]), 4), "name": f.hub[1]}
+                        for f in FIGURES if f.hub and evaluation.get(f.key) is not None]}]}]
     return "---\n" + yaml.safe_dump(head, sort_keys=False, allow_unicode=True) + "---\n"
 
 
@@ -70,14 +67,11 @@ def calibration_note(cfg: dict, check: dict | None) -> str:
 def render_card(folder: str | Path, evaluation: dict | None = None, data_note: str | None = None,
                 rebuild_command: str | None = None, name: str | None = None, load_path: str | None = None,
                 metadata: dict | None = None) -> str:
+    """The model card (README.md) of the checkpoint in `folder`: the Hub header, what the model is, how it was
+    trained, what was measured (`evaluation`), its intended use and its data."""
     folder = Path(folder)
     name = name or folder.name
-    load_path = load_path or folder.as_posix()
     cfg = _load(folder, "config.json") or {}
-    args = _load(folder, "training_args.json") or {}
-    fp = _load(folder, "data_fingerprint.json") or {}
-    metrics = _load(folder, "metrics.json") or {}
-    labels = cfg.get("labels", [])
     lines = [
         card_metadata(name, cfg, evaluation, metadata),
         f"# {name}: transformer VAE classifier",
@@ -88,9 +82,29 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         "",
         "```python",
         "from vae_core import TextVAE",
-        f'model = TextVAE.from_pretrained("{load_path}")',
+        f'model = TextVAE.from_pretrained("{load_path or folder.as_posix()}")',
         'model.predict_proba(["some text"])',
         "```",
+        *_model_section(folder, cfg),
+        *_training_section(folder, evaluation),
+    ]
+    if rebuild_command:
+        lines += ["", f"Rebuild from scratch: `{rebuild_command}`"]
+    if evaluation:
+        lines += _measured_section(evaluation)
+    lines += ["", "## Intended use and limits", "",
+              "For exploring and debugging a text classifier: probabilities, attributions, latent maps, "
+              "interpolation and decoding. Decoded text is a lossy summary of the latent, not a faithful copy "
+              "of the input. The classifier only knows the classes it was trained on."]
+    if data_note:
+        lines += ["", "## Data", "", data_note]
+    return "\n".join(lines) + "\n"
+
+
+def _model_section(folder: Path, cfg: dict) -> list[str]:
+    """## Model: encoder, latent, decoder, stored weights and the class probabilities' temperature."""
+    args = _load(folder, "training_args.json") or {}
+    return [
         "",
         "## Model",
         "",
@@ -101,7 +115,7 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
         f"- Latent size {cfg.get('latent_size')}"
         + (f" (the classifier reads the first {cfg['latent_size'] - cfg['content_latent_size']}; the last "
            f"{cfg['content_latent_size']} are a content part for the decoder)" if cfg.get("content_latent_size") else "")
-        + f"; classes: {', '.join(labels)}",
+        + f"; classes: {', '.join(cfg.get('labels', []))}",
         f"- Decoder: {cfg.get('decoder_layers')} layers, {cfg.get('decoder_heads')} heads, "
         f"{cfg.get('decoder_memory_tokens')} memory vectors from z"
         + (" and the classifier's p(y|z)" if cfg.get("decoder_class_conditioning") else "")
@@ -116,6 +130,15 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
            if cfg.get("prototype_tokens") else ""),
         f"- Weights stored as {args.get('save_dtype', 'float16')} safetensors",
         calibration_note(cfg, _load(folder, "calibration.json")),
+    ]
+
+
+def _training_section(folder: Path, evaluation: dict | None) -> list[str]:
+    """## Training: data, settings, the stages or runs the model was built in, and the time it took."""
+    args = _load(folder, "training_args.json") or {}
+    fp = _load(folder, "data_fingerprint.json") or {}
+    metrics = _load(folder, "metrics.json") or {}
+    lines = [
         "",
         "## Training",
         "",
@@ -133,85 +156,71 @@ def render_card(folder: str | Path, evaluation: dict | None = None, data_note: s
     if args.get("content_dims"):
         lines.append(f"- Decoder phase: {args['content_dims']} content dimensions added to z, trained with the decoder on "
                      f"the frozen encoder (free bits {args.get('content_free_bits')} nats per dimension)")
-    init = metrics.get("init_from")
     stages = metrics.get("stages")
+    init = None if stages else metrics.get("init_from")  # a recipe's stages say where the model came from
     if stages:
-        # a recipe of `train` (vae_core/recipe.py): each stage a run on the model of the one before
-        lines.append(f"- Trained in {len(stages)} stages by `train`'s `{metrics.get('recipe', 'full')}` recipe, each "
-                     "starting from the model of the one before: " + "; ".join(
-                         f"{s['index']}. {s['title']} ({(s.get('train_seconds') or 0) / 60:.1f} min of optimisation steps"
-                         + (f", dev accuracy {s['best_dev_accuracy']:.4f}" if s.get("best_dev_accuracy") is not None else "")
-                         + ")" for s in stages))
-        init = None  # the stages say where the model came from
+        lines.append(_stages_line(metrics))
     elif init:
-        # the runs this one started from (`--init-from`), oldest first, each on the model of the one before
-        chain, m = [], metrics
-        while isinstance(m.get("init_from"), dict):
-            m = m["init_from"]
-            chain.insert(0, m)
-        steps = []
-        for m in chain:
-            joint = [h for h in m.get("history", []) if h.get("phase") == "joint"]
-            secs = joint[-1]["seconds"] if joint else m.get("train_seconds")
-            steps.append(f"the {'joint' if joint else 'decoder'} phase of `{display_name(m.get('model', '?'))}`"
-                         + (f" ({secs / 60:.1f} min of optimisation steps)" if secs else ""))
-        lines.append(f"- Built in {len(chain) + 1} steps, each run starting from the model of the one before "
-                     f"(`--init-from`): {', then '.join(steps)}, then this run's decoder phase")
+        lines.append(_init_chain_line(metrics))
     if metrics.get("train_seconds"):
         lines.append(f"- Training time (optimisation steps, excluding evaluation)"
                      f"{' of the decoder phase' if init else ' of all stages' if stages else ''}: {metrics['train_seconds'] / 60:.1f} min")
     if evaluation and evaluation.get("train_wall_minutes"):
         lines.append(f"- Training wall time (the whole train step, evaluations included)"
                      f"{' of the decoder phase' if init else ''}: {evaluation['train_wall_minutes']:.1f} min")
-    if rebuild_command:
-        lines += ["", f"Rebuild from scratch: `{rebuild_command}`"]
-    if evaluation:
-        e = evaluation
-        sampled = e.get("dev_rows") and e["dev_rows"] > e.get("documents", 0)
-        lines += ["", f"## Measured on `{Path(e.get('file', '')).name}` ({e.get('documents')} documents"
-                  + (f", a seeded sample of its {e['dev_rows']:,}" if sampled else "") + ")", "",
-                  "| figure | value |", "|---|---|"]
-        rows = [
-            ("accuracy", e.get("accuracy"), "{:.4f}"), ("macro-F1", e.get("macro_f1"), "{:.4f}"),
-            ("expected calibration error (ECE, 15 bins)", e.get("ece"), "{:.4f}"),
-            ("ECE of the probabilities without the temperature", e.get("ece_unscaled"), "{:.4f}"),
-            ("negative ELBO (nats/doc)", e.get("neg_elbo_per_doc"), "{:.2f}"),
-            ("reconstruction perplexity", e.get("recon_perplexity"), "{:.2f}"),
-            ("reconstruction perplexity from another document's z (shuffled)", e.get("recon_perplexity_shuffled_z"), "{:.2f}"),
-            ("KL per document (nats)", e.get("kl_per_doc"), "{:.2f}"),
-            ("active units", e.get("active_units"), "{} / " + str(e.get("latent_size"))),
-            ("mutual information (nats)", e.get("mutual_information"), "{:.2f}"),
-            ("reconstruction BLEU-4 from mu", e.get("bleu4"), "{:.4f}"),
-            ("label-consistent decoding", e.get("label_consistency"), "{:.4f}"),
-            ("independent reader finds the source from the decoded text, top-1", e.get("reader_top1"), "{:.3f}"),
-            ("independent reader, top-10", e.get("reader_top10"), "{:.3f}"),
-            ("mean cosine between decoded text and source (independent reader)", e.get("reader_cosine"), "{:.3f}"),
-            ("decoded texts with WordPiece spacing", e.get("wordpiece_artefacts"), "{} of " + str(e.get("generation_rows"))),
-        ]
-        lines += [f"| {name} | {fmt.format(v)} |" for name, v, fmt in rows if v is not None]
-        if e.get("reader_top1") is not None:
-            lines += ["", f"The independent reader is the base `{e.get('reader')}` sentence embedding (mean pooling, "
-                      "never fine-tuned by this project): it embeds every decoded text and every document, and counts "
-                      f"how often a decoded text's nearest document (of {e.get('reader_candidates')}) is its source. "
-                      "It only grades; nothing in the model was chosen or trained by it."]
-        if "per_class" in e:
-            lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-            lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
-                      for k, v in e["per_class"].items()]
-        if e.get("examples"):
-            lines += ["", f"Reconstructions from mu (of the greedy text and {DECODE_CANDIDATES - 1} samples at temperature "
-                      f"{DECODE_TEMPERATURE}, among those the "
-                      "classifier reads as the class at mu, the one the encoder maps back closest to mu; no repeated "
-                      "3-grams, repetition penalty 1.2; written with the training corpus' casing):", ""]
-            for ex in e["examples"][:4]:
-                lines += [f"- in: {ex['text'][:160]}", f"  out: {ex['reconstruction'][:160]}"]
-    lines += ["", "## Intended use and limits", "",
-              "For exploring and debugging a text classifier: probabilities, attributions, latent maps, "
-              "interpolation and decoding. Decoded text is a lossy summary of the latent, not a faithful copy "
-              "of the input. The classifier only knows the classes it was trained on."]
-    if data_note:
-        lines += ["", "## Data", "", data_note]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _stages_line(metrics: dict) -> str:
+    """A recipe of `train` (vae_core/recipe.py): each stage a run on the model of the one before."""
+    stages = metrics["stages"]
+    return (f"- Trained in {len(stages)} stages by `train`'s `{metrics.get('recipe', 'full')}` recipe, each "
+            "starting from the model of the one before: " + "; ".join(
+                f"{s['index']}. {s['title']} ({(s.get('train_seconds') or 0) / 60:.1f} min of optimisation steps"
+                + (f", dev accuracy {s['best_dev_accuracy']:.4f}" if s.get("best_dev_accuracy") is not None else "")
+                + ")" for s in stages))
+
+
+def _init_chain_line(metrics: dict) -> str:
+    """The runs this one started from (`--init-from`), oldest first, each on the model of the one before."""
+    chain, m = [], metrics
+    while isinstance(m.get("init_from"), dict):
+        m = m["init_from"]
+        chain.insert(0, m)
+    steps = []
+    for m in chain:
+        joint = [h for h in m.get("history", []) if h.get("phase") == "joint"]
+        secs = joint[-1]["seconds"] if joint else m.get("train_seconds")
+        steps.append(f"the {'joint' if joint else 'decoder'} phase of `{display_name(m.get('model', '?'))}`"
+                     + (f" ({secs / 60:.1f} min of optimisation steps)" if secs else ""))
+    return (f"- Built in {len(chain) + 1} steps, each run starting from the model of the one before "
+            f"(`--init-from`): {', then '.join(steps)}, then this run's decoder phase")
+
+
+def _measured_section(e: dict) -> list[str]:
+    """## Measured on ...: the evaluation's figures (evaluate.FIGURES), the reader, the classes, reconstructions."""
+    sampled = e.get("dev_rows") and e["dev_rows"] > e.get("documents", 0)
+    lines = ["", f"## Measured on `{Path(e.get('file', '')).name}` ({e.get('documents')} documents"
+             + (f", a seeded sample of its {e['dev_rows']:,}" if sampled else "") + ")", "",
+             "| figure | value |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in figure_rows(e)]
+    if e.get("reader_top1") is not None:
+        lines += ["", f"The independent reader is the base `{e.get('reader')}` sentence embedding (mean pooling, "
+                  "never fine-tuned by this project): it embeds every decoded text and every document, and counts "
+                  f"how often a decoded text's nearest document (of {e.get('reader_candidates')}) is its source. "
+                  "It only grades; nothing in the model was chosen or trained by it."]
+    if "per_class" in e:
+        lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
+                  for k, v in e["per_class"].items()]
+    if e.get("examples"):
+        lines += ["", f"Reconstructions from mu (of the greedy text and {DECODE_CANDIDATES - 1} samples at temperature "
+                  f"{DECODE_TEMPERATURE}, among those the classifier reads as the class at mu, "
+                  f"{DEFAULT_SCORER.description}; no repeated 3-grams, repetition penalty 1.2; written with the "
+                  "training corpus' casing):", ""]
+        for ex in e["examples"][:4]:
+            lines += [f"- in: {ex['text'][:160]}", f"  out: {ex['reconstruction'][:160]}"]
+    return lines
 
 
 def write_card(folder: str | Path, evaluation: dict | None = None, **kw) -> Path:

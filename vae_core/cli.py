@@ -144,7 +144,7 @@ def cmd_calibrate(args) -> int:
     from .catalog import display_name
     from .config import portable_path
     from .data import read_corpus
-    from .index import refresh_probabilities
+    from .indexing import refresh_probabilities
 
     corpus = read_corpus(args.data, args.text_column, args.label_column, require_labels=True)
     check = calibrate_folder(args.model, corpus.texts, corpus.labels, seed=args.seed, batch_size=args.batch_size)
@@ -284,9 +284,9 @@ def index_corpus(model_folder: str | Path, data: str, text_column: str = "text",
     `output`), with progress; `sample` rows drawn at random (seeded) when the file has more."""
     from .catalog import display_name
     from .data import read_corpus
-    from .index import build_index
+    from .indexing import Indexer
 
-    model = _load(str(model_folder))
+    indexer = Indexer(_load(str(model_folder)), projection, seed, progress=True)
     corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True, max_rows=max_rows)
     texts, labels = corpus.texts, corpus.labels if label_column else None
     if sample is not None and len(texts) > sample:
@@ -295,44 +295,28 @@ def index_corpus(model_folder: str | Path, data: str, text_column: str = "text",
         keep = sorted(random.Random(seed).sample(range(len(texts)), sample))
         texts = [texts[i] for i in keep]
         labels = [labels[i] for i in keep] if labels is not None else None
-    long = model.count_too_long(texts)
-    if long:
-        print(f"note: {long:,} of {len(texts):,} documents are longer than the model reads "
-              f"({model.config.max_length} tokens); only their beginning is encoded.", file=sys.stderr)
+    note = indexer.too_long(texts)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     t0 = time.time()
-    df = build_index(model, texts, labels, projection, seed)
-    out = Path(output or Path(model_folder) / "index" / (Path(data).stem + ".parquet"))
-    write_named_index(model, df, out, {"model": display_name(model_folder), "labels": model.labels,
-                                       "projection": projection, "seed": seed, "source": Path(data).name,
-                                       "rows": len(df)})
-    print(f"indexed {len(df)} documents in {time.time() - t0:.1f} s -> {out}")
+    out = indexer.build_file(texts, labels, output or Path(model_folder) / "index" / (Path(data).stem + ".parquet"),
+                             {"model": display_name(model_folder), "source": Path(data).name})
+    print(f"indexed {len(texts)} documents in {time.time() - t0:.1f} s -> {out}")
     return out
-
-
-def write_named_index(model, df, path: Path, meta: dict) -> Path:
-    """Write an index with the named regions of its map (`interpret.groups.map_regions`) in its metadata."""
-    from .index import CorpusIndex, write_index
-    from .inference import Explorer
-    from .interpret.groups import map_regions
-
-    t0 = time.time()
-    regions = map_regions(Explorer(model), CorpusIndex(df, meta), seed=meta.get("seed", 0))
-    print(f"named {len(regions)} regions of the map in {time.time() - t0:.1f} s")
-    return write_index(df, path, {**meta, "regions": [r.to_dict() for r in regions]})
 
 
 def load_corpus_index(model, data: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0):
     """`data` as a CorpusIndex: an index written by `index` as it is, any other file encoded now (with its map)."""
     from .data import read_corpus
-    from .index import CorpusIndex, build_index, load_index_of
+    from .index import load_index_of
+    from .indexing import Indexer
 
     indexed = load_index_of(data, model.labels)
     if indexed is not None:
         return indexed
     corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
-    labels = corpus.labels if label_column else None
-    df = build_index(model, corpus.texts, labels, "umap", seed)
-    return CorpusIndex(df, {"labels": model.labels, "projection": "umap", "seed": seed, "source": Path(data).name})
+    return Indexer(model, seed=seed, progress=True).build(corpus.texts, corpus.labels if label_column else None,
+                                                          {"source": Path(data).name}, regions=False)
 
 
 def _write_csv(table, output: str | None) -> None:
@@ -386,13 +370,18 @@ def cmd_suspects(args) -> int:
 
 
 def cmd_regions(args) -> int:
-    from .index import read_index
+    from .index import CorpusIndex, read_index, write_index
+    from .indexing import Indexer
 
     df, meta = read_index(args.index)
     model = _load(args.model)
     if meta.get("labels") and list(meta["labels"]) != model.labels:
         raise ValueError(f"{args.index} was indexed with another model's classes: name its regions with that model.")
-    write_named_index(model, df, Path(args.index), meta)
+    t0 = time.time()
+    regions = Indexer(model, seed=meta.get("seed", 0)).regions(CorpusIndex(df, meta))
+    print(f"named {len(regions)} regions of the map in {time.time() - t0:.1f} s")
+    write_index(df, Path(args.index), {k: v for k, v in meta.items() if k != "version"}
+                | {"regions": [r.to_dict() for r in regions]})
     return 0
 
 
@@ -424,8 +413,8 @@ def cmd_build_default(args) -> int:
     from .config import VAEConfig
     from .data import read_corpus
     from .evaluate import evaluate_file
-    from .index import build_index
     from .files import atomic_replace_dir
+    from .indexing import Indexer
     from .modeling import TextVAE
     from .recipe import DEFAULT_RECIPE, run_recipe
 
@@ -469,10 +458,8 @@ def cmd_build_default(args) -> int:
         train_corpus = read_corpus(data / "train.csv")
         (staging / EXAMPLES_FILE).write_text(json.dumps(pick_examples(train_corpus.texts, train_corpus.labels,
                                                                       seed=args.seed), indent=2) + "\n")
-    df = build_index(model, dev.texts, dev.labels, "umap", args.seed)
-    write_named_index(model, df, staging / "index" / "ag_news_dev.parquet", {
-        "model": out.name, "labels": model.labels, "projection": "umap", "seed": args.seed,
-        "source": "ag_news/dev.csv", "rows": len(df)})
+    Indexer(model, seed=args.seed, progress=True).build_file(
+        dev.texts, dev.labels, staging / "index" / "ag_news_dev.parquet", {"model": out.name, "source": "ag_news/dev.csv"})
     atomic_replace_dir(staging, out)
     print(f"default model rebuilt in {(time.time() - t0) / 60:.1f} min -> {out}")
     print(f"dev accuracy {res.get('accuracy', float('nan')):.4f}")

@@ -393,20 +393,13 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
 
 def new_corpus_index(model, texts: Sequence[str], labels: Sequence[str | None] | None, reference, seed: int = 0,
                      batch_size: int = 64, progress: bool = True):
-    """A new corpus encoded and placed on the reference's map (`place`; no map of its own is fitted): a CorpusIndex
-    whose x, y are on the reference's map."""
-    import pandas as pd
+    """A new corpus encoded and placed on the reference's map (`place`; no map of its own is fitted, no region
+    named): a CorpusIndex whose x, y are on the reference's map."""
+    from .indexing import Indexer
 
-    from .index import CorpusIndex, encoded_columns, posterior_uncertainty
+    def on_reference_map(mu: np.ndarray) -> np.ndarray:
+        ref_z, new_z = reduce(reference.mu, mu, seed=seed)
+        return place(ref_z, reference.xy, new_z)
 
-    out = model.forward_corpus(list(texts), batch_size, progress, reconstruction=False)
-    unc = posterior_uncertainty(model, out["mu"], out["logvar"], seed=seed)
-    cols = encoded_columns(model, texts, labels, out, unc)
-    df = pd.DataFrame({k: cols[k] for k in ("text", "label", "pred", "confidence", "prob_std", "flip_rate", "kl")})
-    ref_z, new_z = reduce(reference.mu, out["mu"].numpy(), seed=seed)
-    xy = place(ref_z, reference.xy, new_z)
-    df["x"], df["y"] = xy[:, 0], xy[:, 1]
-    df["correct"] = [None if lab is None else bool(lab == p) for lab, p in zip(df["label"], df["pred"])]
-    arrays = {"probs": out["probs"].numpy(), "mu": out["mu"].numpy(), "logvar": out["logvar"].numpy()}
-    return CorpusIndex(df, {"labels": model.labels, "projection": reference.meta.get("projection", "umap"),
-                            "seed": seed, "placed_on": reference.meta.get("source")}, arrays)
+    return Indexer(model, reference.meta.get("projection", "umap"), seed, batch_size, progress=progress).build(
+        texts, labels, {"placed_on": reference.meta.get("source")}, place=on_reference_map)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -214,31 +215,28 @@ def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | 
     (None = all, 0 = none); with `reader`, the independent reader grades the decoded texts against every
     document of the corpus (`add_reader_figures`)."""
     out = model.forward_corpus(texts, batch_size, progress)
-    pred = out["probs"].argmax(-1)
+    pred = out.probs.argmax(-1)
     res: dict = {"documents": len(texts)}
     if labels is not None and any(lab is not None for lab in labels):
         codes = encode_labels(labels, model.labels)
         pairs = [(y, int(p)) for y, p in zip(codes, pred.tolist()) if y >= 0]
         res.update(classification_metrics([a for a, _ in pairs], [b for _, b in pairs], model.labels))
-        res.update(calibration_metrics(out["probs"], codes, model.config.temperature))
-    recon_tokens = float(out["recon_tokens"].sum())
-    kl_doc = out["kl"]
+        res.update(calibration_metrics(out.probs, codes, model.config.temperature))
+    recon_tokens = float(out.recon_tokens.sum())
     perm = torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))
     res.update({
-        "neg_elbo_per_doc": float((out["recon_nll"] + kl_doc).mean()),
-        "recon_nll_per_doc": float(out["recon_nll"].mean()),
-        "recon_perplexity": math.exp(float(out["recon_nll"].sum()) / max(recon_tokens, 1.0)),
+        "neg_elbo_per_doc": float((out.recon_nll + out.kl).mean()),
+        "recon_nll_per_doc": float(out.recon_nll.mean()),
+        "recon_perplexity": math.exp(float(out.recon_nll.sum()) / max(recon_tokens, 1.0)),
         # the same documents decoded from another document's mu: how much of the text z explains
-        "recon_perplexity_shuffled_z": reconstruction_perplexity(model, texts, out["mu"][perm], batch_size),
-        "kl_per_doc": float(kl_doc.mean()),
-        "kl_per_dim": [float(v) for v in out["kl_per_dim"].mean(0)],
+        "recon_perplexity_shuffled_z": reconstruction_perplexity(model, texts, out.mu[perm], batch_size),
     })
-    au, variances = active_units(out["mu"])
-    res.update({"active_units": au, "latent_size": model.config.latent_size, "mu_variance_per_dim": variances,
-                "mutual_information": mutual_information(out["mu"], out["logvar"], seed)})
+    # KL per document and dimension, active units, mutual information: the latent's health (collapse said apart)
+    health = latent_health(out.mu, out.logvar, seed)
+    res.update({k: v for k, v in health.items() if k not in ("collapsed", "collapse_reasons")})
     n_gen = len(texts) if generation_rows is None else min(generation_rows, len(texts))
     if n_gen:
-        gen = generation_metrics(model, list(texts[:n_gen]), out["mu"][:n_gen], pred[:n_gen], progress=progress)
+        gen = generation_metrics(model, list(texts[:n_gen]), out.mu[:n_gen], pred[:n_gen], progress=progress)
         decoded = gen.pop("decoded")
         res.update({"generation_rows": n_gen, **gen})
         if reader:
@@ -255,39 +253,66 @@ def evaluate_file(model: TextVAE, path: str, text_column: str = "text", label_co
     return res
 
 
+@dataclass(frozen=True)
+class Figure:
+    """One figure of an evaluation, as everything that shows it words and writes it."""
+    key: str  # its key in evaluate_model's result
+    label: str  # what it is, in words
+    fmt: str  # str.format of its value; other keys of the result may be named ("{} / {latent_size}")
+    hub: tuple[str, str] | None = None  # (type, name) in the model card's Hub model-index, when it is listed there
+
+
+# The figures of an evaluation, in the order `evaluate`, the model card and the Model page show them.
+FIGURES = (
+    Figure("accuracy", "accuracy", "{:.4f}", ("accuracy", "Accuracy")),
+    Figure("macro_f1", "macro-F1", "{:.4f}", ("f1", "Macro F1")),
+    Figure("ece", "expected calibration error (ECE, 15 bins)", "{:.4f}"),
+    Figure("ece_unscaled", "ECE of the probabilities without the temperature", "{:.4f}"),
+    Figure("mean_confidence", "mean confidence of the predicted class", "{:.4f}"),
+    Figure("nll", "negative log-likelihood of the true class", "{:.4f}"),
+    Figure("brier", "Brier score", "{:.4f}"),
+    Figure("neg_elbo_per_doc", "negative ELBO (nats/doc)", "{:.2f}"),
+    Figure("recon_perplexity", "reconstruction perplexity", "{:.2f}", ("perplexity", "Reconstruction perplexity from mu")),
+    Figure("recon_perplexity_shuffled_z", "reconstruction perplexity from another document's z (shuffled)", "{:.2f}"),
+    Figure("kl_per_doc", "KL per document (nats)", "{:.2f}"),
+    Figure("active_units", "active units", "{} / {latent_size}"),
+    Figure("mutual_information", "mutual information (nats)", "{:.2f}"),
+    Figure("bleu4", "reconstruction BLEU-4 from mu", "{:.4f}", ("bleu", "Reconstruction BLEU-4 from mu")),
+    Figure("label_consistency", "label-consistent decoding", "{:.4f}"),
+    Figure("reader_top1", "independent reader finds the source from the decoded text, top-1", "{:.3f}",
+           ("accuracy", "Independent reader finds the source from the decoded text (top-1)")),
+    Figure("reader_top10", "independent reader, top-10", "{:.3f}"),
+    Figure("reader_cosine", "mean cosine between decoded text and source (independent reader)", "{:.3f}",
+           ("cosine", "Mean cosine of decoded text and source (independent reader)")),
+    Figure("wordpiece_artefacts", "decoded texts with WordPiece spacing", "{} of {generation_rows}"),
+)
+
+
+def figure_rows(res: dict) -> list[tuple[str, str]]:
+    """(label, formatted value) of every figure of FIGURES the evaluation `res` holds, in order."""
+    return [(f.label, f.fmt.format(res[f.key], **res)) for f in FIGURES if res.get(f.key) is not None]
+
+
 def format_report(res: dict) -> str:
-    """A human-readable table of an evaluation."""
-    lines = []
-    if "accuracy" in res:
-        lines += [f"accuracy            {res['accuracy']:.4f}", f"macro-F1            {res['macro_f1']:.4f}", ""]
-        w = max(len(k) for k in res["per_class"])
-        lines.append(f"{'class':<{w}}  precision  recall  f1      support")
+    """A human-readable table of an evaluation: the figures (FIGURES), the classes, the confusion matrix, the KL of
+    each dimension and the reader's line."""
+    rows = figure_rows(res)
+    w = max((len(label) for label, _ in rows), default=0)
+    lines = [f"{label:<{w}}  {value}" for label, value in rows]
+    if "per_class" in res:
+        c = max(len(k) for k in res["per_class"])
+        lines += ["", f"{'class':<{c}}  precision  recall  f1      support"]
         for k, v in res["per_class"].items():
-            lines.append(f"{k:<{w}}  {v['precision']:.4f}     {v['recall']:.4f}  {v['f1']:.4f}  {v['support']}")
+            lines.append(f"{k:<{c}}  {v['precision']:.4f}     {v['recall']:.4f}  {v['f1']:.4f}  {v['support']}")
         labels = list(res["per_class"])
         lines += ["", "confusion matrix (rows = true, columns = predicted)",
-                  " " * (w + 2) + "  ".join(f"{k[:8]:>8}" for k in labels)]
+                  " " * (c + 2) + "  ".join(f"{k[:8]:>8}" for k in labels)]
         for k, row in zip(labels, res["confusion_matrix"]):
-            lines.append(f"{k:<{w}}  " + "  ".join(f"{v:>8}" for v in row))
-        lines.append("")
-    if "ece" in res:
-        lines += [f"calibration         ECE {res['ece']:.4f} (15 bins), mean confidence {res['mean_confidence']:.4f}, "
-                  f"NLL {res['nll']:.4f}, Brier {res['brier']:.4f}"
-                  + (f"; temperature {res['temperature']:.3f} (ECE unscaled {res['ece_unscaled']:.4f})"
-                     if "ece_unscaled" in res else ""), ""]
-    lines += [
-        f"negative ELBO       {res['neg_elbo_per_doc']:.2f} nats/doc",
-        f"reconstruction ppl  {res['recon_perplexity']:.2f} (from another document's z: "
-        f"{res.get('recon_perplexity_shuffled_z', float('nan')):.2f})",
-        f"KL per document     {res['kl_per_doc']:.2f} nats",
-        f"active units        {res['active_units']} / {res['latent_size']}",
-        f"mutual information  {res['mutual_information']:.2f} nats",
-        "KL per dimension    " + " ".join(f"{v:.2f}" for v in res["kl_per_dim"]),
-    ]
-    if "bleu4" in res:
-        lines += [f"reconstruction BLEU-4  {res['bleu4']:.4f}  ({res['generation_rows']} docs, from mu)",
-                  f"label-consistent decoding  {res['label_consistency']:.4f}",
-                  f"decoded texts with WordPiece spacing  {res.get('wordpiece_artefacts', 0)} of {res['generation_rows']}"]
+            lines.append(f"{k:<{c}}  " + "  ".join(f"{v:>8}" for v in row))
+    if "temperature" in res:
+        lines += ["", f"class probabilities at temperature {res['temperature']:.3f}"]
+    if "kl_per_dim" in res:
+        lines += ["", "KL per dimension  " + " ".join(f"{v:.2f}" for v in res["kl_per_dim"])]
     if "reader_top1" in res or "reader_error" in res:
         lines.append(reader_line(res))
     return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""Encode a corpus once into a table the app reads: text, label, prediction, probabilities, mu,
-logvar, uncertainty and 2-D map coordinates (Parquet, with the model and projection in its metadata)."""
+"""The index: a corpus encoded once into a table the app reads (text, label, prediction, probabilities, mu,
+logvar, uncertainty and 2-D map coordinates; Parquet, with the model, projection and named regions in its
+metadata): its schema, its file, and `CorpusIndex`, the index loaded for browsing. `indexing.Indexer` writes it."""
 from __future__ import annotations
 
 import hashlib
@@ -8,15 +9,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
-from .interpret.projection import fit_projection
 from .files import atomic_path
-from .modeling import Posterior, TextVAE
 
 INDEX_VERSION = 1
-# The index table, one row per document: every column, its type and meaning, in one place. index_table writes
-# exactly these; read_index refuses a file that lacks one.
+# The index table, one row per document: every column, its type and meaning, in one place. indexing.Indexer
+# writes exactly these; read_index refuses a file that lacks one.
 INDEX_COLUMNS: dict[str, tuple[str, str]] = {
     "text": ("str", "the document"),
     "label": ("str | None", "its true class, None when unknown"),
@@ -32,79 +30,6 @@ INDEX_COLUMNS: dict[str, tuple[str, str]] = {
     "mu": ("float32[L]", "posterior mean"),
     "logvar": ("float32[L]", "posterior log-variance"),
 }
-
-
-def posterior_uncertainty(model: TextVAE, mu: torch.Tensor, logvar: torch.Tensor, samples: int = 32,
-                          seed: int = 0) -> dict[str, np.ndarray]:
-    """Sample z from each posterior: spread of the predicted class's probability and the share of
-    samples whose prediction differs from the one at mu."""
-    device = next(model.parameters()).device
-    mu, logvar = mu.to(device), logvar.to(device)
-    with torch.no_grad():
-        pred = model.classify(mu).argmax(-1)  # (N,)
-        p = Posterior(mu, logvar).class_probabilities(model, samples, seed)  # (K, N, C)
-        p_pred = p.gather(-1, pred[None, :, None].expand(samples, -1, 1)).squeeze(-1)  # (K, N)
-        flips = (p.argmax(-1) != pred[None]).float().mean(0)
-    return {"prob_std": p_pred.std(0).float().cpu().numpy(), "flip_rate": flips.cpu().numpy()}
-
-
-def build_index(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None = None,
-                projection: str = "umap", seed: int = 0, batch_size: int = 64, progress: bool = True):
-    out = model.forward_corpus(texts, batch_size, progress, reconstruction=False)
-    return index_table(model, texts, labels, out, projection, seed)
-
-
-def encoded_columns(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None, out: dict,
-                    uncertainty: dict) -> dict:
-    """The index's columns but the map's (x, y, correct), from a corpus pass (`forward_corpus` output) and its
-    posterior uncertainty: what every way of indexing writes for a document."""
-    probs, mu, logvar = out["probs"], out["mu"], out["logvar"]
-    return {
-        "text": list(texts),
-        "label": list(labels) if labels is not None else [None] * len(texts),
-        "pred": np.array(model.labels)[probs.argmax(-1).numpy()].tolist(),
-        "confidence": probs.max(-1).values.numpy().astype(np.float32),
-        "prob_std": uncertainty["prob_std"].astype(np.float32),
-        "flip_rate": uncertainty["flip_rate"].astype(np.float32),
-        "kl": out["kl"].numpy().astype(np.float32),
-        "probs": list(probs.numpy().astype(np.float32)),
-        "mu": list(mu.numpy().astype(np.float32)),
-        "logvar": list(logvar.numpy().astype(np.float32)),
-    }
-
-
-def index_table(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None, out: dict,
-                projection: str = "umap", seed: int = 0, uncertainty: dict | None = None):
-    """The index table from a corpus pass (`forward_corpus` output): uncertainty (computed here unless
-    given), map, one row a document."""
-    import pandas as pd
-
-    unc = uncertainty if uncertainty is not None else posterior_uncertainty(model, out["mu"], out["logvar"], seed=seed)
-    cols = encoded_columns(model, texts, labels, out, unc)
-    xy = fit_projection(out["mu"].numpy(), projection, seed)
-    df = pd.DataFrame({k: cols[k] for k in ("text", "label", "pred", "confidence", "prob_std", "flip_rate", "kl")})
-    df["x"], df["y"] = xy[:, 0], xy[:, 1]
-    df["correct"] = [None if lab is None else bool(lab == p) for lab, p in zip(df["label"], df["pred"])]
-    for k in ("probs", "mu", "logvar"):
-        df[k] = cols[k]
-    assert list(df.columns) == list(INDEX_COLUMNS), "index_table and INDEX_COLUMNS disagree"
-    return df
-
-
-def refresh_probabilities(model: TextVAE, path: str | Path, seed: int | None = None) -> Path:
-    """Rewrite an index's probability columns (probs, confidence, prob_std, flip_rate) from its stored posteriors
-    with the model as it is now: after calibration gave the model a temperature, its indexes show the new
-    probabilities without encoding the corpus again. Predictions, map and regions are kept."""
-    df, meta = read_index(path)
-    mu = torch.as_tensor(np.stack(df["mu"].to_numpy()).astype(np.float32))
-    logvar = torch.as_tensor(np.stack(df["logvar"].to_numpy()).astype(np.float32))
-    with torch.no_grad():
-        probs = model.class_probs(mu).float().numpy()
-    unc = posterior_uncertainty(model, mu, logvar, seed=meta.get("seed", 0) if seed is None else seed)
-    df["probs"] = list(probs.astype(np.float32))
-    df["confidence"] = probs.max(-1).astype(np.float32)
-    df["prob_std"], df["flip_rate"] = unc["prob_std"].astype(np.float32), unc["flip_rate"].astype(np.float32)
-    return write_index(df, path, {k: v for k, v in meta.items() if k != "version"} | {"temperature": model.config.temperature})
 
 
 def write_index(df, path: str | Path, meta: dict) -> Path:
@@ -191,10 +116,13 @@ class CorpusIndex:
     def load(cls, path: str | Path) -> "CorpusIndex":
         """The index file at `path`; its vector columns go straight from Arrow into matrices (a 1,000,000-row
         index loads in seconds, not the minutes and gigabytes a column of arrays per row would take)."""
-        table, meta = _read_table(path)
+        return cls.from_table(*_read_table(path))
+
+    @classmethod
+    def from_table(cls, table, meta: dict) -> "CorpusIndex":
+        """An index held as an Arrow table of INDEX_COLUMNS (what `load` reads, or `indexing.Indexer` builds)."""
         arrays = {k: vector_matrix(table.column(k)) for k in ARRAY_COLUMNS}
         df = table.drop_columns(list(ARRAY_COLUMNS)).to_pandas()
-        del table
         return cls(df, meta, arrays)
 
     @property

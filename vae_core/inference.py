@@ -334,22 +334,13 @@ class Explorer:
 
     # ---- corpora ----
     def index_corpus(self, texts: Sequence[str], labels: Sequence[str | None] | None = None, projection: str = "umap",
-                     seed: int = 0, chunk: int = 256, on_progress=None):
-        """Encode a corpus into an index table (see vae_core.index), `chunk` documents at a time so that
-        other users of the model get their turn in between; `on_progress(done, total, stage)` is called
-        after every chunk and before the map is built (raise from it to cancel)."""
-        from .index import index_table, posterior_uncertainty
+                     seed: int = 0, meta: dict | None = None, on_progress=None, place=None, regions: bool = True):
+        """A corpus indexed in memory (`indexing.Indexer`: a CorpusIndex), TURN_ROWS documents at a turn of the
+        model so that other users of it get theirs in between; `on_progress(done, total, stage)` is called after
+        every turn and at the map and regions stages (raise from it to cancel). See `Indexer.assemble` for `place`
+        and `regions`."""
+        from .indexing import TURN_ROWS, Indexer
 
         texts = [t[:MAX_CHARS] for t in texts]
-        parts = []
-        for s in range(0, len(texts), chunk):
-            with self._turn():
-                parts.append(self.model.forward_corpus(texts[s : s + chunk], progress=False, reconstruction=False))
-            if on_progress is not None:
-                on_progress(min(s + chunk, len(texts)), len(texts), "encoding")
-        out = {k: torch.cat([p[k] for p in parts]) for k in ("probs", "mu", "logvar", "kl")}
-        with self._turn():
-            unc = posterior_uncertainty(self.model, out["mu"], out["logvar"], seed=seed)
-        if on_progress is not None:
-            on_progress(len(texts), len(texts), "map")
-        return index_table(self.model, texts, labels, out, projection, seed, uncertainty=unc)  # the map needs no lock
+        return Indexer(self, projection, seed, turn_rows=TURN_ROWS).build(
+            texts, labels, {"model": self.name, **(meta or {})}, on_progress, place, regions)

@@ -11,7 +11,7 @@ import importlib.util
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -114,6 +114,37 @@ class Posterior:
         same every time for the same posterior."""
         z = self.sample(torch.Generator(device=self.mu.device).manual_seed(seed), samples)
         return model.class_probs(z)
+
+
+@dataclass
+class CorpusPass:
+    """One pass over a corpus with z = mu (`TextVAE.forward_corpus`), every row in the texts' order."""
+    probs: torch.Tensor  # (N, C) class probabilities at mu (TextVAE.class_probs)
+    mu: torch.Tensor  # (N, L)
+    logvar: torch.Tensor  # (N, L)
+    recon_nll: torch.Tensor  # (N,) reconstruction NLL of each document given mu, nats; 0 where not computed
+    recon_tokens: torch.Tensor  # (N,) target tokens behind recon_nll; 0 where not computed
+
+    @property
+    def posterior(self) -> Posterior:
+        return Posterior(self.mu, self.logvar)
+
+    @property
+    def kl_per_dim(self) -> torch.Tensor:
+        """(N, L) KL of each posterior dimension from the prior, nats."""
+        from .losses import kl_per_dim
+
+        return kl_per_dim(self.mu, self.logvar)
+
+    @property
+    def kl(self) -> torch.Tensor:
+        """(N,) KL of each posterior from the prior, nats."""
+        return self.kl_per_dim.sum(-1)
+
+    @classmethod
+    def concat(cls, passes: Sequence["CorpusPass"]) -> "CorpusPass":
+        """Passes over consecutive pieces of a corpus, as one."""
+        return cls(*(torch.cat([getattr(p, f.name) for p in passes]) for f in fields(cls)))
 
 
 @dataclass
@@ -526,11 +557,17 @@ class TextVAE(nn.Module):
         """`encoder_input_ids` (an augmented copy of input_ids, e.g. with tokens masked) feeds the encoder
         when given; the decoder always rebuilds the original input_ids."""
         post = self.encode(input_ids if encoder_input_ids is None else encoder_input_ids, attention_mask)
-        z = post.sample(generator) if sample else post.mu  # (B, L)
+        return self.heads(post, post.sample(generator) if sample else post.mu, input_ids, attention_mask)
+
+    def heads(self, post: Posterior, z: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              prototype_rows: torch.Tensor | None = None) -> VAEOutput:
+        """Everything read from z (B, L) drawn from `post`: class logits, the decoder's teacher-forced logits of
+        input_ids (with the bank's `prototype_rows`, see `decode_logits`) and the bag of words. `forward` after the
+        encoder, and the decoder phase on stored posteriors."""
         dec_in, tgt = self.decoder_io(input_ids, attention_mask)
         return VAEOutput(
             class_logits=self.classify(z),
-            recon_logits=self.decode_logits(z, dec_in),
+            recon_logits=self.decode_logits(z, dec_in, prototype_rows),
             recon_targets=tgt,
             bow_logits=self.decoder.bow_logits(z, self.word_embeddings),
             mu=post.mu,
@@ -637,6 +674,8 @@ class TextVAE(nn.Module):
 
         from .data import batches_by_length
 
+        if ids is None and not len(texts):
+            return  # an empty corpus: no batch (the tokenizer refuses an empty list)
         if ids is None:
             tok = self._need_tokenizer()
             ids = tok(list(texts), truncation=True, max_length=self.config.max_length)["input_ids"]
@@ -645,27 +684,20 @@ class TextVAE(nn.Module):
             b = pad([{"input_ids": list(ids[i])} for i in rows])
             yield rows, b["input_ids"].to(device or "cpu"), b["attention_mask"].to(device or "cpu")
 
-    @torch.no_grad()
     def encode_corpus(self, texts: Sequence[str], batch_size: int = 64) -> Posterior:
-        """The posterior (N, L each) of every text, in the texts' order: the one way a corpus becomes
-        posteriors (`batches`)."""
-        self.eval()
-        N, L = len(texts), self.config.latent_size
-        mu, logvar = torch.zeros(N, L), torch.zeros(N, L)
-        for rows, input_ids, mask in self.batches(texts, batch_size=batch_size):
-            post = self.encode(input_ids, mask)
-            mu[rows], logvar[rows] = post.mu.float(), post.logvar.float()
-        return Posterior(mu, logvar)
+        """The posterior (N, L each) of every text, in the texts' order (`forward_corpus`'s, without
+        reconstruction)."""
+        return self.forward_corpus(texts, batch_size, progress=False, reconstruction=False).posterior
 
     @torch.no_grad()
     def forward_corpus(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True,
-                       reconstruction: bool | int = True) -> dict[str, torch.Tensor]:
-        """One pass over a corpus with z = mu (`batches`): probabilities, posterior and reconstruction NLL per
+                       reconstruction: bool | int = True) -> CorpusPass:
+        """The one pass over a corpus with z = mu (`batches`): probabilities, posterior and reconstruction NLL per
         document (for every document, or for the first N when `reconstruction` is a number; 0 elsewhere), in
         the texts' order."""
         from tqdm.auto import tqdm
 
-        from .losses import kl_per_dim, reconstruction_nll
+        from .losses import reconstruction_nll
 
         self.eval()
         N, L = len(texts), self.config.latent_size
@@ -683,9 +715,7 @@ class TextVAE(nn.Module):
                 dec_in, tgt = self.decoder_io(input_ids[rec], mask[rec])
                 n, t = reconstruction_nll(self.decode_logits(post.mu[rec], dec_in), tgt)
                 nll[[idx[r] for r in rec]], ntok[[idx[r] for r in rec]] = n.float().cpu(), t.float().cpu()
-        kl = kl_per_dim(mu, logvar)  # (N, L)
-        return {"probs": probs, "mu": mu, "logvar": logvar, "recon_nll": nll, "recon_tokens": ntok,
-                "kl": kl.sum(-1), "kl_per_dim": kl}
+        return CorpusPass(probs, mu, logvar, nll, ntok)
 
     @torch.no_grad()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
@@ -694,43 +724,25 @@ class TextVAE(nn.Module):
 
     @torch.no_grad()
     def decode_text(self, z: torch.Tensor, max_length: int | None = None, candidates: int = DECODE_CANDIDATES,
-                    temperature: float = DECODE_TEMPERATURE, seed: int = 0, readable: bool = True) -> list[str]:
+                    temperature: float = DECODE_TEMPERATURE, seed: int = 0, readable: bool = True,
+                    scorer=None) -> list[str]:
         """Text for each latent z (B, L). With `candidates` > 1 the greedy text and candidates - 1 samples
         (seeded: the same z always gives the same text) are encoded again, and of those the classifier
-        reads as the class at z (all, if none does) the one whose posterior gives z the highest density,
-        log q(z | text), is kept: the text the encoder itself would map back to z. With 1, greedy decoding.
-        `readable` texts are written as the training corpus writes (see `readable.Readable`); otherwise they
-        are the tokenizer's lower-case, space-separated tokens."""
-        raw = self._decode_raw(z, max_length, candidates, temperature, seed)
+        reads as the class at z (all, if none does) the best by `scorer` is kept (`decoding`; by default the one
+        whose posterior gives z the highest density, log q(z | text): the text the encoder itself would map back
+        to z). With 1, greedy decoding. `readable` texts are written as the training corpus writes (see
+        `readable.Readable`); otherwise they are the tokenizer's lower-case, space-separated tokens."""
+        raw = self._decode_raw(z, max_length, candidates, temperature, seed, scorer)
         return [self.readable(t) for t in raw] if readable else raw
 
     def _decode_raw(self, z: torch.Tensor, max_length: int | None, candidates: int, temperature: float,
-                    seed: int) -> list[str]:
-        tok = self._need_tokenizer()
-        as_text = lambda rows: [tok.decode(ids, skip_special_tokens=True).strip() for ids in rows]  # noqa: E731
+                    seed: int, scorer=None) -> list[str]:
         if candidates <= 1 or z.shape[0] == 0:
-            return as_text(self.generate(z, max_length))
-        B, K = z.shape[0], candidates
-        g = torch.Generator(device=z.device).manual_seed(seed)
-        # the greedy texts and the samples in one batch: a decoding step costs about the same for 1 row
-        # as for 80 on CPU, so one loop of steps instead of two
-        temps = torch.cat([torch.zeros(B), torch.full((B * (K - 1),), float(temperature))])
-        both = as_text(self.generate(torch.cat([z, z.repeat_interleave(K - 1, dim=0)]), max_length,
-                                     temperature=temps, generator=g))
-        greedy, sampled = both[:B], both[B:]
-        texts = [[greedy[b]] + sampled[b * (K - 1) : (b + 1) * (K - 1)] for b in range(B)]
-        flat = [t if t.strip() else "." for row in texts for t in row]
-        post = self.encode(**self.tokenize(flat))
-        from .losses import gaussian_log_density
+            tok = self._need_tokenizer()
+            return [tok.decode(ids, skip_special_tokens=True).strip() for ids in self.generate(z, max_length)]
+        from .decoding import decode_candidates
 
-        score = gaussian_log_density(z.repeat_interleave(K, dim=0), post.mu, post.logvar).view(B, K)
-        # Among the candidates that read as the class at z (when any does), the one the encoder maps back
-        # closest: with a content latent most of the density is the content part's, and the class alone
-        # would otherwise decide too rarely.
-        agrees = self.classify(post.mu).argmax(-1).view(B, K) == self.classify(z).argmax(-1)[:, None]  # (B, K)
-        score = score.masked_fill(~agrees & agrees.any(-1, keepdim=True), float("-inf"))
-        best = score.argmax(-1).tolist()
-        return [texts[b][k] for b, k in enumerate(best)]
+        return decode_candidates(self, z, candidates, temperature, seed, max_length, scorer)
 
     # ---- checkpoints ----
     def save_pretrained(self, folder: str | Path, dtype: str = "float16", extra_files: dict[str, Any] | None = None) -> Path:

@@ -232,8 +232,8 @@ def corpus_for_report(explorer, data: str | Path, text_column: str = "text", lab
     a data file through the model's own index holding the same texts in the same order (no encoding), else encoded
     and mapped now, with its regions named."""
     from .data import read_corpus
-    from .index import CorpusIndex, build_index, load_index_of
-    from .interpret.groups import map_regions
+    from .index import CorpusIndex, load_index_of
+    from .indexing import Indexer
 
     data = Path(data)
     sha = file_sha256(data)
@@ -253,7 +253,6 @@ def corpus_for_report(explorer, data: str | Path, text_column: str = "text", lab
                 return corpus, data.name, sha
     if progress:
         print(f"encoding {len(texts.texts):,} documents of {data.name} and mapping them (the model has no index of it)")
-    df = build_index(explorer.model, texts.texts, texts.labels if label_column else None, "umap", seed, progress=progress)
-    corpus = CorpusIndex(df, {"labels": explorer.labels, "projection": "umap", "seed": seed, "source": data.name})
-    corpus.meta["regions"] = [r.to_dict() for r in map_regions(explorer, corpus, seed=seed)]
+    corpus = Indexer(explorer, seed=seed, progress=progress).build(
+        texts.texts, texts.labels if label_column else None, {"source": data.name})
     return corpus, data.name, sha

@@ -37,6 +37,7 @@ from .data import (
     tokenize_texts,
 )
 from .files import atomic_replace_dir, atomic_write
+from .launch import warn_if_fewer_processes
 from .losses import cyclical_beta, vae_loss
 from .modeling import (Posterior, TextVAE, load_encoder_tokenizer, packaged_encoder,
                        squared_distances, tensor_sha256)
@@ -84,6 +85,8 @@ class Trainer:
                 cfg = dataclasses.replace(TrainConfig.from_dict(json.loads(saved.read_text())), output_dir=cfg.output_dir)
         self.cfg, self.resume = cfg, resume
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=_mixed_precision(cfg.mixed_precision))
+        if self.accelerator.is_main_process:
+            warn_if_fewer_processes(self.accelerator.num_processes, "train")
         acc = self.accelerator
         if cfg.num_threads or not torch.cuda.is_available():
             torch.set_num_threads(cfg.num_threads or max(1, (os.cpu_count() or 1) // acc.num_processes))
@@ -92,25 +95,53 @@ class Trainer:
         self.model_dir, self.resume_dir = self.run_dir / "model", self.run_dir / "resume"
         self.stage = stage
         self.log_path = Path(log_path) if log_path else self.run_dir / "metrics.jsonl"
-        if acc.is_main_process:
+        self._prepare_run_dir(resume, set_aside_log=log_path is None)
+        mc = model_config or VAEConfig()
+        # a resumed run, or a decoder phase on a trained model, starts from a checkpoint folder
+        start = self.resume_dir if resume else (Path(cfg.init_from) if cfg.init_from else None)
+        if start is not None:
+            mc = VAEConfig.load(start)
+        names, labels = self._read_data(mc.labels if start is not None else None)
+        ids = self._build_model(mc, names, start, resume)
+        self._build_loader(ids, labels)
+        self._build_optimisation()
+        # what the frozen part gives every training row in the decoder phase (`cache_frozen_part`)
+        self._frozen_rows: torch.Tensor | None = None
+        # with prototypes: dataset row -> bank row, bank row -> dataset row, and each bank row's prototype in
+        # training (its nearest other document when the decoder phase began; kept in the resume state)
+        self._bank_rows = self._bank_source = self._proto_neighbours = None
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.best, self.history, self.elapsed = -1.0, [], 0.0
+        # the averaged weights: a float32 copy of every trainable tensor
+        self.ema = ({n: p.detach().clone().float() for n, p in self.model.named_parameters() if p.requires_grad}
+                    if cfg.ema_decay > 0 else None)
+        if resume:
+            self._load_state()
+        self.model, self.optimizer, self.loader, self.scheduler = acc.prepare(
+            self.model, self.optimizer, self.loader, self.scheduler
+        )
+        self.steps_per_epoch_local = len(self.loader)
+
+    def _prepare_run_dir(self, resume: bool, set_aside_log: bool) -> None:
+        """The run folder: created, cleared of a killed save's half-written folders; a new run's log started
+        afresh (`set_aside_log`); a resumed run's state checked."""
+        if self.accelerator.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             # half-written folders of a run that was killed while saving: never visible, now removed
             for stale in self.run_dir.glob(".*"):
                 if stale.is_dir() and (".tmp-" in stale.name or ".old-" in stale.name):
                     shutil.rmtree(stale, ignore_errors=True)
-            if not resume and log_path is None and self.log_path.exists():
+            if not resume and set_aside_log and self.log_path.exists():
                 # a new run in the folder of an earlier one: its log starts empty (the earlier one's is kept
                 # beside it), or the new model's training curves would mix in the old run's steps
                 self.log_path.replace(self.run_dir / "metrics.previous.jsonl")
         if resume and not (self.resume_dir / "state.json").exists():
             raise FileNotFoundError(f"--resume: {self.resume_dir} holds no training state; start without --resume.")
 
-        mc = model_config or VAEConfig()
-        # a resumed run, or a decoder phase on a trained model, starts from a checkpoint folder
-        start = self.resume_dir if resume else (Path(cfg.init_from) if cfg.init_from else None)
-        if start is not None:
-            mc = VAEConfig.load(start)
-        # ---- data ----
+    def _read_data(self, names: list[str] | None) -> tuple[list[str], list[int]]:
+        """The training and dev files: (class names, each training row's class index). `names` are the classes of
+        the checkpoint the run starts from (None: the training file's, in order)."""
+        cfg = self.cfg
         train = read_corpus(cfg.train_file, cfg.text_column, cfg.label_column, require_labels=True,
                             allow_unlabelled=cfg.allow_unlabelled)
         if cfg.max_train_rows is not None:
@@ -118,7 +149,7 @@ class Trainer:
         self.train_corpus = train
         # a few texts of each class from the training file, for the app's examples (saved with every checkpoint)
         self.examples = pick_examples(train.texts, train.labels, seed=cfg.seed)
-        names = mc.labels if start is not None else label_vocabulary(train)
+        names = names if names is not None else label_vocabulary(train)
         labels = encode_labels(train.labels, names, train.source)
         if cfg.labels_per_class is not None:
             labels = keep_labels_per_class(labels, cfg.labels_per_class, cfg.seed)
@@ -128,8 +159,15 @@ class Trainer:
             if cfg.eval_rows is not None:
                 self.dev.texts, self.dev.labels = self.dev.texts[: cfg.eval_rows], self.dev.labels[: cfg.eval_rows]
             encode_labels(self.dev.labels, names, self.dev.source)  # every dev label must be a known class
+        self.fingerprint = {"train": train.fingerprint(), "dev": self.dev.fingerprint() if self.dev else None,
+                            "labels_per_class": cfg.labels_per_class,
+                            "labelled_rows_used": sum(1 for y in labels if y != UNLABELLED)}
+        return names, labels
 
-        # ---- model ----
+    def _build_model(self, mc: VAEConfig, names: list[str], start: Path | None, resume: bool) -> list[list[int]]:
+        """The model: loaded from `start`, or a new one of `mc` (its decoder vocabulary from the training texts);
+        returns the training texts' token ids."""
+        cfg, train = self.cfg, self.train_corpus
         mc.labels = list(names)
         if start is not None:
             self.model = TextVAE.from_pretrained(start)
@@ -156,9 +194,10 @@ class Trainer:
                                         torch.Generator().manual_seed(cfg.seed), dropout=cfg.decoder_dropout)
         self._freeze_and_share(record=start is None)
         self.tokenizer = tokenizer
-        self.fingerprint = {"train": train.fingerprint(), "dev": self.dev.fingerprint() if self.dev else None,
-                            "labels_per_class": cfg.labels_per_class,
-                            "labelled_rows_used": sum(1 for y in labels if y != UNLABELLED)}
+        return ids
+
+    def _build_loader(self, ids: list[list[int]], labels: list[int]) -> None:
+        cfg = self.cfg
         ids, labels = repeat_labelled(ids, labels, cfg.labelled_share)
         self.dataset = TokenizedDataset(ids, labels)
         self.sampler = LengthGroupedBatches([len(x) for x in ids], cfg.batch_size, cfg.seed)
@@ -168,7 +207,9 @@ class Trainer:
                                                   collate_fn=collate(self.model._special["pad"]),
                                                   generator=torch.Generator().manual_seed(cfg.seed))
 
-        # ---- optimisation ----
+    def _build_optimisation(self) -> None:
+        """Optimizer, step counts of the two phases and the learning-rate schedule."""
+        cfg, acc = self.cfg, self.accelerator
         groups = parameter_groups(self.model, cfg)
         self._top_encoder_group = max(0, len(groups) - 2)  # the learning rate logged
         self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
@@ -182,22 +223,6 @@ class Trainer:
         self.total_steps = self.joint_steps + self.decoder_steps
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, two_phase_schedule(self.joint_steps, self.decoder_steps, cfg.warmup_ratio))
-        # what the frozen part gives every training row in the decoder phase (`cache_frozen_part`)
-        self._frozen_rows: torch.Tensor | None = None
-        # with prototypes: dataset row -> bank row, bank row -> dataset row, and each bank row's prototype in
-        # training (its nearest other document when the decoder phase began; kept in the resume state)
-        self._bank_rows = self._bank_source = self._proto_neighbours = None
-        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
-        self.best, self.history, self.elapsed = -1.0, [], 0.0
-        # the averaged weights: a float32 copy of every trainable tensor
-        self.ema = ({n: p.detach().clone().float() for n, p in self.model.named_parameters() if p.requires_grad}
-                    if cfg.ema_decay > 0 else None)
-        if resume:
-            self._load_state()
-        self.model, self.optimizer, self.loader, self.scheduler = acc.prepare(
-            self.model, self.optimizer, self.loader, self.scheduler
-        )
-        self.steps_per_epoch_local = len(self.loader)
 
     # ------------------------------------------------------------------------------------------
     def _freeze_and_share(self, record: bool) -> None:
@@ -337,9 +362,9 @@ class Trainer:
         # reconstruction on the first 1,000 documents only: enough for a curve, at a third of the cost
         out = model.forward_corpus(self.dev.texts, batch_size=64, progress=False, reconstruction=1000)
         y = encode_labels(self.dev.labels, model.labels, self.dev.source)
-        m = classification_metrics(y, out["probs"].argmax(-1).tolist(), model.labels)
-        return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kl_per_doc": float(out["kl"].mean()),
-                "recon_per_token": float(out["recon_nll"].sum() / out["recon_tokens"].sum().clamp(min=1))}
+        m = classification_metrics(y, out.probs.argmax(-1).tolist(), model.labels)
+        return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "kl_per_doc": float(out.kl.mean()),
+                "recon_per_token": float(out.recon_nll.sum() / out.recon_tokens.sum().clamp(min=1))}
 
     def _eval_and_save(self) -> None:
         acc = self.accelerator
@@ -460,8 +485,6 @@ class Trainer:
                 hit &= (ids != special["bos"]) & (ids != special["eos"])
                 enc_ids = torch.where(hit, torch.full_like(ids, special["mask"]), ids)
             out = self.model(batch["input_ids"], batch["attention_mask"], encoder_input_ids=enc_ids)
-            mu, logvar = out.mu, out.logvar
-            logits = (out.class_logits, out.recon_logits, out.recon_targets, out.bow_logits)
         else:
             # The decoder alone, on z sampled from the stored posteriors of the frozen encoder.
             if self._frozen_rows is None:
@@ -471,22 +494,18 @@ class Trainer:
             with self.accelerator.autocast():
                 # with a content latent, its posterior learns with the decoder
                 post = posterior_of_cached(model, rows, pooled=model.content_posterior is not None)
-                mu, logvar = post.mu, post.logvar
-                z = post.sample()
-                dec_in, tgt = model.decoder_io(batch["input_ids"], batch["attention_mask"])
                 # each document edits its nearest other training document, never itself
-                protos = (self._proto_neighbours[self._bank_rows[batch["index"].cpu()]].to(z.device)
+                protos = (self._proto_neighbours[self._bank_rows[batch["index"].cpu()]].to(rows.device)
                           if self._proto_neighbours is not None else None)
-                logits = (model.classify(z), model.decode_logits(z, dec_in, protos), tgt,
-                          model.decoder.bow_logits(z, model.word_embeddings))
-        class_logits, recon_logits, targets, bow_logits = logits
+                out = model.heads(post, post.sample(), batch["input_ids"], batch["attention_mask"], protos)
         # the information term waits for the labelled rows to shape the classifier: ramped over an epoch
         ramp = min(1.0, self.step / max(1, self.steps_per_epoch_local))
         info_weight = cfg.unlabelled_info_weight * ramp if not self.in_decoder_phase else 0.0
         # in the decoder phase only a content latent's KL has a gradient: its free bits apply
         free_bits = cfg.content_free_bits if self.in_decoder_phase and cfg.content_dims else cfg.free_bits
-        return vae_loss(class_logits, batch["labels"], recon_logits, targets, mu, logvar, beta, free_bits,
-                        cfg.class_weight, cfg.recon_weight, bow_logits, cfg.bow_weight, info_weight)
+        return vae_loss(out.class_logits, batch["labels"], out.recon_logits, out.recon_targets, out.mu, out.logvar,
+                        beta=beta, free_bits=free_bits, class_weight=cfg.class_weight, recon_weight=cfg.recon_weight,
+                        bow_logits=out.bow_logits, bow_weight=cfg.bow_weight, info_weight=info_weight)
 
     def _step(self, batch: dict) -> dict[str, float]:
         cfg, acc = self.cfg, self.accelerator
