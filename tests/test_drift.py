@@ -130,3 +130,13 @@ def test_planted_plant_articles_in_news_are_found_and_read_as_plants():
     desc, plants, news = e[0], e[1:144].mean(0), e[144:].mean(0)
     assert desc @ plants > desc @ news
     assert d.region_of.shape == (len(new),) and (d.region_of[members] == top.id).all()
+
+
+def test_members_can_be_asked_for_their_own_score_in_the_regions_direction():
+    from vae_core.drift import _require_scores
+
+    regions = [{"direction": "over"}, {"direction": "under"}]
+    region_of = np.array([0, 0, 1, 1, -1])
+    scores = np.array([0.9, 0.1, -0.9, -0.1, 5.0])
+    assert _require_scores(region_of, scores, regions, 0.5).tolist() == [0, -1, 1, -1, -1]
+    assert _require_scores(region_of, scores, regions, 0.0).tolist() == [0, 0, 1, 1, -1]

@@ -34,6 +34,10 @@ NEIGHBOURS = 10  # k of the density ratio
 PCA_DIMS = 16  # latent dimensions kept for neighbours and groups (of the posterior means, pooled)
 DISCOVERY_RATIO = 2.0  # documents at least this much denser on one side start a region
 VOTES = 5  # a document belongs to the region most of its 5 nearest discovery documents are in
+VOTE_SHARE = 0.5  # "most": more than this share of those votes
+# a member of a region must also have a cross-fitted score past this (in the region's direction; None: no such
+# condition). Tried at 0 to 1 nats (benchmarks/drift_variants.py): more precise regions, fewer planted documents found
+MEMBER_SCORE: float | None = None
 MIN_RATIO = 1.5  # a flagged region's ratio of shares is at least this, at the lower end of its interval
 ALPHA = 0.01  # significance of a flagged region, Bonferroni-corrected over the regions tested
 MIN_REGION = 5  # documents (of the discovery half) a region is found from, at least
@@ -270,8 +274,19 @@ def _assign(z: np.ndarray, regions: list[dict]) -> np.ndarray:
     idx = np.where(is_discovery[:, None], idx[:, 1:], idx[:, :-1])  # and does not vote for itself
     votes = label[idx]  # (N, k)
     for i in range(len(regions)):
-        out[(votes == i).sum(1) * 2 > k] = i
+        out[(votes == i).sum(1) > VOTE_SHARE * k] = i
     return np.where(own >= 0, own, out)
+
+
+def _require_scores(region_of: np.ndarray, scores: np.ndarray, regions: list[dict], least: float) -> np.ndarray:
+    """Region membership kept only where the document's own cross-fitted score is past `least` in its region's
+    direction (MEMBER_SCORE). Its score comes from the other half, so a test-half document's membership still
+    depends on where it lies and on the discovery half alone."""
+    out = region_of.copy()
+    for i, r in enumerate(regions):
+        weak = (out == i) & ((scores < least) if r["direction"] == "over" else (scores > -least))
+        out[weak] = -1
+    return out
 
 
 def place(ref_z: np.ndarray, ref_xy: np.ndarray, new_z: np.ndarray, k: int = 10) -> np.ndarray:
@@ -303,6 +318,9 @@ def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0, progress: Cal
     say("finding and testing regions")
     regions = discover_regions(ref_z, new_z, half_ref, half_new, seed)
     region_of_ref, region_of_new = _assign(ref_z, regions), _assign(new_z, regions)
+    if MEMBER_SCORE is not None:
+        region_of_ref = _require_scores(region_of_ref, scores[: len(ref_z)], regions, MEMBER_SCORE)
+        region_of_new = _require_scores(region_of_new, scores[len(ref_z):], regions, MEMBER_SCORE)
     test_regions(regions, region_of_ref, region_of_new, half_ref, half_new)
     return {"ref_z": ref_z, "new_z": new_z, "scores_ref": scores[: len(ref_z)], "scores_new": scores[len(ref_z):],
             "auc": auc, "p_value": p, "regions": regions, "region_of_ref": region_of_ref, "region_of_new": region_of_new,
