@@ -6,6 +6,7 @@ then by the conservative end of its ratio). A variant sets drift's module consta
 
     python benchmarks/drift_variants.py --name shipped
     python benchmarks/drift_variants.py --name member-score-0.4 --set MEMBER_SCORE=0.4
+    python benchmarks/drift_variants.py --name content-part --dims 32:96
 
 Prints, per case and share, how many seeds meet the target (top region flagged, >= 80% of the planted documents
 in it, >= 80% of its new documents planted), mean and least recall and precision; and how many regions are
@@ -69,6 +70,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--name", required=True)
     ap.add_argument("--set", nargs="*", default=[], help="drift module constants, NAME=VALUE")
+    ap.add_argument("--dims", help="only these latent dimensions, START:END (the bundled model's class part is 0:32, "
+                                   "its content part 32:96)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     for kv in a.set:
@@ -76,8 +79,12 @@ def main() -> None:
         setattr(D, k, None if v == "None" else float(v) if "." in v else int(v))
     full = CorpusIndex.load(Path(a.model) / "index" / "ag_news_dev.parquet")
     foreign = foreign_latents(Path(a.model))
+    if a.dims:
+        lo, hi = (int(v) for v in a.dims.split(":"))
+        full = CorpusIndex(full.df, full.meta, {k: v[:, lo:hi] if k != "probs" else v for k, v in full.arrays.items()})
+        foreign = {k: (mu[:, lo:hi], df) for k, (mu, df) in foreign.items()}
     t0 = time.time()
-    res = {"name": a.name, "set": a.set, "seeds": a.seeds, "cases": {}}
+    res = {"name": a.name, "set": a.set, "dims": a.dims, "seeds": a.seeds, "cases": {}}
     for name, (mu, df) in foreign.items():
         for share in SHARES:
             rows = []
