@@ -58,10 +58,11 @@ class FittedMap:
 
 def fit_projection(mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
                    min_dist: float = 0.1, fit_sample: int = UMAP_FIT_SAMPLE) -> np.ndarray:
-    """Project latent means (N, L) to 2-D (N, 2), deterministically for a given seed: UMAP fitted on at most
-    `fit_sample` of them (the rest placed by its transform), or PCA fitted on all."""
+    """Project latent means (N, L) to 2-D (N, 2), deterministically for a given seed: the map (UMAP or PCA) fitted
+    on at most `fit_sample` of them, the rest placed by its transform: the rule `indexing.Indexer.assemble` follows
+    part by part, here for one matrix in memory."""
     mu = np.asarray(mu, dtype=np.float32)
-    sample = map_sample(len(mu), seed, fit_sample) if method == "umap" else np.arange(len(mu))
+    sample = map_sample(len(mu), seed, fit_sample)
     fitted = FittedMap(mu[sample], method, seed, n_neighbors, min_dist)
     if len(sample) == len(mu):
         return fitted.xy
