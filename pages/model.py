@@ -129,7 +129,9 @@ if explorer is not None:
         from vae_core.evaluate import figure_rows
 
         st.subheader("Measured at build time")
-        where = f"{evaluation.get('documents', '?')} documents of {views.md(Path(str(evaluation.get('file', ''))).name)}"
+        docs = evaluation.get("documents")
+        where = (f"{docs:,}" if isinstance(docs, int) else "?") + \
+            f" documents of {views.md(Path(str(evaluation.get('file', ''))).name)}"
         if evaluation.get("reader_top1") is not None:
             st.markdown("**Does the decoded text read like its source?** An independent reader, the base "
                         f"{views.md(evaluation.get('reader', 'all-MiniLM-L6-v2'))} sentence embedding (never fine-tuned "
@@ -152,7 +154,10 @@ if explorer is not None:
                     views.quote(views.snippet(ex["text"], 300))
                     st.code(ex["reconstruction"] or "(empty)", language=None, wrap_lines=True)
                     st.caption(f"{verdict} · cosine {ex['reader_cosine']:.2f}")
-        st.dataframe([{"figure": label, "value": value} for label, value in figure_rows(evaluation)], hide_index=True)
+        rows = figure_rows(evaluation)
+        # every figure at once, no scrolling inside the table (35 px a row and the header)
+        st.dataframe([{"figure": label, "value": value} for label, value in rows], hide_index=True,
+                     height=35 * (len(rows) + 1) + 3)
         st.caption(f"On {where}.")
 
     st.subheader("Configuration and data")

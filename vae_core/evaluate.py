@@ -284,7 +284,7 @@ FIGURES = (
     Figure("reader_top10", "independent reader, top-10", "{:.3f}"),
     Figure("reader_cosine", "mean cosine between decoded text and source (independent reader)", "{:.3f}",
            ("cosine", "Mean cosine of decoded text and source (independent reader)")),
-    Figure("wordpiece_artefacts", "decoded texts with WordPiece spacing", "{} of {generation_rows}"),
+    Figure("wordpiece_artefacts", "decoded texts with WordPiece spacing", "{:,} of {generation_rows:,}"),
 )
 
 
