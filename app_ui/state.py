@@ -37,7 +37,10 @@ class Key:
         if self.kind is bool:
             return "1"
         if self.kind is int:
-            return str(int(value))
+            try:
+                return str(int(value))
+            except (TypeError, ValueError):
+                return None  # not a number (a widget's transient value): the link leaves it out
         return str(value)[:MAX_TEXT]
 
     def decode(self, raw: list[str]):

@@ -14,7 +14,8 @@ def test_a_value_goes_into_the_link_and_comes_back(kind, value, text):
     assert key.decode([text]) == value
 
 
-@pytest.mark.parametrize("kind, empty", [(str, ""), (list, []), (bool, False), (int, None), (VIEW, None)])
+@pytest.mark.parametrize("kind, empty", [(str, ""), (list, []), (bool, False), (int, None), (int, "not a row"),
+                                         (VIEW, None)])
 def test_an_empty_value_stays_out_of_the_link(kind, empty):
     assert Key("k", "p", kind).encode(empty) is None
 
