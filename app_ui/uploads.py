@@ -41,7 +41,7 @@ def for_model(model: str) -> dict[str, object]:
 def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | None, projection: str) -> None:
     """Validate, encode and keep an uploaded corpus; every problem is shown as a message."""
     from vae_core.data import DataError, read_corpus
-    from vae_core.indexing import too_long_note
+    from vae_core.indexing import Indexer
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
@@ -57,7 +57,7 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
                    f"{' …' if len(unknown) > 8 else ''}. The model's classes are {md(', '.join(explorer.labels))}.")
     labels = [lab if lab in explorer.labels else None for lab in corpus.labels]
     notes = []
-    note = too_long_note(explorer.count_too_long(corpus.texts), len(corpus), explorer.model.config.max_length)
+    note = Indexer(explorer).too_long(corpus.texts)
     if note:
         notes.append(note)
         st.info(note)
