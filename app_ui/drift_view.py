@@ -71,7 +71,7 @@ def drift_section(explorer, default_new: str | None = None) -> None:
         f"**{md(new_name)}** against **{md(ref_name)}**: {md(d.verdict)}.")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Drift score", f"{d.auc:.3f}", help="How well the two corpora can be told apart in latent space (AUC of "
-              "a cross-fitted nearest-neighbour classifier): 0.5 = not at all, 1 = completely. "
+              "a cross-fitted nearest-neighbour classifier of their posteriors): 0.5 = not at all, 1 = completely. "
               f"p = {d.p_value:.2g} (Mann-Whitney).")
     m2.metric("Drifted regions", f"{len(d.flagged)}", help="Regions where one corpus has significantly more documents "
               "than the other (found on one half of the documents, tested on the other; Bonferroni-corrected).")

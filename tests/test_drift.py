@@ -140,3 +140,60 @@ def test_members_can_be_asked_for_their_own_score_in_the_regions_direction():
     scores = np.array([0.9, 0.1, -0.9, -0.1, 5.0])
     assert _require_scores(region_of, scores, regions, 0.5).tolist() == [0, -1, 1, -1, -1]
     assert _require_scores(region_of, scores, regions, 0.0).tolist() == [0, 0, 1, 1, -1]
+
+
+def test_features_are_the_mean_and_the_class_parts_log_variance():
+    from vae_core import drift as D
+
+    mu, logvar = np.ones((3, 6), np.float32), np.full((3, 6), -2.0, np.float32)
+    x = D.latent_features(mu, logvar, class_dims=4)
+    assert x.shape == (3, 10)
+    assert np.allclose(x[:, :6], 1.0) and np.allclose(x[:, 6:], -2.0 * D.LOGVAR_WEIGHT)
+    assert D.latent_features(mu, None, 4) is mu and D.latent_features(mu, logvar, 0) is mu
+
+
+def test_text_encoded_with_more_uncertainty_is_found_through_its_log_variance(centres):
+    """A foreign topic whose means lie among the reference's (in one of its classes) but whose posteriors are wider
+    (what text unlike the training corpus looks like to an encoder) is a region only when the log-variance stands
+    beside the mean."""
+    from vae_core import drift as D
+
+    rng = np.random.default_rng(11)
+    ref_mu, own_mu = blobs(2000, centres[:4], rng), blobs(1800, centres[:4], rng)
+    foreign_mu = blobs(140, centres[:1], rng)
+    ref_lv, own_lv = rng.normal(-2.3, 0.1, (2000, 32)), rng.normal(-2.3, 0.1, (1800, 32))
+    foreign_lv = rng.normal(-1.3, 0.1, (140, 32))  # sigma 0.52 rather than 0.32
+    planted = np.r_[np.zeros(1800, bool), np.ones(140, bool)]
+    new_mu, new_lv = np.vstack([own_mu, foreign_mu]), np.vstack([own_lv, foreign_lv])
+    m = measure(D.latent_features(ref_mu, ref_lv, 32), D.latent_features(new_mu, new_lv, 32), seed=0)
+    _, recall, precision = top_region_of(m, planted)
+    assert recall >= 0.8 and precision >= 0.8, (recall, precision)
+    means_alone = measure(ref_mu, new_mu, seed=0)
+    assert not [r for r in means_alone["regions"] if r["flagged"]]
+
+
+def test_one_dense_group_alone_is_a_region_and_every_point_joins_a_group(monkeypatch):
+    from vae_core import drift as D
+
+    rng = np.random.default_rng(3)
+    points = rng.normal(0, 1, (80, 4)).astype(np.float32)  # one blob: HDBSCAN alone calls it noise or splits it
+    groups = D._groups(points, 10)
+    assert groups and sum(len(g) for g in groups) == len(points)
+    monkeypatch.setattr(D, "SINGLE_GROUP", False)
+    monkeypatch.setattr(D, "ATTACH_NOISE", False)
+    assert sum(len(g) for g in D._groups(points, 10)) < len(points)
+
+
+def test_a_classifier_of_the_two_corpora_can_score_instead_of_neighbours(centres, monkeypatch):
+    from vae_core import drift as D
+
+    monkeypatch.setattr(D, "SCORER", "logistic")
+    rng = np.random.default_rng(5)
+    ref = blobs(2000, centres[:4], rng)
+    own, foreign = blobs(1800, centres[:4], rng), blobs(140, centres[4:], rng)
+    m = measure(ref, np.vstack([own, foreign]), seed=0)
+    planted = np.r_[np.zeros(1800, bool), np.ones(140, bool)]
+    assert m["scores_new"][planted].mean() > m["scores_new"][~planted].mean() + 1
+    assert m["auc"] > 0.5 and m["p_value"] < 0.01
+    with pytest.raises(ValueError, match="unknown drift scorer"):
+        D._classifier("forest", 0)
