@@ -5,8 +5,15 @@ benchmarks/data/<name>/{train,dev,holdout}.csv (header text,label). Seeded; run 
   DBpedia 2014 abstracts; CC BY-SA 3.0 and GFDL), from the 10,000-row sample (its test.csv and val.csv) that
   the public repository J-zin/DHIM ships under data/dbpedia/ (commit 477e226c). "Film" is left out, as a
   13-class set; the rest is split 6,269 / 1,000 / 2,000, stratified.
+  With --dbpedia-unlabelled FILE, also dbpedia13/train_unlabelled.csv: those training rows and, unlabelled, the
+  13,000 articles of the 13 classes in a second public sample, of DBpedia's *training* split (1,000 a class, NLTK-
+  tokenised, non-ASCII removed; its tokenisation undone here): data/dbpedia/train.csv of the public repository
+  KEAML-JLU/DeepTextClustering (commit b84d28cb), less any article already in dbpedia13 (3.1 times the text).
 - sst2s: sentences of GLUE's SST-2 (Socher et al. 2013) from ../shared/data/sst2: 9,000 training rows of
   at least 8 words drawn from its train.csv, the 872 validation sentences split 436 / 436 into dev and holdout.
+  With --sst2-unlabelled, also sst2s/train_unlabelled.csv: those 9,000 rows and every other phrase of at least 8
+  words in SST-2's train.csv with its label left empty (31,105 rows: 3.5 times the text, for `train
+  --allow-unlabelled`; SST-2's training split holds no more phrases of that length).
 
     python benchmarks/make_corpora.py --dbpedia-dir DIR_WITH_test.csv_AND_val.csv
 """
@@ -42,7 +49,7 @@ def write(parts: dict[str, pd.DataFrame], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, part in parts.items():
         part[["text", "label"]].to_csv(folder / f"{name}.csv", index=False, quoting=csv.QUOTE_MINIMAL)
-        print(f"{folder.name}/{name}.csv: {len(part):,} rows, {part.label.nunique()} classes")
+        print(f"{folder.name}/{name}.csv: {len(part):,} rows, {part.label.replace('', pd.NA).nunique()} classes")
 
 
 def dbpedia13(src: Path, seed: int) -> None:
@@ -52,19 +59,62 @@ def dbpedia13(src: Path, seed: int) -> None:
     write(stratified_split(rows, {"train": len(rows) - 3000, "dev": 1000, "holdout": 2000}, seed), HERE / "data" / "dbpedia13")
 
 
-def sst2_sentences(seed: int) -> None:
-    train = pd.read_csv(SHARED / "sst2" / "train.csv")
-    train = train[train.text.str.split().str.len() >= 8].drop_duplicates("text").sample(9000, random_state=seed)
+def detokenised(text: str) -> str:
+    """NLTK's word tokenisation undone where it shows in English prose: sentences joined by tabs, spaces before
+    punctuation and inside brackets, split contractions and possessives."""
+    import re
+
+    text = text.replace("\t", " ")
+    text = re.sub(r" ([.,;:!?%)\]])", r"\1", text)
+    text = re.sub(r"([(\[]) ", r"\1", text)
+    text = re.sub(r" (n't|'s|'re|'ve|'ll|'d|'m)\b", r"\1", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def dbpedia13_unlabelled(src: Path, seed: int) -> None:
+    """dbpedia13's training rows, then the second sample's articles of its 13 classes unlabelled (seeded order)."""
+    folder = HERE / "data" / "dbpedia13"
+    train = pd.read_csv(folder / "train.csv")
+    # classes.txt of that copy, in order (0-based): the DBpedia ontology classes, "Film" the 13th
+    order = ["Company", "EducationalInstitution", "Artist", "Athlete", "OfficeHolder", "MeanOfTransportation",
+             "Building", "NaturalPlace", "Village", "Animal", "Plant", "Album", "Film", "WrittenWork"]
+    more = pd.read_csv(src, header=None, names=["label", "text"])
+    more = more[more.label.map(lambda i: order[int(i)]) != "Film"]
+    more["text"] = more.text.astype(str).map(detokenised)
+    seen = set()
+    for part in ("train", "dev", "holdout"):
+        seen |= {key(t) for t in pd.read_csv(folder / f"{part}.csv").text.astype(str)}
+    more = more[~more.text.map(key).isin(seen)].drop_duplicates("text").sample(frac=1.0, random_state=seed)
+    write({"train_unlabelled": pd.concat([train, more.assign(label="")[["text", "label"]]])}, folder)
+
+
+def key(text: str) -> str:
+    """A text compared with others: its letters and digits, lower-cased (the two samples are written differently)."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())[:200]
+
+
+def sst2_sentences(seed: int, unlabelled: bool = False) -> None:
+    every = pd.read_csv(SHARED / "sst2" / "train.csv")
+    every = every[every.text.str.split().str.len() >= 8].drop_duplicates("text")
+    train = every.sample(9000, random_state=seed)
     dev = pd.read_csv(SHARED / "sst2" / "dev.csv")
     parts = stratified_split(dev, {"dev": 436, "holdout": 436}, seed)
+    if unlabelled:  # the 9,000 labelled rows first, then every other phrase unlabelled, in a seeded order
+        rest = every.drop(train.index).sample(frac=1.0, random_state=seed).assign(label="")
+        parts["train_unlabelled"] = pd.concat([train, rest])
     write({"train": train.reset_index(drop=True), **parts}, HERE / "data" / "sst2s")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dbpedia-dir", help="folder with the DHIM sample's test.csv and val.csv (label,text rows)")
+    ap.add_argument("--dbpedia-unlabelled", help="the second DBpedia sample's train.csv (label,text rows)")
+    ap.add_argument("--sst2-unlabelled", action="store_true",
+                    help="also write sst2s/train_unlabelled.csv (the training rows and 22,105 unlabelled phrases)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     if a.dbpedia_dir:
         dbpedia13(Path(a.dbpedia_dir), a.seed)
-    sst2_sentences(a.seed)
+    if a.dbpedia_unlabelled:
+        dbpedia13_unlabelled(Path(a.dbpedia_unlabelled), a.seed)
+    sst2_sentences(a.seed, a.sst2_unlabelled)
