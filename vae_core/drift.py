@@ -13,9 +13,9 @@ Regions where the new corpus is over-represented are found on one half of the po
 splitting: no document of the test half has a say in where a region is). Discovery: within the first half alone,
 each document's density ratio from its neighbours there; HDBSCAN groups the new documents at least DISCOVERY_RATIO
 times denser than the reference (all of them one group when HDBSCAN finds none; those it leaves out join the nearest
-group). Any document belongs to the region more than VOTE_SHARE of its VOTES nearest first-half documents are in, when its
-own cross-fitted score is past MEMBER_SCORE (a test-half document's score comes from first-half neighbours, so its
-region still depends on where it lies and on the first half alone). On the second half, the new and reference
+group). Any document belongs to the region more than VOTE_SHARE of its VOTES nearest first-half documents are in,
+when its own cross-fitted score is past MEMBER_SCORE (a test-half document's score comes from first-half neighbours,
+so its region still depends on where it lies and on the first half alone). On the second half, the new and reference
 documents in the region give the ratio of shares, its interval and a binomial p-value against the half's proportion
 of new documents. Regions where the new corpus is under-represented are the same with the corpora's roles swapped.
 A region is flagged when it is significant after Bonferroni correction (ALPHA) and the end of its ratio's 95%
@@ -26,8 +26,9 @@ Chosen by measurement (benchmarks/drift_variants.py and drift_planted.py, RESULT
 at 5-10% of a corpus: the class part's log-variance at weight 1.4 beside the mean, k = 15 neighbours, 3 of 7 voters,
 a member's own score past 0.8 nats, the single-group and attach rules; chosen on seeds 0-39 and checked on 100 others,
 where film-review sentences planted in news met the target in 95 / 98 / 99 of 100 (5 / 7 / 10%) against 18 / 25 / 30
-of the first 50 with the means alone, k = 10, 3 of 5 voters and no member score. A classifier of the two corpora (logistic or boosted
-trees on the features, SCORER) scored worse than neighbours: the foreign topic is a small, local mode.
+of the first 50 with the means alone, k = 10, 3 of 5 voters and no member score. A classifier of the two corpora
+(logistic or boosted trees on the features, SCORER) scored worse than neighbours: the foreign topic is a small,
+local mode.
 """
 from __future__ import annotations
 
@@ -158,6 +159,18 @@ def sample_of(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(rows, n, replace=False))
 
 
+def _cross_fit(half: np.ndarray, seed: int):
+    """For each half h: (rows of the other half to fit on, at most SAMPLE of them, seeded; the mask of half h)."""
+    for h in (0, 1):
+        yield sample_of(np.flatnonzero(half != h), SAMPLE, seed + h), half == h
+
+
+def _log_ratio(p: np.ndarray, prior: float) -> np.ndarray:
+    """log p_new / p_ref from the probability `p` that a document is new, the `prior` share of new ones taken out."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)) - np.log(prior / (1 - prior))
+
+
 def cross_fitted_scores(z: np.ndarray, is_new: np.ndarray, half: np.ndarray, k: int | None = None,
                         seed: int = 0) -> np.ndarray:
     """Each pooled document's log density ratio, log p_new / p_ref at its z, from its k nearest neighbours in the
@@ -167,8 +180,7 @@ def cross_fitted_scores(z: np.ndarray, is_new: np.ndarray, half: np.ndarray, k: 
 
     k = k or NEIGHBOURS
     out = np.zeros(len(z), dtype=np.float64)
-    for h in (0, 1):
-        fit, query = sample_of(np.flatnonzero(half != h), SAMPLE, seed + h), half == h
+    for fit, query in _cross_fit(half, seed):
         if not len(fit) or not query.any():
             continue
         kk = min(k, len(fit))
@@ -176,8 +188,7 @@ def cross_fitted_scores(z: np.ndarray, is_new: np.ndarray, half: np.ndarray, k: 
         _, idx = nn.kneighbors(z[query])
         pi = float(is_new[fit].mean())
         share = (is_new[fit][idx].sum(1) + pi) / (kk + 1.0)  # one pseudo-neighbour at the half's own share
-        share = np.clip(share, 1e-6, 1 - 1e-6)
-        out[query] = np.log(share / (1 - share)) - np.log(pi / (1 - pi))
+        out[query] = _log_ratio(share, pi)
     return out
 
 
@@ -197,23 +208,16 @@ def _classifier(kind: str, seed: int):
     raise ValueError(f"unknown drift scorer {kind!r}")
 
 
-def _log_ratio(clf, x: np.ndarray, prior: float) -> np.ndarray:
-    """log p_new / p_ref at x from a classifier's probability of 'new', its training prior taken out."""
-    p = np.clip(clf.predict_proba(x)[:, 1], 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p)) - np.log(prior / (1 - prior))
-
-
 def classifier_scores(x: np.ndarray, is_new: np.ndarray, half: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     """Cross-fitted log density ratio from a classifier of the two corpora: each half scored by the classifier
     fitted on the other (at most SAMPLE of its documents)."""
     out = np.zeros(len(x), dtype=np.float64)
-    for h in (0, 1):
-        fit, query = sample_of(np.flatnonzero(half != h), SAMPLE, seed + h), half == h
+    for fit, query in _cross_fit(half, seed):
         y = is_new[fit]
         if not query.any() or y.all() or not y.any():
             continue
         clf = _classifier(kind, seed).fit(x[fit], y)
-        out[query] = _log_ratio(clf, x[query], float(y.mean()))
+        out[query] = _log_ratio(clf.predict_proba(x[query])[:, 1], float(y.mean()))
     return out
 
 
@@ -226,7 +230,7 @@ def out_of_fold_scores(x: np.ndarray, is_new: np.ndarray, kind: str, seed: int =
         return out
     for fit, query in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, is_new):
         clf = _classifier(kind, seed).fit(x[fit], is_new[fit])
-        out[query] = _log_ratio(clf, x[query], float(is_new[fit].mean()))
+        out[query] = _log_ratio(clf.predict_proba(x[query])[:, 1], float(is_new[fit].mean()))
     return out
 
 
@@ -295,8 +299,7 @@ def within_scores(z: np.ndarray, is_new: np.ndarray, k: int | None = None) -> np
     kk = min(k or NEIGHBOURS, len(z) - 1)
     _, idx = NearestNeighbors(n_neighbors=kk + 1).fit(z).kneighbors(z)
     pi = float(is_new.mean())
-    share = np.clip((is_new[idx[:, 1:]].sum(1) + pi) / (kk + 1.0), 1e-6, 1 - 1e-6)
-    return np.log(share / (1 - share)) - np.log(pi / (1 - pi))
+    return _log_ratio((is_new[idx[:, 1:]].sum(1) + pi) / (kk + 1.0), pi)
 
 
 def discover_regions(ref_z: np.ndarray, new_z: np.ndarray, half_ref: np.ndarray, half_new: np.ndarray,
@@ -382,6 +385,13 @@ def _require_scores(region_of: np.ndarray, scores: np.ndarray, regions: list[dic
     return out
 
 
+def on_map(reference, mu: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Posterior means `mu` placed on `reference`'s map (a CorpusIndex): `place` in the PCA space of both corpora's
+    means (the map is of the means, not of drift's features)."""
+    ref_z, new_z = reduce(reference.mu, mu, seed=seed)
+    return place(ref_z, reference.xy, new_z)
+
+
 def place(ref_z: np.ndarray, ref_xy: np.ndarray, new_z: np.ndarray, k: int = 10) -> np.ndarray:
     """New documents on the reference's map: inverse-distance weighting of the map positions of their k nearest
     reference documents in the reduced latent space (100,000 placed in seconds)."""
@@ -393,11 +403,11 @@ def place(ref_z: np.ndarray, ref_xy: np.ndarray, new_z: np.ndarray, k: int = 10)
     return KNeighborsRegressor(n_neighbors=k, weights="distance").fit(ref_z, ref_xy).predict(new_z).astype(np.float32)
 
 
-def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0, progress: Callable[[str], None] | None = None,
-            reference_xy: np.ndarray | None = None) -> dict:
+def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0,
+            progress: Callable[[str], None] | None = None) -> dict:
     """The numbers of drift between two corpora's documents (`latent_features`, or posterior means alone), with no
-    model: per-document scores, AUC, and the regions (assigned over both whole corpora); with the reference's map
-    positions, the new documents placed on it. What `drift` describes in words."""
+    model: per-document scores, AUC, and the regions (assigned over both whole corpora). What `drift` describes in
+    words."""
     say = progress or (lambda step: None)
     say("reducing the latent space")
     ref_z, new_z = reduce(ref_mu, new_mu, seed=seed)
@@ -420,8 +430,8 @@ def measure(ref_mu: np.ndarray, new_mu: np.ndarray, seed: int = 0, progress: Cal
         region_of_new = _require_scores(region_of_new, scores[len(ref_z):], regions, MEMBER_SCORE)
     test_regions(regions, region_of_ref, region_of_new, half_ref, half_new)
     return {"ref_z": ref_z, "new_z": new_z, "scores_ref": scores[: len(ref_z)], "scores_new": scores[len(ref_z):],
-            "auc": auc, "p_value": p, "regions": regions, "region_of_ref": region_of_ref, "region_of_new": region_of_new,
-            "new_xy": place(ref_z, reference_xy, new_z) if reference_xy is not None else None}
+            "auc": auc, "p_value": p, "regions": regions, "region_of_ref": region_of_ref,
+            "region_of_new": region_of_new}
 
 
 def _mix(preds: Sequence[str], labels: list[str]) -> dict[str, float]:
@@ -441,9 +451,7 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
     class_dims = cfg.latent_size - cfg.content_latent_size
     m = measure(latent_features(reference.mu, reference.logvar, class_dims),
                 latent_features(new.mu, new.logvar, class_dims), seed=seed, progress=say)
-    # on the map by the posterior means alone (the map is of them), as `new_corpus_index` places a corpus
-    ref_mu_z, new_mu_z = reduce(reference.mu, new.mu, seed=seed)
-    new_xy = place(ref_mu_z, reference.xy, new_mu_z)
+    new_xy = on_map(reference, new.mu, seed)
     labels = explorer.labels
     regions = m["regions"]
     out: list[DriftRegion] = []
@@ -513,13 +521,9 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
 
 def new_corpus_index(model, texts: Sequence[str], labels: Sequence[str | None] | None, reference, seed: int = 0,
                      batch_size: int = 64, progress: bool = True):
-    """A new corpus encoded and placed on the reference's map (`place`; no map of its own is fitted, no region
+    """A new corpus encoded and placed on the reference's map (`on_map`; no map of its own is fitted, no region
     named): a CorpusIndex whose x, y are on the reference's map."""
     from .indexing import Indexer
 
-    def on_reference_map(mu: np.ndarray) -> np.ndarray:
-        ref_z, new_z = reduce(reference.mu, mu, seed=seed)
-        return place(ref_z, reference.xy, new_z)
-
     return Indexer(model, reference.meta.get("projection", "umap"), seed, batch_size, progress=progress).build(
-        texts, labels, {"placed_on": reference.meta.get("source")}, place=on_reference_map)
+        texts, labels, {"placed_on": reference.meta.get("source")}, place=lambda mu: on_map(reference, mu, seed))
