@@ -73,7 +73,7 @@ def error_slices_view(explorer, corpus) -> None:
                          column_config={"description (decoded from its centre)": st.column_config.TextColumn(width="large")})
     membership = slice_membership(corpus, slices, rows)
     st.download_button("Download slice membership (CSV)", membership.to_csv(index=False).encode("utf-8"),
-                       file_name="error_slices.csv", mime="text/csv", key="debug_slice_dl",
+                       file_name="error_slices.csv", mime="text/csv", key="debug_slice_dl", on_click="ignore",
                        help="One row per misclassified document of this group: its row in the corpus, its slice "
                             "(-1: in none), the slice's description, label, prediction and text.")
     picked = _picked_row(event)
@@ -136,7 +136,8 @@ def suspects_view(explorer, corpus) -> None:
                                                                                    format="percent"),
                              "text": st.column_config.TextColumn("text", width="large")})
     st.download_button(f"Download the {len(table):,} suspects (CSV)", table.to_csv(index=False).encode("utf-8"),
-                       file_name="suspect_labels.csv", mime="text/csv", key="debug_suspect_dl")
+                       file_name="suspect_labels.csv", mime="text/csv", key="debug_suspect_dl",
+                       on_click="ignore")
     picked = _picked_row(event)
     t = table.iloc[picked if picked is not None and picked < len(table) else 0]
     row = int(t["row"])

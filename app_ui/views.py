@@ -131,10 +131,12 @@ def document_table(corpus, rows, labels: list[str] | None = None, max_height: in
 
 def csv_download(label: str, corpus, rows, labels: list[str] | None, file_name: str, key: str) -> None:
     """A button that downloads `table_of` these rows as CSV, made when clicked (a selection of a million-row
-    map can hold hundreds of thousands of documents: no rerun waits for their CSV)."""
+    map can hold hundreds of thousands of documents: no rerun waits for their CSV). The click reruns nothing: a
+    rerun can race the request for the file (Streamlit drops a callable that no finished run refers to), and
+    in one CI run the download never came."""
     rows = [int(r) for r in rows]
     st.download_button(label, lambda: table_of(corpus, rows, labels).to_csv(index=False).encode("utf-8"),
-                       file_name=file_name, mime="text/csv", key=key)
+                       file_name=file_name, mime="text/csv", key=key, on_click="ignore")
 
 
 def path_on_map(corpus, labels: list[str], path, name: str, key: str, height: int = 460, lines: bool = True,
@@ -319,4 +321,5 @@ def report_panel(explorer, corpus) -> None:
         st.session_state[key] = page.encode("utf-8")
     data = st.session_state[key]
     st.download_button(f"Download report ({len(data) / 1e6:.1f} MB)", data=data, mime="text/html",
-                       file_name=file_name(explorer.name, name), icon=":material/download:", key="report_download")
+                       file_name=file_name(explorer.name, name), icon=":material/download:", key="report_download",
+                       on_click="ignore")

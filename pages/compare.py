@@ -106,4 +106,4 @@ if explorer is not None:
         st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320),
                      column_config={"text": st.column_config.TextColumn("text", width="large")})
         st.download_button("Download the disagreements (CSV)", table.to_csv(index=False).encode("utf-8"),
-                           file_name="disagreements.csv", mime="text/csv", key="compare_dl")
+                           file_name="disagreements.csv", mime="text/csv", key="compare_dl", on_click="ignore")
