@@ -4,6 +4,8 @@ as `TextVAE.decode_text` does); each candidate is scored by (`decoding`'s scorer
   - the encoder's density log q(z | candidate) (what `decode_text` keeps: the shipped rule),
   - the decoder's own log-likelihood of the candidate given z, summed or per token,
   - the sum of both,
+  - the share of the words the bag-of-words head expects at z that the candidate writes, alone and added to the
+    density (each standardised over the K candidates),
 and among the candidates the classifier reads as the class at z (all, when none does) each rule keeps its
 best. Greedy alone is a row too, and so is a *ceiling* that no product may use: the candidate the independent
 reader itself finds closest to the source (what any rule could reach with these candidates).
@@ -28,6 +30,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def standardised(scores):
+    """(N, K) scores centred and scaled over each document's K candidates (log-densities run in the hundreds,
+    the coverage below one), so that a weight means the same for both."""
+    s = scores.float()
+    return (s - s.mean(-1, keepdim=True)) / s.std(-1, keepdim=True).clamp(min=1e-6)
+
+
 def main() -> None:
     import numpy as np
     import sacrebleu
@@ -36,7 +45,7 @@ def main() -> None:
     from vae_core.config import portable_path
     from vae_core.data import read_corpus
     from vae_core.evaluate import IndependentReader, reader_fidelity
-    from vae_core.decoding import DecoderLikelihood, EncoderDensity, choose, generate_candidates
+    from vae_core.decoding import BagOfWordsCoverage, DecoderLikelihood, EncoderDensity, choose, generate_candidates
     from vae_core.modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE, TextVAE
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -61,7 +70,8 @@ def main() -> None:
     tok = model.tokenizer
     texts = read_corpus(a.data, "text", "label").texts
     N, K = min(a.rows, len(texts)), a.candidates
-    scorers = {"density": EncoderDensity(), "dec_sum": DecoderLikelihood(), "dec_mean": DecoderLikelihood(per_token=True)}
+    scorers = {"density": EncoderDensity(), "dec_sum": DecoderLikelihood(), "dec_mean": DecoderLikelihood(per_token=True),
+               "bow": BagOfWordsCoverage()}
     t0 = time.time()
     cands, parts = [], []
     with torch.no_grad():
@@ -90,6 +100,9 @@ def main() -> None:
     rules = {"encoder density (shipped)": keep(sc["density"]), "decoder log-likelihood": keep(sc["dec_sum"]),
              "decoder log-likelihood per token": keep(sc["dec_mean"]),
              "encoder density + decoder log-likelihood": keep(sc["density"] + sc["dec_sum"]),
+             "bag-of-words coverage": keep(sc["bow"]),
+             **{f"encoder density + {w:g} x bag-of-words coverage (standardised)":
+                keep(standardised(sc["density"]) + w * standardised(sc["bow"])) for w in (0.5, 1, 2)},
              "greedy only": torch.zeros(N, dtype=torch.long),
              "ceiling: the candidate the reader prefers (not usable)": torch.from_numpy((emb * src[:N, None]).sum(-1).argmax(-1))}
     res = {"tag": a.tag, "model": portable_path(a.model), "data": portable_path(a.data), "rows": N, "candidates": K,

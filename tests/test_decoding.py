@@ -1,7 +1,7 @@
 """Which decoded text is kept (`vae_core.decoding`): candidates, swappable scorers and the choice among them."""
 import torch
 
-from vae_core.decoding import (CandidateScorer, DecoderLikelihood, EncoderDensity, choose,
+from vae_core.decoding import (BagOfWordsCoverage, CandidateScorer, DecoderLikelihood, EncoderDensity, choose,
                                generate_candidates)
 
 
@@ -45,3 +45,18 @@ def test_decoder_likelihood_is_the_sum_of_the_token_log_probabilities(tiny_model
     assert torch.allclose(total, by_hand, atol=1e-4)
     assert torch.allclose(per_token, by_hand / mask.sum(1).clamp(min=1).view(2, 3), atol=1e-5)
     assert (total <= 0).all()
+
+
+def test_bag_of_words_coverage_sums_the_heads_probabilities_of_the_words_written_once_each(tiny_model):
+    z = torch.randn(2, tiny_model.config.latent_size, generator=torch.Generator().manual_seed(3))
+    cands = generate_candidates(tiny_model, z, 3, 0.7, seed=4)
+    cover = BagOfWordsCoverage()(tiny_model, cands)
+    dec, special = tiny_model.decoder, set(tiny_model._special.values())
+    p = torch.softmax(dec.bow_logits(z, tiny_model.word_embeddings).float(), -1)
+    for b in range(2):
+        for k in range(3):
+            ids = cands.input_ids[b * 3 + k][cands.attention_mask[b * 3 + k].bool()].tolist()
+            words = {int(dec.vocab_map[i]) for i in ids if i not in special and dec.vocab_map[i] >= 0}
+            assert abs(float(cover[b, k]) - float(p[b, sorted(words)].sum())) < 1e-5
+    assert ((cover >= 0) & (cover <= 1)).all()
+

@@ -84,6 +84,25 @@ class DecoderLikelihood(CandidateScorer):
         return lp.view(*cands.shape)
 
 
+class BagOfWordsCoverage(CandidateScorer):
+    """The share of the words z's bag-of-words head expects that the candidate writes: the head's probabilities at
+    z summed over the candidate's distinct words (special tokens aside). The head is trained with every stage to
+    predict a document's words from z alone, so a candidate that writes z's names and facts scores high."""
+    description = "the one that writes most of the words the bag-of-words head expects at z"
+
+    def __call__(self, model, cands: Candidates) -> torch.Tensor:
+        dec = model.decoder
+        B, K = cands.shape
+        p = torch.softmax(dec.bow_logits(cands.z, model.word_embeddings).float(), -1)  # (B, V)
+        special = dec.vocab_map[torch.as_tensor(sorted(set(model._special.values())), device=p.device)]
+        p[:, special[special >= 0]] = 0.0
+        idx = dec.vocab_map[cands.input_ids]  # (B * K, S), -1 outside the decoder's vocabulary
+        keep = (idx >= 0) & cands.attention_mask.bool()
+        written = torch.zeros(B * K, p.shape[1], device=p.device)
+        written.scatter_add_(1, idx.clamp(min=0), keep.float())
+        return ((written > 0).float() * p.repeat_interleave(K, dim=0)).sum(-1).view(B, K)  # once per word
+
+
 DEFAULT_SCORER = EncoderDensity()
 
 
