@@ -189,3 +189,28 @@ def test_the_recipe_under_accelerate_launch_on_two_processes(tiny_corpus, tiny_e
         assert (run / "stages" / name / "done.json").exists()
     assert TextVAE.from_pretrained(run / "model").config.content_latent_size == 2
     assert json.loads((run / "model" / "evaluation.json").read_text())["documents"] == 18
+
+
+def test_decoder_stages_on_an_older_checkpoint_decode_as_the_run_says(tiny_corpus, tiny_encoder_dir, tmp_path):
+    """`--init-from` trains the decoder again, so the model it gives decodes with this run's guidance: the default
+    when none is given (a checkpoint from before guidance says 0), the given one otherwise, kept across --resume."""
+    import shutil
+
+    first = tmp_path / "first"
+    assert _train(tiny_corpus, tiny_encoder_dir, first, "--recipe", "quick") == 0
+    old = tmp_path / "old"
+    shutil.copytree(first / "model", old)
+    cfg = json.loads((old / "config.json").read_text())
+    del cfg["decoder_bow_guidance"]  # as written before the field existed: loads as 0
+    (old / "config.json").write_text(json.dumps(cfg))
+    guidance = lambda run: json.loads((run / "model" / "config.json").read_text())["decoder_bow_guidance"]  # noqa: E731
+    assert _train(tiny_corpus, tiny_encoder_dir, tmp_path / "a", "--init-from", str(old), "--recipe", "quick") == 0
+    assert guidance(tmp_path / "a") == 0.5
+    run = tmp_path / "b"
+    assert _train(tiny_corpus, tiny_encoder_dir, run, "--init-from", str(old), "--decoder-bow-guidance", "1.25") == 0
+    assert guidance(run) == 1.25
+    assert json.loads((run / "recipe.json").read_text())["model"]["decoder_bow_guidance"] == 1.25
+    # a resumed run keeps the options it was started with
+    shutil.rmtree(run / "stages")  # as if stopped before its first stage saved a step: trained again from the start
+    assert _train(tiny_corpus, tiny_encoder_dir, run, "--resume") == 0
+    assert guidance(run) == 1.25

@@ -134,6 +134,8 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
             info = json.loads(saved.read_text())
             recipe, given = info["recipe"], info["given"]
             base = dataclasses.replace(TrainConfig.from_dict(info["base"]), output_dir=str(run))
+            if info.get("model"):  # the model options the run was started with (runs from before: today's)
+                model_config = VAEConfig.from_dict(info["model"], str(saved))
     stages = plan(recipe, base, given)
     # under `accelerate launch` every process trains each stage; the run's own files are the first process' to write
     main = int(os.environ.get("RANK", "0")) == 0
@@ -150,6 +152,7 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
         if log.exists():
             log.replace(run / "metrics.previous.jsonl")
         atomic_write(saved, json.dumps({"recipe": recipe, "given": given, "base": base.to_dict(),
+                                        "model": model_config.to_dict() if model_config else None,
                                         "stages": [p.stage.name for p in stages]}, indent=2) + "\n")
     t0 = time.time()
     n = len(stages)
@@ -164,7 +167,9 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
         if main:
             print(f"stage {p.index}/{n}: {p.stage.title}" + (" (continued)" if again else ""), flush=True)
         started = time.time()
-        folder = train(p.config, model_config if p.stage.joint else None, resume=again, log_path=log, stage=p.stage.name)
+        # the model options go to the first stage (the joint one builds the model from them; with --init-from the
+        # first decoder stage takes its decoding settings); later stages start from the stage before
+        folder = train(p.config, model_config if p.index == 1 else None, resume=again, log_path=log, stage=p.stage.name)
         if not main:
             continue
         metrics = json.loads((folder / "metrics.json").read_text())

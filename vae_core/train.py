@@ -103,6 +103,10 @@ class Trainer:
             mc = VAEConfig.load(start)
         names, labels = self._read_data(mc.labels if start is not None else None)
         ids = self._build_model(mc, names, start, resume)
+        if cfg.init_from and not resume and model_config is not None:
+            # the decoder is trained again here, so it decodes as this run says (the checkpoint's architecture and
+            # labels stay; a checkpoint from before guidance would keep 0)
+            self.model.config.decoder_bow_guidance = model_config.decoder_bow_guidance
         self._build_loader(ids, labels)
         self._build_optimisation()
         # what the frozen part gives every training row in the decoder phase (`cache_frozen_part`)
