@@ -259,3 +259,35 @@ def test_a_checkpoint_from_before_bow_guidance_decodes_as_it_did(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     assert VAEConfig.load(tmp_path).decoder_bow_guidance == 0.0
     assert VAEConfig(labels=["a"]).decoder_bow_guidance == 0.5
+
+
+def test_guided_training_scores_each_step_as_guided_decoding_chose_it(tiny_model):
+    """With decoder_guided_training the teacher-forced logits carry the bias `generate` adds, words written before
+    a step covered: greedy guided decoding's tokens are the argmax of the teacher-forced logits of its own text.
+    Off, the logits are the decoder's alone; the head's gradient comes from its own loss only."""
+    dec = tiny_model.decoder
+    z = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        dec.bow_bias.normal_(0, 3.0, generator=torch.Generator().manual_seed(2))  # a head with opinions
+    tiny_model.config.decoder_bow_guidance = 1.5
+    rows = tiny_model.generate(z, max_length=8, no_repeat_ngram_size=0, repetition_penalty=1.0, allow_unk=True)
+    cls, eos = tiny_model._special["bos"], tiny_model._special["eos"]
+    T = max(len(r) for r in rows) + 1
+    ids = torch.tensor([[cls] + r + [eos] * (T - len(r)) for r in rows])  # [CLS] t1 .. t_n [SEP] ..
+    plain = tiny_model.decode_logits(z, ids[:, :T])
+    tiny_model.config.decoder_guided_training = True
+    guided = tiny_model.decode_logits(z, ids[:, :T])
+    for b, r in enumerate(rows):
+        assert dec.vocab_ids[guided[b, : len(r)].argmax(-1)].tolist() == r
+    # the bias is the head's, word by word: a word already written gets the row's lowest value
+    bias = 1.5 * torch.log_softmax(dec.bow_logits(z, tiny_model.word_embeddings), -1)
+    first = int(dec.vocab_map[rows[0][0]])
+    assert torch.allclose(guided[0, 0] - plain[0, 0], bias[0], atol=1e-4)
+    assert torch.allclose(guided[0, 1, first] - plain[0, 1, first], bias[0].min(), atol=1e-4)
+    tiny_model.train()
+    z.requires_grad_(True)
+    loss = tiny_model.decode_logits(z, ids[:, :T]).logsumexp(-1).sum()
+    loss.backward()
+    assert dec.bow_bias.grad is None and all(p.grad is None for p in dec.bow_proj.parameters())
+    assert z.grad is not None  # the decoder itself still learns from z
+    tiny_model.eval()

@@ -123,6 +123,8 @@ def _model_section(folder: Path, cfg: dict) -> list[str]:
         f"output vocabulary of {cfg.get('decoder_vocab_size') or 'all'} WordPiece tokens"
         + (f"; decoding adds {cfg['decoder_bow_guidance']} x the bag-of-words head's log-probabilities at z to each "
            "step (each word's pull ends once it is written)" if cfg.get("decoder_bow_guidance") else "")
+        + (", and it was trained with that guidance" if cfg.get("decoder_bow_guidance")
+           and cfg.get("decoder_guided_training") else "")
         + (f"; in training {cfg['word_dropout']:.0%} of its input tokens were masked (word dropout)"
            if cfg.get("word_dropout") else "")
         + (f"; it also reads the first {cfg['prototype_tokens']} tokens of the training document nearest to z and "

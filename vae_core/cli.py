@@ -54,6 +54,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--decoder-bow-guidance", type=float,
                    help=f"decoding: weight of the bag-of-words head's word probabilities at z on every step "
                         f"(default {m.decoder_bow_guidance}; 0 = off)")
+    g.add_argument("--decoder-guided-training", action=argparse.BooleanOptionalAction, default=None,
+                   help="train the decoder with the bag-of-words guidance it decodes with (default "
+                        f"{'on' if m.decoder_guided_training else 'off'}; with --init-from: as given, else the checkpoint's)")
     g.add_argument("--decoder-dropout", type=float,
                    help=f"dropout inside the decoder (default {m.dropout}; with --init-from: the checkpoint's)")
     g = p.add_argument_group("recipe")

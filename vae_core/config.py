@@ -85,6 +85,10 @@ class VAEConfig:
     # 0.5: the independent reader found the source first 6 to 8 points more often on AG News, DBpedia and SST-2
     # (benchmarks/RESULTS.md).
     decoder_bow_guidance: float = 0.5
+    # Train with the guidance too: the decoder's teacher-forced logits get the same bias (the head's log-probabilities
+    # at z, detached, a word's pull gone once the text before has written it), so the decoder learns what the head
+    # leaves to it instead of meeting the bias only when it decodes. Off in checkpoints written before it.
+    decoder_guided_training: bool = False
     # Prototype, then edit: the decoder also reads the first N tokens of the training document nearest to z
     # (a bank of training documents saved with the model; see TextVAE.set_prototypes). 0 = off.
     prototype_tokens: int = 0

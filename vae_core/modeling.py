@@ -544,13 +544,32 @@ class TextVAE(nn.Module):
     def decode_logits(self, z: torch.Tensor, dec_in: torch.Tensor, prototype_rows: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher-forced logits (B, T, V); with a prototype bank the decoder reads the prototypes nearest z
         (or the bank's `prototype_rows`, as training does to leave each document's own row out)."""
+        written = dec_in
         if self.training and self.config.word_dropout > 0:
             drop = torch.rand(dec_in.shape, device=dec_in.device) < self.config.word_dropout
             drop[:, 0] = False
             dec_in = torch.where(drop, torch.full_like(dec_in, self._special["mask"]), dec_in)
         h = self.decoder.hidden_states(dec_in, self.decoder_condition(z), self.word_embeddings,
                                        proto=self.prototype_memory(z, prototype_rows))  # (B, T, H)
-        return self.decoder.logits(h, self.word_embeddings)  # (B, T, V)
+        logits = self.decoder.logits(h, self.word_embeddings)  # (B, T, V)
+        if self.config.decoder_guided_training and self.config.decoder_bow_guidance:
+            logits = logits.float() + self.guidance_bias(z, written)
+        return logits
+
+    def guidance_bias(self, z: torch.Tensor, written: torch.Tensor) -> torch.Tensor:
+        """What `generate`'s bag-of-words guidance adds at each teacher-forced step (B, T, V): w times the head's
+        log-probabilities at z (detached: the head keeps learning from its own loss alone), with the words of the
+        text before each step (`written`, the decoder's input ids: [CLS] t1 .. t_{T-1}) covered, at the row's
+        lowest value as `generate` covers them."""
+        dec = self.decoder
+        bias = self.config.decoder_bow_guidance * torch.log_softmax(dec.bow_logits(z, self.word_embeddings).float(), -1)
+        bias = bias.detach()  # (B, V)
+        B, T = written.shape
+        idx = dec.vocab_map[written[:, 1:]]  # (B, T - 1): the word written before step t is input t
+        hit = torch.zeros(B, T, bias.shape[1], device=bias.device)
+        hit[:, 1:].scatter_add_(2, idx.clamp(min=0)[..., None], (idx >= 0).float()[..., None])
+        covered = hit.cumsum(1) > 0
+        return torch.where(covered, bias.min(-1, keepdim=True).values[:, None], bias[:, None])
 
     def forward(self, input_ids, attention_mask, sample: bool = True, generator=None,
                 encoder_input_ids: torch.Tensor | None = None) -> VAEOutput:

@@ -104,9 +104,10 @@ class Trainer:
         names, labels = self._read_data(mc.labels if start is not None else None)
         ids = self._build_model(mc, names, start, resume)
         if cfg.init_from and not resume and model_config is not None:
-            # the decoder is trained again here, so it decodes as this run says (the checkpoint's architecture and
-            # labels stay; a checkpoint from before guidance would keep 0)
+            # the decoder is trained again here, so it trains and decodes as this run says (the checkpoint's
+            # architecture and labels stay; a checkpoint from before guidance would keep 0)
             self.model.config.decoder_bow_guidance = model_config.decoder_bow_guidance
+            self.model.config.decoder_guided_training = model_config.decoder_guided_training
         self._build_loader(ids, labels)
         self._build_optimisation()
         # what the frozen part gives every training row in the decoder phase (`cache_frozen_part`)
