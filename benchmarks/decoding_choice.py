@@ -6,6 +6,9 @@ as `TextVAE.decode_text` does); each candidate is scored by (`decoding`'s scorer
   - the sum of both,
   - the share of the words the bag-of-words head expects at z that the candidate writes, alone and added to the
     density (each standardised over the K candidates),
+  - parts of the density: over the content dimensions or the classified ones alone, its distance term without the
+    log-variance, and the cosine of the candidate's posterior mean and z,
+  - minimum Bayes risk among the K: the candidate closest to the others (by posterior mean, or by shared words),
 and among the candidates the classifier reads as the class at z (all, when none does) each rule keeps its
 best. Greedy alone is a row too, and so is a *ceiling* that no product may use: the candidate the independent
 reader itself finds closest to the source (what any rule could reach with these candidates).
@@ -37,6 +40,38 @@ def standardised(scores):
     return (s - s.mean(-1, keepdim=True)) / s.std(-1, keepdim=True).clamp(min=1e-6)
 
 
+def latent_scores(c, content: int) -> dict:
+    """Parts of the encoder density log q(z | candidate) = -1/2 sum ((z - mu) / sigma)^2 - sum log sigma + const,
+    per candidate (N, K): over the content dimensions (the last `content`) or the classified ones alone, and the
+    distance term alone; and minimum Bayes risk among each latent's K candidates."""
+    import torch
+
+    z, mu, logvar = c.z_per_candidate, c.mu, c.logvar
+    per_dim = -0.5 * ((z - mu) ** 2 / logvar.exp() + logvar)
+    split = z.shape[1] - content
+    out = {"density_content": per_dim[:, split:].sum(1), "density_class": per_dim[:, :split].sum(1),
+           "distance": (-0.5 * (z - mu) ** 2 / logvar.exp()).sum(1)}
+    B, K = c.shape
+    m = torch.nn.functional.normalize(mu.view(B, K, -1), dim=-1)
+    sim = m @ m.transpose(1, 2)  # (B, K, K)
+    out["mbr_latent"] = ((sim.sum(-1) - 1) / max(K - 1, 1)).view(-1)
+    out["mbr_words"] = torch.tensor([mbr_words(row) for row in c.texts]).view(-1)
+    return {k: v.view(*c.shape) for k, v in out.items()}
+
+
+def mbr_words(texts: list[str]) -> list[float]:
+    """Minimum Bayes risk with a word-overlap utility: each candidate's mean unigram F1 against the others."""
+    from collections import Counter
+
+    bags = [Counter(t.lower().split()) for t in texts]
+
+    def f1(a, b):
+        common = sum((a & b).values())
+        return 0.0 if not common else 2 * common / (sum(a.values()) + sum(b.values()))
+
+    return [sum(f1(a, b) for j, b in enumerate(bags) if j != i) / max(len(bags) - 1, 1) for i, a in enumerate(bags)]
+
+
 def main() -> None:
     import numpy as np
     import sacrebleu
@@ -45,7 +80,8 @@ def main() -> None:
     from vae_core.config import portable_path
     from vae_core.data import read_corpus
     from vae_core.evaluate import IndependentReader, reader_fidelity
-    from vae_core.decoding import BagOfWordsCoverage, DecoderLikelihood, EncoderDensity, choose, generate_candidates
+    from vae_core.decoding import (BagOfWordsCoverage, DecoderLikelihood, EncoderDensity, PosteriorCosine, choose,
+                                   generate_candidates)
     from vae_core.modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE, TextVAE
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -71,7 +107,7 @@ def main() -> None:
     texts = read_corpus(a.data, "text", "label").texts
     N, K = min(a.rows, len(texts)), a.candidates
     scorers = {"density": EncoderDensity(), "dec_sum": DecoderLikelihood(), "dec_mean": DecoderLikelihood(per_token=True),
-               "bow": BagOfWordsCoverage()}
+               "bow": BagOfWordsCoverage(), "cosine": PosteriorCosine()}
     t0 = time.time()
     cands, parts = [], []
     with torch.no_grad():
@@ -80,7 +116,8 @@ def main() -> None:
             # as decode_text: seed 0, greedy rows first; the penalties as given
             c = generate_candidates(model, mu[s : s + 50], K, a.temperature, seed=0,
                                     repetition_penalty=a.repetition_penalty, no_repeat_ngram_size=a.no_repeat_ngram)
-            parts.append({"agrees": c.agrees, **{name: scorer(model, c) for name, scorer in scorers.items()}})
+            parts.append({"agrees": c.agrees, **{name: scorer(model, c) for name, scorer in scorers.items()},
+                          **latent_scores(c, model.config.content_latent_size)})
             cands += c.texts
             print(f"decoded {s + len(c.texts)}/{N} ({time.time() - t0:.0f} s)", flush=True)
     seconds = time.time() - t0
@@ -103,6 +140,14 @@ def main() -> None:
              "bag-of-words coverage": keep(sc["bow"]),
              **{f"encoder density + {w:g} x bag-of-words coverage (standardised)":
                 keep(standardised(sc["density"]) + w * standardised(sc["bow"])) for w in (0.5, 1, 2)},
+             "encoder density, the content dimensions alone": keep(sc["density_content"]),
+             "encoder density, the classified dimensions alone": keep(sc["density_class"]),
+             "encoder density without its log-variance term (the standardised distance alone)": keep(sc["distance"]),
+             "cosine of the candidate's posterior mean and z": keep(sc["cosine"]),
+             "minimum Bayes risk: the candidate whose posterior mean is closest to the others'": keep(sc["mbr_latent"]),
+             "minimum Bayes risk: the candidate whose words the others share most (unigram F1)": keep(sc["mbr_words"]),
+             "encoder density + minimum Bayes risk by words (standardised)":
+                 keep(standardised(sc["density"]) + standardised(sc["mbr_words"])),
              "greedy only": torch.zeros(N, dtype=torch.long),
              "ceiling: the candidate the reader prefers (not usable)": torch.from_numpy((emb * src[:N, None]).sum(-1).argmax(-1))}
     res = {"tag": a.tag, "model": portable_path(a.model), "data": portable_path(a.data), "rows": N, "candidates": K,

@@ -52,7 +52,7 @@ def test_bag_of_words_coverage_sums_the_heads_probabilities_of_the_words_written
     cands = generate_candidates(tiny_model, z, 3, 0.7, seed=4)
     cover = BagOfWordsCoverage()(tiny_model, cands)
     dec, special = tiny_model.decoder, set(tiny_model._special.values())
-    p = torch.softmax(dec.bow_logits(z, tiny_model.word_embeddings).float(), -1)
+    p = torch.softmax(dec.bow_logits(z, tiny_model.word_embeddings).float(), -1).detach()
     for b in range(2):
         for k in range(3):
             ids = cands.input_ids[b * 3 + k][cands.attention_mask[b * 3 + k].bool()].tolist()
@@ -60,3 +60,14 @@ def test_bag_of_words_coverage_sums_the_heads_probabilities_of_the_words_written
             assert abs(float(cover[b, k]) - float(p[b, sorted(words)].sum())) < 1e-5
     assert ((cover >= 0) & (cover <= 1)).all()
 
+
+
+def test_posterior_cosine_is_the_cosine_of_each_candidates_mean_and_z(tiny_model):
+    from vae_core.decoding import PosteriorCosine
+
+    z = torch.randn(2, tiny_model.config.latent_size, generator=torch.Generator().manual_seed(7))
+    cands = generate_candidates(tiny_model, z, 3, 0.7, seed=8)
+    cos = PosteriorCosine()(tiny_model, cands)
+    mu = cands.mu.view(2, 3, -1)
+    by_hand = (mu * z[:, None]).sum(-1) / (mu.norm(dim=-1) * z.norm(dim=-1)[:, None])
+    assert cos.shape == (2, 3) and torch.allclose(cos, by_hand, atol=1e-5)

@@ -68,6 +68,16 @@ class EncoderDensity(CandidateScorer):
         return gaussian_log_density(cands.z_per_candidate, cands.mu, cands.logvar).view(*cands.shape)
 
 
+class PosteriorCosine(CandidateScorer):
+    """The cosine of the candidate's posterior mean and z: the text the encoder maps back in z's direction, whatever
+    its certainty. The density also weighs each dimension by the candidate's own posterior variance, which rewards
+    texts the encoder is sure of over texts that say what z says."""
+    description = "the one the encoder maps back in the direction of z (the highest cosine of its posterior mean and z)"
+
+    def __call__(self, model, cands: Candidates) -> torch.Tensor:
+        return torch.nn.functional.cosine_similarity(cands.z_per_candidate, cands.mu, dim=1).view(*cands.shape)
+
+
 class DecoderLikelihood(CandidateScorer):
     """The decoder's own log-likelihood of the candidate given z, summed over its tokens or per token."""
 
