@@ -1,8 +1,8 @@
 """Which decoded text is kept (`vae_core.decoding`): candidates, swappable scorers and the choice among them."""
 import torch
 
-from vae_core.decoding import (BagOfWordsCoverage, CandidateScorer, DecoderLikelihood, EncoderDensity, choose,
-                               generate_candidates)
+from vae_core.decoding import (BagOfWordsCoverage, CandidateScorer, DecoderLikelihood,
+                               PosteriorCosine, choose, generate_candidates)
 
 
 def test_the_choice_keeps_the_best_candidate_among_those_of_the_class_at_z():
@@ -29,9 +29,9 @@ def test_a_scorer_swapped_in_decides_what_decode_text_keeps(tiny_model):
     last = choose(Last()(tiny_model, cands), cands.agrees).tolist()
     kept = tiny_model.decode_text(z, candidates=4, readable=False, scorer=Last())
     assert kept == [cands.texts[b][k] for b, k in enumerate(last)]
-    # the default rule is the encoder's density, as the model card says
-    dens = choose(EncoderDensity()(tiny_model, cands), cands.agrees).tolist()
-    assert tiny_model.decode_text(z, candidates=4, readable=False) == [cands.texts[b][k] for b, k in enumerate(dens)]
+    # the default rule is the cosine of the candidate's posterior mean and z, as the model card says
+    cos = choose(PosteriorCosine()(tiny_model, cands), cands.agrees).tolist()
+    assert tiny_model.decode_text(z, candidates=4, readable=False) == [cands.texts[b][k] for b, k in enumerate(cos)]
 
 
 def test_decoder_likelihood_is_the_sum_of_the_token_log_probabilities(tiny_model):
@@ -63,8 +63,6 @@ def test_bag_of_words_coverage_sums_the_heads_probabilities_of_the_words_written
 
 
 def test_posterior_cosine_is_the_cosine_of_each_candidates_mean_and_z(tiny_model):
-    from vae_core.decoding import PosteriorCosine
-
     z = torch.randn(2, tiny_model.config.latent_size, generator=torch.Generator().manual_seed(7))
     cands = generate_candidates(tiny_model, z, 3, 0.7, seed=8)
     cos = PosteriorCosine()(tiny_model, cands)

@@ -748,8 +748,8 @@ class TextVAE(nn.Module):
         """Text for each latent z (B, L). With `candidates` > 1 the greedy text and candidates - 1 samples
         (seeded: the same z always gives the same text) are encoded again, and of those the classifier
         reads as the class at z (all, if none does) the best by `scorer` is kept (`decoding`; by default the one
-        whose posterior gives z the highest density, log q(z | text): the text the encoder itself would map back
-        to z). With 1, greedy decoding. `readable` texts are written as the training corpus writes (see
+        whose posterior mean points the way z does: the text the encoder itself would map back towards z). With
+        1, greedy decoding. `readable` texts are written as the training corpus writes (see
         `readable.Readable`); otherwise they are the tokenizer's lower-case, space-separated tokens."""
         raw = self._decode_raw(z, max_length, candidates, temperature, seed, scorer)
         return [self.readable(t) for t in raw] if readable else raw
