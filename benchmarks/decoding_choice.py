@@ -1,13 +1,13 @@
 """How decoded text is chosen among candidates, graded by the independent reader. For the first N documents
 of a file, the greedy text and K - 1 samples at temperature T are decoded from each mu (`decoding.generate_candidates`,
 as `TextVAE.decode_text` does); each candidate is scored by (`decoding`'s scorers)
-  - the encoder's density log q(z | candidate) (what `decode_text` keeps: the shipped rule),
+  - the encoder's density log q(z | candidate) (what `decode_text` kept until 2026-12-07),
   - the decoder's own log-likelihood of the candidate given z, summed or per token,
   - the sum of both,
   - the share of the words the bag-of-words head expects at z that the candidate writes, alone and added to the
     density (each standardised over the K candidates),
   - parts of the density: over the content dimensions or the classified ones alone, its distance term without the
-    log-variance, and the cosine of the candidate's posterior mean and z,
+    log-variance, and the cosine of the candidate's posterior mean and z (what `decode_text` keeps now),
   - minimum Bayes risk among the K: the candidate closest to the others (by posterior mean, or by shared words),
 and among the candidates the classifier reads as the class at z (all, when none does) each rule keeps its
 best. Greedy alone is a row too, and so is a *ceiling* that no product may use: the candidate the independent
@@ -134,7 +134,7 @@ def main() -> None:
     def keep(score):
         return choose(score, sc["agrees"])
 
-    rules = {"encoder density (shipped)": keep(sc["density"]), "decoder log-likelihood": keep(sc["dec_sum"]),
+    rules = {"encoder density (shipped until 2026-12-07)": keep(sc["density"]), "decoder log-likelihood": keep(sc["dec_sum"]),
              "decoder log-likelihood per token": keep(sc["dec_mean"]),
              "encoder density + decoder log-likelihood": keep(sc["density"] + sc["dec_sum"]),
              "bag-of-words coverage": keep(sc["bow"]),
@@ -143,7 +143,7 @@ def main() -> None:
              "encoder density, the content dimensions alone": keep(sc["density_content"]),
              "encoder density, the classified dimensions alone": keep(sc["density_class"]),
              "encoder density without its log-variance term (the standardised distance alone)": keep(sc["distance"]),
-             "cosine of the candidate's posterior mean and z": keep(sc["cosine"]),
+             "cosine of the candidate's posterior mean and z (shipped)": keep(sc["cosine"]),
              "minimum Bayes risk: the candidate whose posterior mean is closest to the others'": keep(sc["mbr_latent"]),
              "minimum Bayes risk: the candidate whose words the others share most (unigram F1)": keep(sc["mbr_words"]),
              "encoder density + minimum Bayes risk by words (standardised)":

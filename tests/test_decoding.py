@@ -61,7 +61,6 @@ def test_bag_of_words_coverage_sums_the_heads_probabilities_of_the_words_written
     assert ((cover >= 0) & (cover <= 1)).all()
 
 
-
 def test_posterior_cosine_is_the_cosine_of_each_candidates_mean_and_z(tiny_model):
     z = torch.randn(2, tiny_model.config.latent_size, generator=torch.Generator().manual_seed(7))
     cands = generate_candidates(tiny_model, z, 3, 0.7, seed=8)

@@ -56,7 +56,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         f"(default {m.decoder_bow_guidance}; 0 = off)")
     g.add_argument("--decoder-guided-training", action=argparse.BooleanOptionalAction, default=None,
                    help="train the decoder with the bag-of-words guidance it decodes with (default "
-                        f"{'on' if m.decoder_guided_training else 'off'}; with --init-from: as given, else the checkpoint's)")
+                        f"{'on' if m.decoder_guided_training else 'off'}; with --init-from too: the decoder is trained again)")
     g.add_argument("--decoder-dropout", type=float,
                    help=f"dropout inside the decoder (default {m.dropout}; with --init-from: the checkpoint's)")
     g = p.add_argument_group("recipe")

@@ -3,7 +3,8 @@ processors. `generate_candidates` decodes K texts from each latent (the greedy t
 temperature, in one batch: a decoding step costs about the same for 1 row as for 80 on CPU) and encodes them again;
 a `CandidateScorer` gives every candidate a score; `choose` keeps, among the candidates the classifier reads as the
 class at z (all of them when none does), the best-scored. `TextVAE.decode_text` keeps by `DEFAULT_SCORER` (the
-cosine of the candidate's posterior mean and z); benchmarks/decoding_choice.py compares the scorers (benchmarks/RESULTS.md, "Which candidate to keep")."""
+cosine of the candidate's posterior mean and z); benchmarks/decoding_choice.py compares the scorers
+(benchmarks/RESULTS.md, "Which candidate to keep" and issue 29's item 6)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
