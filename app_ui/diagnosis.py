@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_ui import figures, views
+from app_ui import classes, figures, views
 from app_ui.views import md
 
 ALL_WRONG = "all misclassified documents"
@@ -165,31 +165,150 @@ def counterfactual(_explorer, model: str, mu: tuple, target: int, budget: float,
     return _explorer.counterfactual(np.asarray(mu, dtype=np.float32), target, budget, confidence)
 
 
+@st.cache_data(max_entries=64, show_spinner="Decoding the boundary between the two classes…")
+def cached_boundary(_explorer, _corpus, model: str, corpus_key: str, true_lab: str, pred_lab: str):
+    from vae_core.interpret.groups import pair_boundaries
+
+    return pair_boundaries(_explorer, _corpus, [(true_lab, pred_lab)])[0]
+
+
+PAIRS_SHOWN = 30  # rows of the most-confused pairs table
+
+
+def _fresh(key: str, value):
+    """`value` the first time it is seen under `key` (a new click), else None: a table's or a chart's selection
+    stays in its widget state across reruns, and must not win over a later pick elsewhere."""
+    seen = st.session_state.get(f"_seen_{key}")
+    st.session_state[f"_seen_{key}"] = value
+    return value if value is not None and value != seen else None
+
+
+def _pick_pair(labels: list[str], pairs: list) -> None:
+    """The cell the view opens: the one a click picked (the pairs table or the matrix), a link's, or the most
+    confused."""
+    if pairs:
+        st.session_state.setdefault("debug_true", pairs[0][0])
+        st.session_state.setdefault("debug_pred", pairs[0][1])
+    else:
+        st.session_state.setdefault("debug_true", labels[0])
+        st.session_state.setdefault("debug_pred", labels[0])
+    rows = ((st.session_state.get("debug_pairs") or {}).get("selection") or {}).get("rows") or []
+    picked = _fresh("pairs", int(rows[0]) if rows else None)
+    if picked is not None and picked < len(pairs):
+        st.session_state["debug_true"], st.session_state["debug_pred"] = pairs[picked][0], pairs[picked][1]
+    cell = st.session_state.get("debug_cm")
+    points = (cell or {}).get("selection", {}).get("points") or []
+    cd = points[0].get("customdata") if points else None
+    clicked = _fresh("cm", tuple(cd[:2]) if isinstance(cd, list) and len(cd) >= 2 else None)
+    if clicked is not None:
+        st.session_state["debug_true"], st.session_state["debug_pred"] = labels[int(clicked[0])], labels[int(clicked[1])]
+
+
+def pairs_table(labels: list[str], pairs: list) -> None:
+    """The most-confused pairs, ranked: a click opens the pair."""
+    st.markdown("**Most-confused pairs** (click one to see what separates the two classes and open its documents)")
+    if not pairs:
+        st.success("The model confuses no two classes on this corpus.")
+        return
+    rows = [{"true": t, "predicted as": p, "documents": n, "share of true class": share} for t, p, n, share in pairs]
+    st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                 key="debug_pairs", height=min(38 + 35 * len(rows), 290),
+                 column_config={"share of true class": st.column_config.ProgressColumn(
+                     "share of true class", min_value=0.0, max_value=1.0, format="percent",
+                     help="Of the true class's documents in this corpus, the share the model predicts as the other.")})
+
+
+def boundary_panel(explorer, corpus, true_lab: str, pred_lab: str) -> None:
+    """What separates the two classes, in words: texts decoded across the boundary between their centres and the
+    words that set each apart."""
+    from vae_core.interpret.groups import BOUNDARY_SHARES
+
+    labels = explorer.labels
+    b = cached_boundary(explorer, corpus, explorer.cache_key, corpus.content_key, true_lab, pred_lab)
+    colors = classes.style(labels).view([true_lab, pred_lab])
+    badge = lambda lab: views.class_badge(lab, labels, colors=colors)  # noqa: E731
+    st.markdown(f"**What separates {badge(true_lab)} from {badge(pred_lab)}** · {b.count:,} documents of the first "
+                f"predicted as the second ({b.share:.0%} of the class)", unsafe_allow_html=True)
+    cols = st.columns(3, gap="medium")
+    where = [f"{true_lab} side", "on the boundary", f"{pred_lab} side"]
+    for col, text, name, share, read in zip(cols, b.texts, where, BOUNDARY_SHARES, b.read_as):
+        with col:
+            st.markdown(f"{md(name)} · p({md(true_lab)}) : p({md(pred_lab)}) = {share:.0%} : {1 - share:.0%} · "
+                        f"read as {badge(read)}", unsafe_allow_html=True)
+            views.quote(text or "(empty)")
+    st.caption(f"Words of {md(true_lab)} documents, not of {md(pred_lab)}: {md(', '.join(b.words_true) or '-')} · "
+               f"of {md(pred_lab)}, not of {md(true_lab)}: {md(', '.join(b.words_pred) or '-')}"
+               + (f" · of the confused documents, not of the {md(true_lab)} documents the model gets right: "
+                  f"{md(', '.join(b.words_confused))}" if b.words_confused else "")
+               + ". The texts are decoded on the line between the two classes' centres in latent space.")
+
+
+def per_class_table(m: dict) -> None:
+    """Precision, recall, F1 and support of each class, the worst F1 first (a click on a header sorts)."""
+    rows = sorted(({"class": lab, "precision": round(v["precision"], 3), "recall": round(v["recall"], 3),
+                    "F1": round(v["f1"], 3), "support": v["support"]} for lab, v in m["per_class"].items()),
+                  key=lambda r: (r["F1"], r["class"]))
+    st.markdown("**Per class**, the worst F1 first (click a column to sort)")
+    st.dataframe(rows, hide_index=True, width="stretch" if len(rows) > classes.FEW else "content",
+                 height=min(38 + 35 * len(rows), 320))
+
+
+def _pickers(labels: list[str], a, b) -> tuple[str, str]:
+    true_lab = a.selectbox("True class", labels, key="debug_true", help="Type to search the classes.")
+    pred_lab = b.selectbox("Predicted class", labels, key="debug_pred", help="Type to search the classes.")
+    return true_lab, pred_lab
+
+
+def matrix(labels: list[str], m: dict, cm: np.ndarray, true_lab: str, pred_lab: str) -> None:
+    """The confusion matrix, the picked cell ringed (a click on a cell picks it); past classes.FEW classes in the
+    classes' order, those of the most-confused pairs unless all are asked for."""
+    shown = figures.matrix_classes(labels, cm)
+    many = len(labels) > classes.FEW
+    if many and len(shown) < len(labels) and st.toggle(
+            f"All {len(labels)} classes in the matrix", key="debug_cm_all",
+            help="By default the matrix draws the classes of the most-confused pairs, so that its cells stay wide "
+                 "enough to pick."):
+        shown = list(classes.style(labels).order)
+    st.plotly_chart(figures.confusion_matrix(labels, m["confusion_matrix"],
+                                             (labels.index(true_lab), labels.index(pred_lab)), shown),
+                    width="stretch", on_select="rerun", selection_mode="points", key="debug_cm",
+                    config={"displaylogo": False, "scrollZoom": many})
+    if many:
+        st.caption("Rows: true class; columns: predicted; shaded by the share of the row. Classes the model finds "
+                   "alike sit next to each other (the order of a dendrogram of the classifier's class vectors)"
+                   + (f"; {len(shown)} of the {len(labels)} classes, those of the most-confused pairs" if
+                      len(shown) < len(labels) else "") + ". Hover a cell for its classes; click one to open it; "
+                   "scroll to zoom.")
+
+
 def confusion_view(explorer, corpus, m: dict, cm: np.ndarray) -> dict:
-    """Pick a cell, open a document, find its counterfactual; returns the state a shared link carries."""
+    """Pick a pair (the ranked table, the matrix or the pickers), see what separates it, open a document, find its
+    counterfactual; returns the state a shared link carries."""
+    from vae_core.interpret.groups import confused_pairs
+
     labels, df = explorer.labels, corpus.df
-    off = cm.copy()
-    np.fill_diagonal(off, -1)
-    worst = np.unravel_index(int(off.argmax()), off.shape)
-    left, right = st.columns([3, 2], gap="large")
-    with right:
-        st.markdown("**Pick a cell** (or click one)")
-        st.session_state.setdefault("debug_true", labels[worst[0]])
-        st.session_state.setdefault("debug_pred", labels[worst[1]])
-        event_cell = st.session_state.get("debug_cm")
-        if event_cell and event_cell.get("selection", {}).get("points"):
-            cd = event_cell["selection"]["points"][0].get("customdata")
-            if isinstance(cd, list) and len(cd) == 2:
-                st.session_state["debug_true"], st.session_state["debug_pred"] = labels[int(cd[0])], labels[int(cd[1])]
-        true_lab = st.selectbox("True class", labels, key="debug_true")
-        pred_lab = st.selectbox("Predicted class", labels, key="debug_pred")
+    pairs = confused_pairs(corpus, PAIRS_SHOWN)
+    _pick_pair(labels, pairs)
+    many = len(labels) > classes.FEW
+    if many:  # the ranked pairs first, the matrix as the overview below them
+        pairs_table(labels, pairs)
+        a, b = st.columns(2)
+        true_lab, pred_lab = _pickers(labels, a, b)
+        if true_lab != pred_lab:
+            boundary_panel(explorer, corpus, true_lab, pred_lab)
+        matrix(labels, m, cm, true_lab, pred_lab)
+    else:
+        left, right = st.columns([3, 2], gap="large")
+        with right:
+            st.markdown("**Pick a cell** (or click one)")
+            true_lab, pred_lab = _pickers(labels, st.container(), st.container())
+        with left:
+            matrix(labels, m, cm, true_lab, pred_lab)
+        pairs_table(labels, pairs)
+        if true_lab != pred_lab:
+            boundary_panel(explorer, corpus, true_lab, pred_lab)
+    per_class_table(m)
     ti, pi = labels.index(true_lab), labels.index(pred_lab)
-    with left:
-        st.plotly_chart(figures.confusion_matrix(labels, m["confusion_matrix"], (ti, pi)), width="stretch",
-                        on_select="rerun", selection_mode="points", key="debug_cm", config={"displaylogo": False})
-    st.dataframe([{"class": lab, "precision": round(v["precision"], 3), "recall": round(v["recall"], 3),
-                   "F1": round(v["f1"], 3), "support": v["support"]} for lab, v in m["per_class"].items()],
-                 hide_index=True)
 
     cell = df[(df["label"] == true_lab) & (df["pred"] == pred_lab)].sort_values("confidence", ascending=False)
     kind = "correct" if ti == pi else "misclassified"

@@ -1,5 +1,6 @@
-"""Plotly figure builders shared by the pages: one colour per class everywhere, rounded numbers, and
-every piece of corpus or user text escaped before it reaches a hover label."""
+"""Plotly figure builders shared by the pages and the offline report: classes drawn as app_ui/classes.py says (for 2
+classes as for 150: colours that stay apart, the classes that matter in each chart, legends of at most 20 entries),
+rounded numbers, and every piece of corpus or user text escaped before it reaches a hover label."""
 from __future__ import annotations
 
 import html
@@ -8,9 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from app_ui import density
+from app_ui import classes, density
 
-PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B"]
 CORRECT, WRONG = "#B8BEC6", "#1F2937"
 COLOR_MODES = {
     "label": "True label",
@@ -23,7 +23,8 @@ FONT = dict(family="Source Sans Pro, sans-serif", size=13)
 
 
 def class_colors(labels: list[str]) -> dict[str, str]:
-    return {lab: PALETTE[i % len(PALETTE)] for i, lab in enumerate(labels)}
+    """Each class's colour where a view colours every class (the map, badges): `classes.ClassStyle.colors`."""
+    return classes.style(labels).colors
 
 
 def safe(text: str, limit: int | None = None) -> str:
@@ -41,14 +42,32 @@ def _base(fig: go.Figure, height: int) -> go.Figure:
 
 
 def probability_bars(labels: list[str], probs: list[float], errors: list[float] | None = None,
-                     title: str | None = None) -> go.Figure:
-    colors = class_colors(labels)
+                     title: str | None = None, shown: list[int] | None = None) -> go.Figure:
+    """A bar for each class's probability; past classes.FEW classes the `shown` ones (by default the
+    classes.TOP_K most probable), largest first, and one grey bar "other (n classes)" with the rest's total."""
+    if shown is None and len(labels) > classes.FEW:
+        shown = classes.top_classes(probs)
+    if shown is not None:
+        rest = [i for i in range(len(labels)) if i not in set(shown)]
+        names = [labels[i] for i in shown]
+        colors = classes.style(labels).view(names)
+        values = [float(probs[i]) for i in shown]
+        errs = [float(errors[i]) for i in shown] if errors is not None else None
+        if rest:
+            names.append(classes.other_name(len(rest)))
+            colors[names[-1]] = classes.OTHER
+            values.append(float(np.sum([probs[i] for i in rest])))
+            errs = errs + [0.0] if errs is not None else None
+        labels, probs, errors = names, values, errs
+    else:
+        colors = class_colors(labels)
     fig = go.Figure(go.Bar(
         x=[round(float(p), 4) for p in probs], y=[safe(lab) for lab in labels], orientation="h",
         marker_color=[colors[lab] for lab in labels],
         error_x=dict(type="data", array=[round(float(e), 4) for e in errors], color="#374151", thickness=1.5)
         if errors is not None else None,
-        text=[f"{p:.1%}" + (f" ± {e:.1%}" if errors is not None else "") for p, e in zip(probs, errors or probs)],
+        text=[f"{p:.1%}" + (f" ± {e:.1%}" if errors is not None and not lab.startswith("other (") else "")
+              for p, e, lab in zip(probs, errors or probs, labels)],
         textposition="outside" if errors is not None else "auto", insidetextanchor="end", cliponaxis=False,
         hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     ))
@@ -92,7 +111,7 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
                star: tuple[float, float, str] | None = None, path: dict | None = None,
                highlight: list[int] | None = None, dim: bool = False, regions: list | None = None,
                view: tuple[float, float, float, float] | None = None, points_max: int | None = None,
-               sample_points: int | None = None) -> go.Figure:
+               sample_points: int | None = None, focus: list[str] | None = None) -> go.Figure:
     """The corpus on its 2-D map, one trace per class for categorical colours so that the legend toggles
     classes; `customdata` carries each point's row number for selections. `regions`
     (`interpret.groups.Region` or `Slice`) are named over the map, their words and text on hover.
@@ -100,8 +119,13 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
     Up to `points_max` documents (in `view`, (x0, x1, y0, y1), or on the whole map) are drawn as WebGL
     points; more are drawn as a density image of all of them (`density`) with `sample_points` of them as
     points over it for hover and clicks, and the page answers box and lasso selections from the shapes drawn
-    (`density.selected`). Defaults: `density.points_max()`, `density.sample_size`."""
-    colors = class_colors(labels)
+    (`density.selected`). Defaults: `density.points_max()`, `density.sample_size`.
+
+    Classes as `classes` draws them: each its colour up to 20 classes, one legend entry a class; past 20 each family
+    a legend entry (a click hides or shows its classes). `focus` lights up those classes (their own colours, or
+    distinct ones past 20) and greys the rest, which share one legend entry."""
+    style = classes.style(labels)
+    colors = _map_colors(style, focus)
     fig = go.Figure()
     if landscape is not None:
         _add_landscape(fig, landscape, labels, colors)
@@ -117,7 +141,7 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
     shown = view or (density.extent(xy, margin=0.1) if len(xy) else None)
     if dense:
         _add_density(fig, df, xy, labels, colors, color_by, shown, view is not None, 0.45 if dim else 1.0)
-    _add_points(fig, df, xy, rows, labels, colors, color_by, dense, dim)
+    _add_points(fig, df, xy, rows, labels, colors, color_by, dense, dim, style, focus)
     if highlight is not None and len(highlight):
         _add_highlight(fig, xy, np.asarray(highlight, dtype=np.int64), shown, view)
     if path is not None:
@@ -133,18 +157,54 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
     if dense or view is not None:  # the points drawn do not span the map: its extent sets the axes
         x0, x1, y0, y1 = shown
         xaxis["range"], yaxis["range"] = [x0, x1], [y0, y1]
+    entries = sum(1 for t in fig.data if t.showlegend is not False)
     fig.update_layout(xaxis=xaxis, yaxis=yaxis, dragmode="lasso",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant",
+                      legend=dict(**classes.legend(entries),
                                   # the legend cannot hide a class from the density image: no toggling there
                                   **({"itemclick": False, "itemdoubleclick": False} if dense else {})),
                       uirevision=f"map {view}")
     return _base(fig, height)
 
 
+def _map_colors(style, focus: list[str] | None) -> dict[str, str]:
+    """The map's class colours: each class's own, or with `focus` those classes lit (distinct colours past
+    classes.SOME classes) and the rest grey."""
+    if not focus:
+        return dict(style.colors)
+    lit = style.view(focus)
+    return {lab: lit[lab] if lab in focus else classes.OTHER for lab in style.labels}
+
+
+def _class_groups(sub, labels: list[str], colors: dict, color_by: str, style, focus: list[str] | None) -> list:
+    """The map's class traces: (name, selected points, colour, legend group, shown in the legend), drawn in this
+    order: grey classes first, lit ones over them. One legend entry a class up to classes.SOME classes (or the lit
+    ones and "other"), else one a family (`_family_legend` adds them)."""
+    values = sub[color_by].to_numpy()
+    lit = [lab for lab in labels if lab in (focus or ())]
+    rest = [lab for lab in labels if lab not in lit] if focus else []
+    groups = []
+    for lab in rest:
+        groups.append((lab, values == lab, colors[lab], "other", False))
+    if focus:
+        return groups + [(lab, values == lab, colors[lab], lab, True) for lab in focus if lab in lit]
+    for k, lab in enumerate(labels):
+        family = f"family {style.family[k]}" if style.many else lab
+        groups.append((lab, values == lab, colors[lab], family, not style.many))
+    return groups
+
+
+def _legend_entry(fig: go.Figure, name: str, color: str, group: str) -> None:
+    """A legend entry with no points of its own, for a group of traces (a family of classes, the grey ones): a click
+    hides or shows the group."""
+    fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=safe(name), legendgroup=group, showlegend=True,
+                               marker=dict(size=9, color=color), hoverinfo="skip"))
+
+
 def _add_points(fig: go.Figure, df, xy: np.ndarray, rows: np.ndarray, labels: list[str], colors: dict, color_by: str,
-                dense: bool, dim: bool) -> None:
+                dense: bool, dim: bool, style=None, focus: list[str] | None = None) -> None:
     """The documents `rows` as WebGL points (over a density image when `dense`: smaller, to hover and click), one
     trace per class or correctness, or one coloured by a value; each point's row number in its customdata."""
+    style = style or classes.style(labels)
     xs, ys, sub = xy[rows, 0], xy[rows, 1], df.iloc[rows]
     if len(rows) <= HOVER_TEXT_MAX_POINTS:
         hover = _hover_lines(sub)
@@ -158,20 +218,30 @@ def _add_points(fig: go.Figure, df, xy: np.ndarray, rows: np.ndarray, labels: li
         marker = dict(size=3, opacity=0.45 if not dim else 0.2, line=dict(width=0))
     else:
         marker = dict(size=5, opacity=0.25 if dim else 0.8, line=dict(width=0))
-    if color_by in ("label", "pred", "correct"):
-        if color_by == "correct":
-            groups = [("correct", (sub["correct"] == True).to_numpy(dtype=bool), CORRECT, "circle"),  # noqa: E712
-                      ("wrong", (sub["correct"] == False).to_numpy(dtype=bool), WRONG, "x")]  # noqa: E712
-        else:
-            groups = [(lab, (sub[color_by] == lab).to_numpy(dtype=bool), colors[lab], "circle") for lab in labels]
-        for name, sel, color, symbol in groups:
+    if color_by == "correct":
+        for name, sel, color, symbol in (
+                ("correct", (sub["correct"] == True).to_numpy(dtype=bool), CORRECT, "circle"),  # noqa: E712
+                ("wrong", (sub["correct"] == False).to_numpy(dtype=bool), WRONG, "x")):  # noqa: E712
+            if sel.any():
+                fig.add_trace(go.Scattergl(x=xs[sel], y=ys[sel], mode="markers", name=safe(name),
+                                           marker={**marker, "color": color, "symbol": symbol},
+                                           customdata=rows[sel].astype(np.int32), **hover_of(sel)))
+        return
+    if color_by in ("label", "pred"):
+        others = sum(1 for lab in labels if lab not in (focus or ()))
+        if focus and others:  # the grey classes' one legend entry
+            _legend_entry(fig, classes.other_name(others), classes.OTHER, "other")
+        for name, sel, color, group, in_legend in _class_groups(sub, labels, colors, color_by, style, focus):
             if not sel.any():
                 continue
             fig.add_trace(go.Scattergl(
-                x=xs[sel], y=ys[sel], mode="markers", name=safe(name),
-                marker={**marker, "color": color, "symbol": symbol}, customdata=rows[sel].astype(np.int32),
-                **hover_of(sel),
+                x=xs[sel], y=ys[sel], mode="markers", name=safe(name), legendgroup=group, showlegend=in_legend,
+                marker={**marker, "color": color, **({"opacity": min(marker["opacity"], 0.35)} if group == "other" else {})},
+                customdata=rows[sel].astype(np.int32), **hover_of(sel),
             ))
+        if style.many and not focus:
+            for f, fname in enumerate(style.family_names):
+                _legend_entry(fig, fname, classes.PALETTE[f], f"family {f}")
         return
     values = sub[color_by].to_numpy(dtype=np.float32)
     lo, hi = _value_range(df, color_by)
@@ -291,37 +361,99 @@ def _add_path(fig: go.Figure, path: dict, colors: dict[str, str]) -> None:
     ))
 
 
+def path_view(labels: list[str], probs: np.ndarray) -> tuple[list[int], dict[str, str]]:
+    """The classes a path's chart and table name (every class up to classes.FEW, else `classes.path_classes`) and
+    the colours of that view: the chart, its table's badges and its map share them."""
+    shown = list(range(len(labels))) if len(labels) <= classes.FEW else classes.path_classes(probs)
+    return shown, classes.style(labels).view([labels[i] for i in shown])
+
+
 def path_probabilities(labels: list[str], probs: np.ndarray, x_title: str = "step") -> go.Figure:
-    """Class probabilities (N, C) along a path."""
-    colors = class_colors(labels)
+    """Class probabilities (N, C) along a path: a line for each class `path_view` names, and past classes.FEW
+    classes one grey dashed line for the rest together."""
+    shown, colors = path_view(labels, probs)
+    probs = np.asarray(probs)
     steps = list(range(len(probs)))
     fig = go.Figure()
-    for j, lab in enumerate(labels):
+    for j in shown:
+        lab = labels[j]
         fig.add_trace(go.Scatter(x=steps, y=np.round(probs[:, j], 4), mode="lines+markers", name=safe(lab),
                                  line=dict(color=colors[lab], width=2.5),
                                  hovertemplate=f"{safe(lab)}: " + "%{y:.1%}<extra>step %{x}</extra>"))
+    rest = [j for j in range(len(labels)) if j not in set(shown)]
+    if rest:
+        name = classes.other_name(len(rest))
+        fig.add_trace(go.Scatter(x=steps, y=np.round(probs[:, rest].sum(1), 4), mode="lines", name=name,
+                                 line=dict(color="#9CA3AF", width=1.5, dash="dot"),
+                                 hovertemplate=f"{name}: " + "%{y:.1%}<extra>step %{x}</extra>"))
     fig.update_layout(xaxis=dict(title=x_title, dtick=1, gridcolor="#E5E7EB"),
                       yaxis=dict(title="probability", range=[0, 1.02], tickformat=".0%", gridcolor="#E5E7EB"),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), hovermode="x unified")
+                      legend=classes.legend(len(fig.data)), hovermode="x unified")
     return _base(fig, 300)
 
 
-def confusion_matrix(labels: list[str], cm: list[list[int]], chosen: tuple[int, int] | None = None) -> go.Figure:
-    """Rows: true class; columns: predicted class. Counts, shaded by the share of the row."""
+CELL_TEXT_MIN = 24  # px: cells narrower than this carry no count (hover tells it)
+MATRIX_WIDTH = 900  # px the matrix is drawn into at most (the page's full width at 1400 px, less the class names)
+
+
+def matrix_classes(labels: list[str], cm, most: int = 60, pairs: int = 40) -> list[int]:
+    """The classes the confusion matrix draws, in `classes`' order (alike classes together): every class up to
+    `most`; past that, the classes of the `pairs` most-confused pairs (at most `most` of them)."""
+    order = list(classes.style(labels).order)
+    if len(labels) <= most:
+        return order
+    ranked = confused_pairs(cm, pairs)
+    keep = set()
+    for t, p, _ in ranked:
+        if len(keep | {t, p}) > most:
+            break
+        keep |= {t, p}
+    return [i for i in order if i in keep]
+
+
+def confused_pairs(cm, limit: int | None = None) -> list[tuple[int, int, int]]:
+    """(true, predicted, count) of the matrix's off-diagonal cells with a count, largest first."""
+    a = np.asarray(cm, dtype=np.int64).copy()
+    np.fill_diagonal(a, 0)
+    t, p = np.nonzero(a)
+    order = np.lexsort((p, t, -a[t, p]))[:limit]
+    return [(int(t[i]), int(p[i]), int(a[t[i], p[i]])) for i in order]
+
+
+def confusion_matrix(labels: list[str], cm: list[list[int]], chosen: tuple[int, int] | None = None,
+                     shown: list[int] | None = None) -> go.Figure:
+    """Rows: true class; columns: predicted class. Counts, shaded by the share of the row. Past classes.FEW classes
+    the rows and columns follow `classes`' order (alike classes together) and `shown` (`matrix_classes`) picks
+    them; a cell carries its count where it is wide enough to read, and is never narrower than 8 px at the widths
+    the page and the report draw it. `customdata` holds each cell's (true, predicted) class indices."""
     cm_a = np.asarray(cm, dtype=float)
-    share = cm_a / np.maximum(cm_a.sum(1, keepdims=True), 1)
-    names = [safe(lab) for lab in labels]
+    idx = shown if shown is not None else (matrix_classes(labels, cm) if len(labels) > classes.FEW
+                                            else list(range(len(labels))))
+    sub = cm_a[np.ix_(idx, idx)]
+    share = sub / np.maximum(cm_a[idx].sum(1, keepdims=True), 1)
+    names = [safe(labels[i], 28) for i in idx]
+    n = len(idx)
+    cell = int(min(70, max(10, MATRIX_WIDTH // max(n, 1))))
+    text = cell >= CELL_TEXT_MIN
     fig = go.Figure(go.Heatmap(
-        z=share, x=names, y=names, colorscale="Blues", zmin=0, zmax=1, showscale=False,
-        text=[[f"{int(v)}" for v in row] for row in cm_a], texttemplate="%{text}", textfont=dict(size=15),
-        customdata=[[[i, j] for j in range(len(labels))] for i in range(len(labels))],
-        hovertemplate="true %{y}, predicted %{x}: %{text} documents (%{z:.1%} of the row)<extra></extra>",
+        z=share, x=list(range(n)), y=list(range(n)), colorscale="Blues", zmin=0, zmax=1, showscale=False, xgap=1 if n > 30 else 0,
+        ygap=1 if n > 30 else 0,
+        text=[[f"{int(v)}" for v in row] for row in sub], texttemplate="%{text}" if text else None,
+        textfont=dict(size=15 if n <= 6 else 11),
+        customdata=[[[idx[i], idx[j], names[i], names[j]] for j in range(n)] for i in range(n)],
+        hovertemplate="true %{customdata[2]}, predicted %{customdata[3]}: %{text} documents (%{z:.1%} of the row)"
+                      "<extra></extra>",
     ))
-    if chosen is not None:
-        i, j = chosen
+    if chosen is not None and chosen[0] in idx and chosen[1] in idx:
+        i, j = idx.index(chosen[0]), idx.index(chosen[1])
         fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#F59E0B", width=3))
-    fig.update_layout(xaxis=dict(title="predicted", side="top"), yaxis=dict(title="true", autorange="reversed"))
-    return _base(fig, 90 + 70 * len(labels))
+    tick = dict(tickmode="array", tickvals=list(range(n)), ticktext=names, tickfont=dict(size=min(13, max(7, cell - 3))))
+    fig.update_layout(xaxis=dict(title="predicted", side="top", tickangle=-90 if n > 6 else 0, constrain="domain", **tick),
+                      yaxis=dict(title="true", autorange="reversed", scaleanchor="x", constrain="domain", **tick))
+    label_room = 0 if n <= 6 else int(min(190, 6.5 * max(len(lab) for lab in names)))
+    fig = _base(fig, 90 + label_room + cell * n)
+    fig.update_layout(margin=dict(l=10, r=10, t=30 + label_room if n > 6 else 30, b=10))
+    return fig
 
 
 def kl_per_dimension(kl: list[float], variances: list[float], threshold: float = 0.01) -> go.Figure:
@@ -495,8 +627,16 @@ def drift_map(ref_xy: np.ndarray, new_xy: np.ndarray, region_of: np.ndarray, reg
 
 
 def class_mix_change(class_mix: dict) -> go.Figure:
-    """Predicted class shares in the reference and the new corpus, side by side."""
+    """Predicted class shares in the reference and the new corpus, side by side; past classes.FEW classes the
+    classes whose share changed most (and the largest), the rest as one "other" pair of bars."""
     labels = list(class_mix)
+    if len(labels) > classes.FEW:
+        change = {c: abs(class_mix[c][1] - class_mix[c][0]) + 1e-6 * max(class_mix[c]) for c in labels}
+        keep = sorted(labels, key=lambda c: -change[c])[: classes.FEW - 1]
+        rest = [c for c in labels if c not in keep]
+        shares = {c: class_mix[c] for c in keep}
+        shares[classes.other_name(len(rest))] = (sum(class_mix[c][0] for c in rest), sum(class_mix[c][1] for c in rest))
+        class_mix, labels = shares, list(shares)
     fig = go.Figure([
         go.Bar(name="reference", x=[safe(c) for c in labels], y=[round(class_mix[c][0], 4) for c in labels],
                marker_color="#9CA3AF", hovertemplate="%{x}: %{y:.1%} of the reference<extra></extra>"),

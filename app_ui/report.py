@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 from typing import Callable
 
-from app_ui import figures
+from app_ui import classes, figures
 from app_ui.markup import attribution_html, attribution_legend
 
 REPORT_POINTS_MAX = 20_000  # documents drawn as points on the report's map; more are drawn as a density image
@@ -33,6 +33,7 @@ th, td { border-bottom: 1px solid #E5E7EB; padding: 5px 10px; text-align: left; 
 th { background: #F9FAFB; font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; }
+.grid1 { display: grid; grid-template-columns: 1fr; gap: 20px; }
 .badge { color: white; padding: 1px 8px; border-radius: 10px; font-size: 0.82rem; font-weight: 600; white-space: nowrap; }
 .doc { background: #F9FAFB; border-radius: 6px; padding: 10px 12px; margin: 6px 0; }
 .note { color: #4B5563; font-size: 0.9rem; }
@@ -45,7 +46,8 @@ def _e(value) -> str:
 
 
 def _badge(label: str, colors: dict[str, str]) -> str:
-    return f'<span class="badge" style="background:{colors.get(label, "#6B7280")}">{_e(label)}</span>'
+    color = colors.get(label, "#6B7280")
+    return f'<span class="badge" style="background:{color}; color:{classes.text_on(color)}">{_e(label)}</span>'
 
 
 def _figure(fig) -> str:
@@ -77,7 +79,10 @@ def _classification(data: dict, colors: dict[str, str]) -> str:
     head = "<tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th>" + (
         f"<th>F1 of {_e(base['name'])}</th>" if base else "") + "</tr>"
     body = ""
-    for k, v in c["per_class"].items():
+    per_class = c["per_class"].items()
+    if len(c["per_class"]) > classes.FEW:  # many classes: the worst first, where the reader looks
+        per_class = sorted(per_class, key=lambda kv: (kv[1]["f1"], kv[0]))
+    for k, v in per_class:
         body += (f"<tr><td>{_badge(k, colors)}</td><td class='n'>{v['precision']:.3f}</td><td class='n'>{v['recall']:.3f}</td>"
                  f"<td class='n'>{v['f1']:.3f}</td><td class='n'>{v['support']:,}</td>"
                  + (f"<td class='n'>{base['per_class'][k]['f1']:.3f}</td>" if base else "") + "</tr>")
@@ -90,10 +95,16 @@ def _classification(data: dict, colors: dict[str, str]) -> str:
                 f"file (without it, ECE {cal['ece_unscaled']:.2%})." if "ece_unscaled" in cal else
                 "The probabilities are the classifier's, with no temperature.")
     cm = figures.confusion_matrix(data["labels"], c["confusion_matrix"])
+    shown = len(cm.data[0].z)
+    matrix_note = ("" if shown == len(data["labels"]) else
+                   f" The {shown} classes of the most-confused pairs, of {len(data['labels'])}.")
+    if len(data["labels"]) > classes.FEW:
+        matrix_note += " Classes the model finds alike sit next to each other; hover a cell for its classes and count."
     rel = figures.reliability_diagram(cal["reliability"])
+    grid = "grid1" if len(data["labels"]) > classes.FEW else "grid2"  # many classes: the matrix takes the full width
     return (f"<h2>Classification</h2><div class='tiles'>{''.join(tiles)}</div><table>{head}{body}</table>{baseline_note}"
-            "<div class='grid2'><div><h3>Confusion matrix</h3><p class='note'>Rows: true class; columns: predicted. "
-            f"Shaded by the share of the row.</p>{_figure(cm)}</div>"
+            f"<div class='{grid}'><div><h3>Confusion matrix</h3><p class='note'>Rows: true class; columns: predicted. "
+            f"Shaded by the share of the row.{matrix_note}</p>{_figure(cm)}</div>"
             "<div><h3>Is \"96% sure\" true? Reliability</h3><p class='note'>Documents grouped by the confidence of "
             "their predicted class (15 bins): the bars are how often the prediction was right, the red marks the mean "
             "confidence. On the diagonal, the model is as right as it says. ECE is the gap averaged over documents "
@@ -131,6 +142,21 @@ def _slices(data: dict, colors: dict[str, str]) -> str:
                  f"<td>{_e(', '.join(s['words']))}</td><td>{_e(s['examples'][0][:160]) if s['examples'] else ''}</td></tr>")
     out += (f"<table><tr><th>documents</th><th>true &rarr; predicted</th><th>reads like</th><th>distinctive words</th>"
             f"<th>for example</th></tr>{rows}</table>")
+    if data.get("pairs"):
+        rows = ""
+        for p in data["pairs"]:
+            rows += (f"<tr><td>{_badge(p['true'], colors)} &rarr; {_badge(p['pred'], colors)}</td>"
+                     f"<td class='n'>{p['count']:,} ({p['share']:.0%})</td>"
+                     f"<td><b>{_e(p['true'])} side:</b> {_e(p['texts'][0])}<br><b>boundary:</b> {_e(p['texts'][1])}<br>"
+                     f"<b>{_e(p['pred'])} side:</b> {_e(p['texts'][2])}</td>"
+                     f"<td>{_e(', '.join(p['words_true']) or '-')} <span class='note'>vs</span> "
+                     f"{_e(', '.join(p['words_pred']) or '-')}</td></tr>")
+        out += ("<h3>The most-confused pairs, and what separates them</h3><p class='note'>Each pair: how many documents "
+                "of the true class the model predicts as the other (and their share of the class); the text the decoder "
+                "writes on the line between the two classes' centres in latent space, on the true class's side, on the "
+                "boundary and on the other side; and the words that set each class's documents apart from the "
+                "other's.</p><table><tr><th>true &rarr; predicted</th><th>documents</th><th>decoded across the "
+                f"boundary</th><th>words: true vs predicted</th></tr>{rows}</table>")
     if data.get("suspects"):
         rows = "".join(f"<tr><td class='n'>{s['row']}</td><td>{_badge(s['label'], colors)}</td>"
                        f"<td>{_badge(s['suggested'], colors)}</td><td class='n'>{s['score']:.3f}</td>"
@@ -204,8 +230,10 @@ def render(data: dict, corpus) -> str:
 def build_report(explorer, corpus, data_name: str, data_sha256: str | None = None, train_file: Path | None = None,
                  seed: int = 0, progress: Callable[[str, float], None] | None = None) -> str:
     """Gather (`vae_core.report.gather`) and draw the report of `explorer`'s model on the index `corpus`."""
+    from app_ui import classes
     from vae_core.report import gather
 
+    classes.register_model(explorer)
     data = gather(explorer, corpus, data_name, data_sha256, train_file, seed=seed, progress=progress)
     return render(data, corpus)
 

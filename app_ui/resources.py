@@ -61,9 +61,13 @@ def list_corpora(model_folder: Path) -> dict[str, Path]:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_explorer(folder: str):
+    """The model of `folder`, its classes' colours and order made from its classifier (app_ui/classes.py)."""
+    from app_ui import classes
     from vae_core.inference import Explorer
 
-    return Explorer.load(folder)
+    explorer = Explorer.load(folder)
+    classes.register_model(explorer)
+    return explorer
 
 
 @st.cache_resource(show_spinner="Loading the corpus…", max_entries=8)

@@ -63,17 +63,18 @@ class Key:
 # Every page's state, declared in one place: a new widget whose value should survive a page switch, or
 # travel in a link, is added to its page's row here and nowhere else.
 PAGE_STATE: dict[str, tuple[Key, ...]] = {
-    "classify": (Key("classify_text", "text", typed=True), Key("attr_target", "explain", LABEL), Key("classify_dir_")),
+    "classify": (Key("classify_text", "text", typed=True), Key("attr_target", "explain", LABEL), Key("classify_dir_"),
+                 Key("example_class")),
     "map": (Key("map_color", "color"), Key("map_landscape"), Key("map_regions"), Key("map_star"), Key("map_filter_text", "q", typed=True),
             Key("map_filter_pred", "pred", LABELS), Key("map_filter_label", "label", LABELS),
             Key("map_filter_wrong", "wrong", bool), Key("map_doc", "doc", int), Key("map_rows_shared", "rows", list),
-            Key("map_zoom", "zoom", VIEW)),
+            Key("map_zoom", "zoom", VIEW), Key("map_focus", "classes", LABELS)),
     "interpolate": (Key("interp_src_"), Key("interp_text_", typed=True), Key("interp_q_", typed=True),
                     Key("interp_doc_A", "a", int), Key("interp_doc_B", "b", int), Key("interp_steps", "steps", int),
                     Key("interp_mode", "path"), Key("interp_dir_"), Key("interp_arith_", typed=True)),
     "debug": (Key("debug_true", "true", LABEL), Key("debug_pred", "pred", LABEL), Key("debug_doc", "doc", int),
               Key("debug_target", "target", LABEL), Key("debug_budget"), Key("debug_confidence"),
-              Key("debug_view", "view"), Key("debug_slice_scope"), Key("debug_slice_doc")),
+              Key("debug_view", "view"), Key("debug_slice_scope"), Key("debug_slice_doc"), Key("debug_cm_all")),
     "samples": (Key("samples_"),),
     "compare": (Key("compare_b"), Key("compare_text", typed=True)),
     "upload": (Key("upload_text_col"), Key("upload_label_col"), Key("upload_projection"),

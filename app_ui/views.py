@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import streamlit as st
 
-from app_ui import figures
+from app_ui import classes, figures
 from app_ui.markup import attribution_html, attribution_legend  # noqa: F401 (pages use them from here)
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -21,12 +21,14 @@ def md(value) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
-def show_attribution(text: str, attr, labels: list[str], title: str, scale: float | None = None) -> None:
-    colors = figures.class_colors(labels)
+def show_attribution(text: str, attr, labels: list[str], title: str, scale: float | None = None,
+                     color: str | None = None) -> None:
+    """A text's words coloured by their attribution to a class, in `color` (by default the class's own)."""
     label = labels[attr.target]
+    color = color or figures.class_colors(labels)[label]
     st.markdown(f"**{md(title)}**")
-    st.markdown(attribution_legend(label, colors[label]), unsafe_allow_html=True)
-    st.markdown(attribution_html(text, attr, colors[label], scale), unsafe_allow_html=True)
+    st.markdown(attribution_legend(label, color), unsafe_allow_html=True)
+    st.markdown(attribution_html(text, attr, color, scale), unsafe_allow_html=True)
     facts = [f"p({md(label)}) = {attr.target_prob:.1%}, with every word removed {attr.baseline_prob:.1%}"]
     if attr.delta is not None:
         total = sum(attr.scores)
@@ -56,9 +58,10 @@ def user_error():
         st.warning(str(e))
 
 
-def class_badge(label: str, labels: list[str], suffix: str = "") -> str:
-    color = figures.class_colors(labels).get(label, "#6B7280")
-    return (f'<span style="background:{color}; color:white; padding:1px 8px; border-radius:10px; '
+def class_badge(label: str, labels: list[str], suffix: str = "", colors: dict[str, str] | None = None) -> str:
+    """A class name on its colour (from `colors`, a view's, or the class's own), in text that reads on it."""
+    color = (colors or figures.class_colors(labels)).get(label, "#6B7280")
+    return (f'<span style="background:{color}; color:{classes.text_on(color)}; padding:1px 8px; border-radius:10px; '
             f'font-size:0.85rem; font-weight:600;">{html.escape(label)}</span>{html.escape(suffix)}')
 
 
@@ -103,9 +106,10 @@ def snippet(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def table_of(corpus, rows, labels: list[str] | None = None):
+def table_of(corpus, rows, labels: list[str] | None = None, every_class: bool = True):
     """The documents of corpus rows as a table: row, text, label, prediction, confidence, spread, and with
-    `labels` each class's probability."""
+    `labels` each class's probability (a CSV's columns); with `every_class` False and more than classes.FEW classes,
+    only the runner-up class and its probability (a table on the page)."""
     rows = np.asarray(rows, dtype=np.int64)
     table = corpus.df.iloc[rows][["text", "label", "pred", "confidence", "prob_std"]].copy()
     table.insert(0, "row", rows)
@@ -113,15 +117,20 @@ def table_of(corpus, rows, labels: list[str] | None = None):
     table["prob_std"] = table["prob_std"].round(3)
     if labels:
         probs = corpus.probs[rows]
-        for j, lab in enumerate(labels):
-            table[f"p({lab})"] = probs[:, j].round(3)
+        if every_class or len(labels) <= classes.FEW:
+            for j, lab in enumerate(labels):
+                table[f"p({lab})"] = probs[:, j].round(3)
+        else:
+            second = np.argsort(-probs, axis=1, kind="stable")[:, 1] if len(rows) else np.zeros(0, dtype=int)
+            table["runner-up"] = [labels[j] for j in second]
+            table["p(runner-up)"] = probs[np.arange(len(rows)), second].round(3)
     return table
 
 
 def document_table(corpus, rows, labels: list[str] | None = None, max_height: int = 320,
                    limit: int | None = None) -> None:
     """The documents of corpus rows as a table (`table_of`), the first `limit` of them drawn."""
-    shown = table_of(corpus, rows[:limit] if limit else rows, labels)
+    shown = table_of(corpus, rows[:limit] if limit else rows, labels, every_class=False)
     st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), max_height),
                  column_config={"text": st.column_config.TextColumn("text", width="large"),
                                 "prob_std": st.column_config.NumberColumn("spread", help="std of p(pred) over z samples")})
@@ -143,7 +152,9 @@ def path_on_map(corpus, labels: list[str], path, name: str, key: str, height: in
                 highlight: list[int] | None = None) -> None:
     """A latent path drawn over the corpus' map, each step placed by its nearest documents in latent space."""
     xy = corpus.map.transform(path.z)
-    fig = figures.latent_map(corpus.df, labels, "pred", height=height, dim=True, highlight=highlight,
+    # past classes.SOME classes the map lights the classes the path passes (as its table and chart colour them)
+    focus = [labels[i] for i in figures.path_view(labels, path.probs)[0]] if classes.style(labels).many else None
+    fig = figures.latent_map(corpus.df, labels, "pred", height=height, dim=True, highlight=highlight, focus=focus,
                              path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
                                    "name": name, "lines": lines})
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
@@ -155,10 +166,11 @@ def path_table(path, labels: list[str], first: str = "A", last: str = "B", names
     if names is None:
         names = [f"{i}" + (f" ({first})" if i == 0 else f" ({last})" if i == len(path) - 1 else "")
                  for i in range(len(path))]
+    colors = figures.path_view(labels, path.probs)[1]  # as the path's chart and map colour them
     rows = []
     for name, text, lab, p in zip(names, path.texts, path.labels, path.probs):
         rows.append(f'<tr><td style="padding:4px 8px; color:#6B7280; white-space:nowrap;">{html.escape(name)}</td>'
-                    f'<td style="padding:4px 8px; white-space:nowrap;">{class_badge(lab, labels, f" {p.max():.0%}")}</td>'
+                    f'<td style="padding:4px 8px; white-space:nowrap;">{class_badge(lab, labels, f" {p.max():.0%}", colors)}</td>'
                     f'<td style="padding:4px 8px;">{html.escape(text) or "<i>(empty)</i>"}</td></tr>')
     st.markdown('<table style="width:100%; border-collapse:collapse;">' + "".join(rows) + "</table>",
                 unsafe_allow_html=True)

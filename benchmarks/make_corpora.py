@@ -15,7 +15,17 @@ benchmarks/data/<name>/{train,dev,holdout}.csv (header text,label). Seeded; run 
   words in SST-2's train.csv with its label left empty (31,105 rows: 3.5 times the text, for `train
   --allow-unlabelled`; SST-2's training split holds no more phrases of that length).
 
+- banking77 (issue 39, many classes): the 77 intents of BANKING77 (Casanueva et al. 2020, PolyAI; CC BY 4.0),
+  its banking_data/train.csv and test.csv from the public repository PolyAI-LDN/task-specific-datasets
+  (commit 57ec275): train.csv split 9,003 / 1,000 into train and dev, stratified; test.csv (3,080) the holdout.
+- clinc150 (issue 39): the 150 in-scope intents of CLINC150 (Larson et al. 2019; CC BY 3.0), data/data_full.json of
+  the public repository clinc/oos-eval (commit 828f809): its train / val / test (15,000 / 3,000 / 4,500) as train
+  / dev / holdout; the out-of-scope rows left out.
+- clinc20 (issue 39): 20 of those intents, the first two of each of CLINC's ten domains (its data/domains.json), the
+  same splits (2,000 / 400 / 600): a model with 20 classes.
+
     python benchmarks/make_corpora.py --dbpedia-dir DIR_WITH_test.csv_AND_val.csv
+    python benchmarks/make_corpora.py --banking77-dir DIR_WITH_train.csv_AND_test.csv --clinc-file data_full.json
 """
 from __future__ import annotations
 
@@ -88,6 +98,29 @@ def dbpedia13_unlabelled(src: Path, seed: int) -> None:
     write({"train_unlabelled": pd.concat([train, more.assign(label="")[["text", "label"]]])}, folder)
 
 
+def banking77(src: Path, seed: int) -> None:
+    """BANKING77: train.csv cut into train and dev (1,000, stratified), test.csv the holdout (text,category rows)."""
+    rows = pd.read_csv(src / "train.csv").rename(columns={"category": "label"})
+    parts = stratified_split(rows, {"train": len(rows) - 1000, "dev": 1000}, seed)
+    parts["holdout"] = pd.read_csv(src / "test.csv").rename(columns={"category": "label"})
+    write(parts, HERE / "data" / "banking77")
+
+
+def clinc(src: Path) -> None:
+    """CLINC150's in-scope rows (train / val / test as train / dev / holdout), and clinc20: the first two intents of
+    each of its ten domains (its domains.json, beside data_full.json)."""
+    import json
+
+    data = json.loads(Path(src).read_text())
+    domains = json.loads((Path(src).parent / "domains.json").read_text())
+    parts = {name: pd.DataFrame(data[key], columns=["text", "label"])
+             for name, key in (("train", "train"), ("dev", "val"), ("holdout", "test"))}
+    write(parts, HERE / "data" / "clinc150")
+    keep = [intent for intents in domains.values() for intent in intents[:2]]
+    write({name: part[part.label.isin(keep)].reset_index(drop=True) for name, part in parts.items()},
+          HERE / "data" / "clinc20")
+
+
 def key(text: str) -> str:
     """A text compared with others: its letters and digits, lower-cased (the two samples are written differently)."""
     return "".join(ch for ch in text.lower() if ch.isalnum())[:200]
@@ -111,10 +144,17 @@ if __name__ == "__main__":
     ap.add_argument("--dbpedia-unlabelled", help="the second DBpedia sample's train.csv (label,text rows)")
     ap.add_argument("--sst2-unlabelled", action="store_true",
                     help="also write sst2s/train_unlabelled.csv (the training rows and 22,105 unlabelled phrases)")
+    ap.add_argument("--banking77-dir", help="folder with BANKING77's train.csv and test.csv (text,category rows)")
+    ap.add_argument("--clinc-file", help="CLINC150's data_full.json")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     if a.dbpedia_dir:
         dbpedia13(Path(a.dbpedia_dir), a.seed)
     if a.dbpedia_unlabelled:
         dbpedia13_unlabelled(Path(a.dbpedia_unlabelled), a.seed)
-    sst2_sentences(a.seed, a.sst2_unlabelled)
+    if a.banking77_dir:
+        banking77(Path(a.banking77_dir), a.seed)
+    if a.clinc_file:
+        clinc(Path(a.clinc_file))
+    if not (a.banking77_dir or a.clinc_file):
+        sst2_sentences(a.seed, a.sst2_unlabelled)

@@ -3,7 +3,7 @@ decoded back from its latent."""
 
 import streamlit as st
 
-from app_ui import figures, share, views
+from app_ui import classes, figures, share, views
 from app_ui.resources import start_page
 from app_ui.state import typed
 from app_ui.views import md
@@ -12,6 +12,36 @@ from vae_core.inference import IG_STEPS, MAX_CHARS
 TEXT_KEY = "classify_text"
 SHOWN = {"integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion"}  # methods, as the page names them
 CHART = {"displayModeBar": False}
+
+EXAMPLE_BUTTONS_MAX = 8  # up to this many classes, a button each; more: a searchable picker
+
+
+def use_example(label: str) -> None:
+    """Put the next training example of `label` in the text box (a click again gives another)."""
+    texts = explorer.examples[label]
+    turn = st.session_state.get(f"_example_turn_{label}", 0)
+    st.session_state[TEXT_KEY] = texts[turn % len(texts)]
+    st.session_state[f"_example_turn_{label}"] = turn + 1
+
+
+def examples_picker(examples: dict) -> None:
+    """A button for each class's examples, or past EXAMPLE_BUTTONS_MAX classes a class picker (type to search)
+    and one button."""
+    names = list(examples)
+    if len(names) <= EXAMPLE_BUTTONS_MAX:
+        st.markdown("**Try an example** from the model's training data:")
+        for col, label in zip(st.columns(6), names):
+            if col.button(label, key=f"example_{label}", width="stretch",
+                          help=f"A {label} text from the training data (click again for another)"):
+                use_example(label)
+        return
+    pick, go, _ = st.columns([2.2, 1, 2.8], vertical_alignment="bottom")
+    label = pick.selectbox(f"Try an example of one of the {len(names)} classes", names, key="example_class",
+                           help="Type to search the classes; the example comes from the model's training data.")
+    if go.button("Use an example", key="example_use", width="stretch", icon=":material/edit_note:",
+                 help="A text of this class from the training data (click again for another)."):
+        use_example(label)
+
 
 explorer, corpus = start_page(
     "Classify",
@@ -25,17 +55,7 @@ if explorer is not None:
     if TEXT_KEY not in st.session_state:
         st.session_state[TEXT_KEY] = next(iter(examples.values()), [""])[0]
     if examples:
-        st.markdown("**Try an example** from the model's training data:")
-        per_row = 6
-        names = list(examples)
-        for start in range(0, len(names), per_row):
-            cols = st.columns(per_row)
-            for col, label in zip(cols, names[start : start + per_row]):
-                if col.button(label, key=f"example_{label}", width="stretch",
-                              help=f"A {label} text from the training data (click again for another)"):
-                    turn = st.session_state.get(f"_example_turn_{label}", 0)
-                    st.session_state[TEXT_KEY] = examples[label][turn % len(examples[label])]
-                    st.session_state[f"_example_turn_{label}"] = turn + 1
+        examples_picker(examples)
     text = st.text_area("Text", **typed(TEXT_KEY), height=130, max_chars=MAX_CHARS,
                         placeholder="Paste a document here, then press Ctrl+Enter…",
                         help="Up to 20,000 characters; the model reads the first "
@@ -47,10 +67,14 @@ if explorer is not None:
             pred = views.cached_classify(explorer, explorer.cache_key, text)
             unc = explorer.uncertainty(pred.mu, pred.logvar)
             k = labels.index(pred.label)
+            top = classes.top_classes(pred.probs) if len(labels) > classes.FEW else None  # the classes both charts name
             left, right = st.columns([3, 2], gap="large")
             with left:
-                st.plotly_chart(figures.probability_bars(labels, pred.probs), width="stretch", config=CHART,
+                st.plotly_chart(figures.probability_bars(labels, pred.probs, shown=top), width="stretch", config=CHART,
                                 key="probs_chart")
+                if top is not None:
+                    st.caption(f"The {len(top)} most probable of {len(labels)} classes; the others together in grey. "
+                               "Explain any class below.")
             with right:
                 st.metric("Predicted class", pred.label, f"{pred.confidence:.1%} sure", delta_color="off",
                           delta_arrow="off")
@@ -64,7 +88,7 @@ if explorer is not None:
                        "probability, and how often a sample lands in another class.")
             a, b = st.columns([3, 2], gap="large")
             with a:
-                st.plotly_chart(figures.probability_bars(labels, unc.mean, unc.std), width="stretch",
+                st.plotly_chart(figures.probability_bars(labels, unc.mean, unc.std, shown=top), width="stretch",
                                 config=CHART, key="uncertainty_chart")
             with b:
                 st.metric("Samples predicting another class", f"{unc.flip_share:.0%}")
@@ -76,16 +100,21 @@ if explorer is not None:
             if st.session_state.get("attr_target") not in labels or st.session_state.get("attr_target_for") != text:
                 st.session_state["attr_target"] = labels[k]
                 st.session_state["attr_target_for"] = text
-            target_label = c1.selectbox("Explain the class", labels, key="attr_target",
-                                        help="Attributions explain this class's probability.")
+            by_prob = [labels[i] for i in classes.top_classes(pred.probs, len(labels))]
+            target_label = c1.selectbox("Explain the class", by_prob, key="attr_target",
+                                        format_func=lambda lab: f"{lab} ({pred.probs[labels.index(lab)]:.1%})",
+                                        help="Attributions explain this class's probability. The classes are listed "
+                                             "most probable first; type to search them.")
             c2.caption(f"Integrated Gradients (captum, on the embedding layer, PAD baseline, from {IG_STEPS} steps "
                        "up until the path integral converges) next to occlusion (each word replaced by PAD, the drop "
                        "in probability). Hover a word for its score.")
             target = labels.index(target_label)
+            # the explained class in the colour the charts above give it
+            color = classes.style(labels).view([labels[i] for i in (top or [])] + [target_label])[target_label]
             attrs = {m: views.cached_attribution(explorer, explorer.cache_key, text, target, m) for m in SHOWN}
             for col, (m, attr) in zip(st.columns(len(SHOWN), gap="large"), attrs.items()):
                 with col:
-                    views.show_attribution(text, attr, labels, SHOWN[m])
+                    views.show_attribution(text, attr, labels, SHOWN[m], color=color)
             st.markdown("**Can these explanations be trusted?** Each method's most important words are removed "
                         "(and, for sufficiency, kept alone) and the text is classified again, beside as many random words.")
             views.faithfulness_panel(explorer, text, target, SHOWN, "classify")

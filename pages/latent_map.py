@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from app_ui import density, figures, share, views
+from app_ui import classes, density, figures, share, views
 from app_ui.resources import corpora_of, start_page
 from app_ui.state import typed
 
@@ -33,11 +33,13 @@ def regions(_explorer, _corpus, model: str, corpus_key: str) -> list:
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def map_figure(_corpus, _landscape, _highlight, _regions, model: str, corpus_key: str, color_by: str, landscape: bool,
-               star, highlight: str, regions: bool, view, points_max: int):
-    """The map's figure, built once per model, corpus, colour mode, overlay and view: the rerun that answers a
-    selection does not rasterise a million documents again. (Shared, not copied: nothing changes a figure.)"""
+               star, highlight: str, regions: bool, view, points_max: int, focus: tuple[str, ...]):
+    """The map's figure, built once per model, corpus, colour mode, overlay, highlighted classes and view: the rerun
+    that answers a selection does not rasterise a million documents again. (Shared, not copied: nothing changes a
+    figure.)"""
     return figures.latent_map(_corpus.df, _corpus.labels, color_by, landscape=_landscape, star=star,
-                              highlight=_highlight, regions=_regions, view=view, points_max=points_max)
+                              highlight=_highlight, regions=_regions, view=view, points_max=points_max,
+                              focus=list(focus) or None)
 
 
 def zoom_view(bounds: tuple[float, float, float, float], margin: float = 0.05) -> list[float]:
@@ -49,11 +51,21 @@ def zoom_view(bounds: tuple[float, float, float, float], margin: float = 0.05) -
 if explorer is not None and corpus is not None:
     labels, df = explorer.labels, corpus.df
     corpus_key = corpus.content_key
-    c1, c2, c5, c3, c4, c6 = st.columns([1.7, 1.4, 1.4, 1.1, 1.4, 1.4])
+    c1, c7, c4, c6 = st.columns([1.5, 3.0, 1.2, 1.2], vertical_alignment="bottom")
+    c2, c5, c3, _ = st.columns([1.3, 1.3, 1.3, 3.0])
     modes = dict(figures.COLOR_MODES)
     if not corpus.has_labels:
         modes.pop("label"), modes.pop("correct")
     color_by = c1.selectbox("Colour by", list(modes), format_func=modes.get, key="map_color")
+    style = classes.style(labels)
+    focus = c7.multiselect(
+        "Highlight classes", [labels[i] for i in style.order], key="map_focus", max_selections=classes.SOME,
+        placeholder=(f"Type to find any of the {len(labels)} classes" if style.many else "Pick classes to light up"),
+        disabled=color_by not in ("label", "pred"),
+        help="The classes picked keep (or get) colours of their own and every other class turns grey, on the map "
+             "and in its legend." + (f" Without a pick, each legend entry is a family of classes the model finds "
+                                     "alike, coloured in shades of one hue; a click on it hides or shows them."
+                                     if style.many else ""))
     st.session_state.setdefault("map_landscape", True)
     show_land = c2.toggle("Class landscape", key="map_landscape",
                           help="The class the model gives each place of the map (the map mapped back to latent "
@@ -107,7 +119,8 @@ if explorer is not None and corpus is not None:
     highlight = filtered or shared_rows or None
     fig = map_figure(corpus, land, highlight, named, explorer.cache_key, corpus_key, color_by, land is not None, star,
                      hashlib.sha256(np.asarray(highlight or [], dtype=np.int64).tobytes()).hexdigest(),
-                     named is not None, view, density.points_max())
+                     named is not None, view, density.points_max(),
+                     tuple(focus) if color_by in ("label", "pred") else ())
     dense = bool(fig.layout.images)
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="map_chart", config={"displaylogo": False, "scrollZoom": True})
@@ -143,9 +156,12 @@ if explorer is not None and corpus is not None:
         views.document_table(corpus, rows, labels, max_height=320, limit=1000)
         if corpus.has_labels:
             acc = float(np.mean(df["correct"].to_numpy()[rows] == True))  # noqa: E712
-            counts = df["pred"].iloc[rows].value_counts()
-            st.caption(f"Accuracy in the selection: {acc:.1%} · " + " · ".join(
-                f"{views.md(lab)}: {int(counts.get(lab, 0)):,}" for lab in labels))
+            counts = df["pred"].iloc[rows].value_counts()  # the most predicted first; past classes.FEW the top ones
+            shown = [lab for lab in labels if lab in counts.index] if len(labels) <= classes.FEW else list(counts.index[:8])
+            more = len(counts) - len(shown)
+            st.caption(f"Accuracy in the selection: {acc:.1%} · predicted " + " · ".join(
+                f"{views.md(lab)}: {int(counts.get(lab, 0)):,}" for lab in shown)
+                + (f" · {more} more classes: {int(counts.iloc[len(shown):].sum()):,}" if more > 0 else ""))
         views.csv_download(f"Download the selection (CSV, {len(rows):,} rows)", corpus, rows, labels, "selection.csv",
                            "map_download")
     if bounds is not None or rows:
@@ -172,4 +188,4 @@ if explorer is not None and corpus is not None:
             views.document_panel(explorer, corpus, int(doc), key="map")
     share.publish("map", map_color=color_by, map_filter_text=f_words, map_filter_pred=f_pred, map_filter_label=f_label,
                   map_filter_wrong=f_wrong, map_doc=st.session_state.get("map_doc") if rows else None,
-                  map_rows_shared=chart_rows or shared, map_zoom=view)
+                  map_rows_shared=chart_rows or shared, map_zoom=view, map_focus=focus)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_ui import figures, views
+from app_ui import classes, figures, views
 from app_ui.resources import start_page
 
 explorer, corpus = start_page(
@@ -41,7 +41,7 @@ if explorer is not None:
     cfg = explorer.model.config
     labels = explorer.labels
     st.markdown(f"**{views.md(explorer.name)}** · encoder {views.md(cfg.encoder_name_or_path)} · latent size {cfg.latent_size} · "
-                f"{len(labels)} classes: {views.md(', '.join(labels))} · decoder {cfg.decoder_layers} layers over "
+                f"{len(labels)} classes: {views.md(classes.names_line(labels))} · decoder {cfg.decoder_layers} layers over "
                 f"{cfg.decoder_vocab_size or 'all'} WordPiece tokens")
 
     with st.container(border=True):

@@ -4,7 +4,7 @@ from each class's region, and the empty places of the map."""
 import numpy as np
 import streamlit as st
 
-from app_ui import views
+from app_ui import classes, views
 from app_ui.resources import start_page
 
 explorer, corpus = start_page(
@@ -43,7 +43,13 @@ if explorer is not None:
     with tabs[0]:
         path = prior_samples(explorer, explorer.cache_key, int(n), int(seed))
         share_by = {lab: path.labels.count(lab) / len(path) for lab in labels}
-        st.caption("Share of prior samples per predicted class: " + " · ".join(f"{k} {v:.0%}" for k, v in share_by.items()))
+        if len(labels) > classes.FEW:  # the classes the samples fall in, most first; the rest said in a number
+            hit = sorted((lab for lab in labels if share_by[lab]), key=lambda lab: -share_by[lab])
+            none = len(labels) - len(hit)
+            share_by = {lab: share_by[lab] for lab in hit}
+        st.caption("Share of prior samples per predicted class: " + " · ".join(
+            f"{views.md(k)} {v:.0%}" for k, v in share_by.items())
+            + (f" · none in the other {none} classes" if len(labels) > classes.FEW and none else ""))
         show(path, "Draws from the prior", [f"z{i}" for i in range(n)], "samples_prior_map")
     with tabs[1]:
         if corpus is None:

@@ -115,6 +115,61 @@ def own_run(tiny_encoder_dir, tmp_path_factory) -> Path:
     return run
 
 
+TOPICS = "card transfer refund account payment cash pin balance top_up fee".split()
+ACTIONS = "lost declined pending failed limit change request fraud".split()
+
+
+def many_class_texts(n_classes: int, per_class: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Texts of `n_classes` made-up intents ("card_lost", "refund_pending", ...: 10 topics x 8 actions, then
+    numbered), each text a few of its topic's, its action's and shared words."""
+    rng = random.Random(seed)
+    names = [f"{t}_{a}" for t in TOPICS for a in ACTIONS]
+    names = (names + [f"intent_{i}" for i in range(len(names), n_classes)])[:n_classes] if n_classes > 2 else ["negative", "positive"]
+    shared = "please help my the is not why how can i".split()
+    rows = []
+    for name in names:
+        own = name.split("_")
+        for _ in range(per_class):
+            words = [rng.choice(own) for _ in range(3)] + [rng.choice(shared) for _ in range(rng.randint(2, 6))]
+            rng.shuffle(words)
+            rows.append((" ".join(words), name))
+    rng.shuffle(rows)
+    return rows
+
+
+def train_tiny_run(root: Path, name: str, rows_train, rows_dev, encoder_dir: str) -> Path:
+    """`python -m vae_core train` (tiny options) on these rows, into root/runs/name; returns the run folder."""
+    import csv
+
+    from vae_core.cli import main
+
+    files = []
+    for fname, rows in (("train.csv", rows_train), ("dev.csv", rows_dev)):
+        with open(root / f"{name}_{fname}", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows(rows)
+        files.append(root / f"{name}_{fname}")
+    run = root / "runs" / name
+    assert main(["train", "--train-file", str(files[0]), "--dev-file", str(files[1]), "--output-dir", str(run),
+                 "--encoder", encoder_dir, *TINY_TRAIN_ARGS]) == 0
+    return run
+
+
+@pytest.fixture(scope="session")
+def many_class_run(tiny_encoder_dir, tmp_path_factory) -> Path:
+    """A tiny random model of 80 classes, trained by the CLI, with its dev file indexed (issue 39)."""
+    return train_tiny_run(tmp_path_factory.mktemp("many"), "intents80", many_class_texts(80, 6, 0),
+                          many_class_texts(80, 3, 1), tiny_encoder_dir)
+
+
+@pytest.fixture(scope="session")
+def two_class_run(tiny_encoder_dir, tmp_path_factory) -> Path:
+    """A tiny random model of 2 classes, trained by the CLI, with its dev file indexed."""
+    return train_tiny_run(tmp_path_factory.mktemp("two"), "sentiment2", many_class_texts(2, 30, 0),
+                          many_class_texts(2, 10, 1), tiny_encoder_dir)
+
+
 @pytest.fixture(scope="session")
 def default_model():
     from vae_core.modeling import TextVAE

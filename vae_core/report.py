@@ -20,6 +20,7 @@ EXPLAINED_EXAMPLES = 3
 INTERPOLATION_STEPS = 7
 SUSPECTS_SHOWN = 10
 SLICES_SHOWN = 8
+PAIRS_SHOWN = 8  # the most-confused pairs described in words
 BASELINE_NAME = "TF-IDF + logistic regression"
 
 
@@ -162,7 +163,7 @@ def gather(explorer, corpus, data_name: str, data_sha256: str | None = None, tra
     """Everything the report shows, for `explorer`'s model on the index `corpus` (of the file `data_name`).
     `progress(step, fraction)` is told what is being done."""
     from .evaluate import calibration_metrics, classification_metrics
-    from .interpret.groups import error_slices, suspect_labels
+    from .interpret.groups import confused_pairs, error_slices, pair_boundaries, suspect_labels
 
     def say(step: str, done: float) -> None:
         if progress is not None:
@@ -199,6 +200,11 @@ def gather(explorer, corpus, data_name: str, data_sha256: str | None = None, tra
                           "examples": [df["text"].iat[r] for r in s.examples]} for s in slices[:SLICES_SHOWN]]
         out["slices_total"] = {"slices": len(slices), "documents": sum(s.size for s in slices),
                                "wrong": int((df["correct"] == False).sum())}  # noqa: E712
+        pairs = confused_pairs(corpus, PAIRS_SHOWN)
+        out["pairs"] = [{"true": b.true_label, "pred": b.pred_label, "count": b.count, "share": b.share,
+                         "texts": b.texts, "read_as": b.read_as, "words_true": b.words_true, "words_pred": b.words_pred,
+                         "words_confused": b.words_confused}
+                        for b in pair_boundaries(explorer, corpus, [(t, p) for t, p, _, _ in pairs])]
         sus = suspect_labels(corpus).head(SUSPECTS_SHOWN)
         out["suspects"] = [{"row": int(t.row), "text": t.text, "label": t.label, "suggested": t.suggested,
                             "score": float(t.score), "p_label": float(t.p_label)} for t in sus.itertuples()]
