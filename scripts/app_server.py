@@ -161,3 +161,26 @@ def lasso(page, plot, half: int = 40, near: tuple[float, float] | None = None) -
     t0 = time.perf_counter()
     page.mouse.up()
     return t0
+
+
+# What a reader meets in each plotly figure on the page (issue 39's checks): its size, the entries of its legend
+# and their colours, the share of the figure its plot area takes, and a heatmap's cell width in pixels (the
+# cells the axes show, at the size drawn).
+FIGURES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(g => g.getBoundingClientRect().width > 0)
+  .map(g => {
+    const r = g.getBoundingClientRect(), drag = g.querySelector('.nsewdrag');
+    const pr = drag ? drag.getBoundingClientRect() : null;
+    const entries = [...g.querySelectorAll('.legend .traces')];
+    const f = {height: r.height, width: r.width, legend: entries.map(e => e.textContent.trim()),
+               colors: entries.map(e => { const p = e.querySelector('.legendpoints path, .legendpoints rect');
+                                          return p ? (p.style.fill || p.getAttribute('fill')) : null; }),
+               plot_share: pr ? pr.width * pr.height / (r.width * r.height) : null, cell_px: null,
+               text: [...g.querySelectorAll('.main-svg text')].map(t => t.textContent).join(' | ').slice(0, 400)};
+    const hm = (g.data || []).find(t => t.type === 'heatmap' && t.name !== 'landscape');
+    if (hm && pr) { const xr = g._fullLayout.xaxis.range; f.cell_px = pr.width / Math.abs(xr[1] - xr[0]); }
+    return f; })"""
+
+
+def figures_on(page) -> list[dict]:
+    """FIGURES_JS on a page: one dict a drawn plotly figure."""
+    return page.evaluate(FIGURES_JS)
