@@ -111,16 +111,19 @@ def _leaf_order(vectors: np.ndarray) -> list[int]:
     return [int(i) for i in leaves_list(tree)]
 
 
-def _family_name(names: list[str]) -> str:
-    """A family's short name: the word most of its classes' names share ("card …"), else its first class and
-    how many more."""
+def _family_name(names: list[str], taken: Sequence[str] = ()) -> str:
+    """A family's short name: a word most of its classes' names share ("card … (7)") that no family before it
+    took, else its first class and how many more."""
     import re
     from collections import Counter
 
-    words = Counter(w for n in names for w in set(re.findall(r"[a-z]{3,}", n.lower())))
-    common = [w for w, c in words.most_common(3) if c >= max(2, 2 * len(names) / 3)]
     first = names[0] if len(names[0]) <= 22 else names[0][:21] + "…"
-    return (f"{common[0]} … ({len(names)})" if common else f"{first} +{len(names) - 1}") if len(names) > 1 else first
+    if len(names) == 1:
+        return first
+    words = Counter(w for n in names for w in set(re.findall(r"[a-z]{3,}", n.lower())))
+    used = {t.split(" … ")[0] for t in taken}
+    common = [w for w, c in words.most_common() if c >= max(2, 2 * len(names) / 3) and w not in used]
+    return f"{common[0]} … ({len(names)})" if common else f"{first} +{len(names) - 1}"
 
 
 def build_style(labels: Sequence[str], vectors: np.ndarray | None = None) -> ClassStyle:
@@ -142,7 +145,10 @@ def build_style(labels: Sequence[str], vectors: np.ndarray | None = None) -> Cla
             family[int(i)] = f
             t = -0.35 + 0.8 * (j / max(len(run) - 1, 1))  # darker to lighter along the run
             colors[labels[int(i)]] = shade(PALETTE[f], t)
-    names = tuple(_family_name([labels[int(i)] for i in run]) for run in runs)
+    names: list[str] = []
+    for run in runs:
+        names.append(_family_name([labels[int(i)] for i in run], names))
+    names = tuple(names)
     return ClassStyle(labels, tuple(order), tuple(family), names, {lab: colors[lab] for lab in labels})
 
 

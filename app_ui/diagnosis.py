@@ -221,8 +221,6 @@ def pairs_table(labels: list[str], pairs: list) -> None:
 def boundary_panel(explorer, corpus, true_lab: str, pred_lab: str) -> None:
     """What separates the two classes, in words: texts decoded across the boundary between their centres and the
     words that set each apart."""
-    from vae_core.interpret.groups import BOUNDARY_SHARES
-
     labels = explorer.labels
     b = cached_boundary(explorer, corpus, explorer.cache_key, corpus.content_key, true_lab, pred_lab)
     colors = classes.style(labels).view([true_lab, pred_lab])
@@ -230,11 +228,11 @@ def boundary_panel(explorer, corpus, true_lab: str, pred_lab: str) -> None:
     st.markdown(f"**What separates {badge(true_lab)} from {badge(pred_lab)}** · {b.count:,} documents of the first "
                 f"predicted as the second ({b.share:.0%} of the class)", unsafe_allow_html=True)
     cols = st.columns(3, gap="medium")
-    where = [f"{true_lab} side", "on the boundary", f"{pred_lab} side"]
-    for col, text, name, share, read in zip(cols, b.texts, where, BOUNDARY_SHARES, b.read_as):
+    where = [f"At the centre of {md(true_lab)}", "Where the line crosses the boundary", f"At the centre of {md(pred_lab)}"]
+    for col, text, name, share, read in zip(cols, b.texts, where, b.shares, b.read_as):
         with col:
-            st.markdown(f"{md(name)} · p({md(true_lab)}) : p({md(pred_lab)}) = {share:.0%} : {1 - share:.0%} · "
-                        f"read as {badge(read)}", unsafe_allow_html=True)
+            st.markdown(f"{name} · read as {badge(read)}", unsafe_allow_html=True,
+                        help=f"p({true_lab}) : p({pred_lab}) = {share:.0%} : {1 - share:.0%} here")
             views.quote(text or "(empty)")
     st.caption(f"Words of {md(true_lab)} documents, not of {md(pred_lab)}: {md(', '.join(b.words_true) or '-')} · "
                f"of {md(pred_lab)}, not of {md(true_lab)}: {md(', '.join(b.words_pred) or '-')}"

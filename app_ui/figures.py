@@ -152,7 +152,8 @@ def latent_map(df, labels: list[str], color_by: str = "label", height: int = 620
                                  textposition="top center", hovertext=[safe(label)], hoverinfo="text",
                                  marker=dict(symbol="star", size=20, color="#FACC15", line=dict(width=1.5, color="#111827"))))
     if regions:
-        _add_region_labels(fig, regions, shown, height)
+        entries = sum(1 for t in fig.data if t.showlegend is not False and t.name)
+        _add_region_labels(fig, regions, shown, height - 40 - 26 * max(1, -(-entries // 6)))
     xaxis, yaxis = dict(visible=False), dict(visible=False, scaleanchor="x")
     if dense or view is not None:  # the points drawn do not span the map: its extent sets the axes
         x0, x1, y0, y1 = shown
@@ -234,9 +235,12 @@ def _add_points(fig: go.Figure, df, xy: np.ndarray, rows: np.ndarray, labels: li
         for name, sel, color, group, in_legend in _class_groups(sub, labels, colors, color_by, style, focus):
             if not sel.any():
                 continue
+            # lit classes stand out even on a dimmed map; the grey ones recede
+            opacity = (min(marker["opacity"], 0.3) if group == "other" else
+                       max(marker["opacity"], 0.85 if not dense else 0.6) if focus else marker["opacity"])
             fig.add_trace(go.Scattergl(
                 x=xs[sel], y=ys[sel], mode="markers", name=safe(name), legendgroup=group, showlegend=in_legend,
-                marker={**marker, "color": color, **({"opacity": min(marker["opacity"], 0.35)} if group == "other" else {})},
+                marker={**marker, "color": color, "opacity": opacity},
                 customdata=rows[sel].astype(np.int32), **hover_of(sel),
             ))
         if style.many and not focus:
@@ -309,19 +313,25 @@ def hex_to_rgb(color: str) -> tuple[int, int, int]:
     return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
 
 
+REGION_SHIFTS = (0, 24, -24, 48, -48, 72, -72, 96, -96)  # px a region's name may move up or down to stay clear
+
+
 def _add_region_labels(fig: go.Figure, regions: list, view, height: int) -> None:
     """Each region's or slice's short name over the map at its (x, y), moved up or down where it would cover a
-    name already placed (the largest first), with its distinctive words and whole decoded text on hover."""
+    name already placed (the largest first; left out where no move clears it), with its distinctive words and whole decoded text on hover. `height`:
+    the plot area's height in pixels (the figure's less its margins and legend rows)."""
     # pixels per map unit, as drawn: the axes share a scale (scaleanchor), so the longer extent decides
     x0, x1, y0, y1 = view  # the part of the map drawn
     span_x, span_y = (x1 - x0) or 1.0, (y1 - y0) or 1.0
-    scale = min(760 / span_x, (height - 80) / span_y)  # the map is drawn about 760 px wide or wider
+    scale = min(760 / span_x, height / span_y)  # the map is drawn about 760 px wide or wider, `height` px high
     placed: list[tuple[float, float, float, float]] = []  # pixel boxes: centre x, centre y, half width, half height
     for region in sorted(regions, key=lambda r: -getattr(r, "size", 0)):
         name = safe(getattr(region, "headline", None) or f"slice {region.id}", 48)
         px, py, half_w, half_h = region.x * scale, region.y * scale, 3.6 * len(name) + 6, 11
-        shift = next((s for s in (0, 24, -24, 48, -48, 72, -72, 96) if not any(
-            abs(px - x) < half_w + w and abs(py + s - y) < half_h + h for x, y, w, h in placed)), 0)
+        shift = next((s for s in REGION_SHIFTS if not any(
+            abs(px - x) < half_w + w and abs(py + s - y) < half_h + h for x, y, w, h in placed)), None)
+        if shift is None:  # no room near its place: left out rather than drawn over another name
+            continue
         placed.append((px, py + shift, half_w, half_h))
         hover = (f"<b>{name}</b>" + (f" · {region.size:,} documents" if getattr(region, "size", None) else "")
                  + "<br>words: " + safe(", ".join(region.words) or "-") + "<br>"

@@ -147,14 +147,14 @@ def _slices(data: dict, colors: dict[str, str]) -> str:
         for p in data["pairs"]:
             rows += (f"<tr><td>{_badge(p['true'], colors)} &rarr; {_badge(p['pred'], colors)}</td>"
                      f"<td class='n'>{p['count']:,} ({p['share']:.0%})</td>"
-                     f"<td><b>{_e(p['true'])} side:</b> {_e(p['texts'][0])}<br><b>boundary:</b> {_e(p['texts'][1])}<br>"
-                     f"<b>{_e(p['pred'])} side:</b> {_e(p['texts'][2])}</td>"
+                     f"<td><b>{_e(p['true'])}:</b> {_e(p['texts'][0])}<br><b>boundary:</b> {_e(p['texts'][1])}<br>"
+                     f"<b>{_e(p['pred'])}:</b> {_e(p['texts'][2])}</td>"
                      f"<td>{_e(', '.join(p['words_true']) or '-')} <span class='note'>vs</span> "
                      f"{_e(', '.join(p['words_pred']) or '-')}</td></tr>")
         out += ("<h3>The most-confused pairs, and what separates them</h3><p class='note'>Each pair: how many documents "
                 "of the true class the model predicts as the other (and their share of the class); the text the decoder "
-                "writes on the line between the two classes' centres in latent space, on the true class's side, on the "
-                "boundary and on the other side; and the words that set each class's documents apart from the "
+                "writes at the true class's centre in latent space, where the line between the two centres crosses "
+                "the boundary, and at the predicted class's centre; and the words that set each class's documents apart from the "
                 "other's.</p><table><tr><th>true &rarr; predicted</th><th>documents</th><th>decoded across the "
                 f"boundary</th><th>words: true vs predicted</th></tr>{rows}</table>")
     if data.get("suspects"):

@@ -184,3 +184,37 @@ FIGURES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(g
 def figures_on(page) -> list[dict]:
     """FIGURES_JS on a page: one dict a drawn plotly figure."""
     return page.evaluate(FIGURES_JS)
+
+
+def readability(figs: list[dict], labels) -> dict:
+    """Issue 39's figures of one page's plotly figures (`figures_on`): the most entries a legend names; the
+    smallest CIE76 distance between two colours of a legend's entries that name classes (a class, a family "… +n"
+    or "… (n)", or "other (n classes)"); the tallest figure (px); the first figure's plot area as a share of it;
+    the narrowest heatmap cell (px), None without a heatmap."""
+    import re
+
+    from app_ui.classes import build_style, lab_distance
+
+    labels = list(labels)
+    families = set(build_style(sorted(labels)).family_names) if len(labels) > 20 else set()
+
+    def names_classes(entry: str) -> bool:
+        return (entry in labels or entry.startswith("other (") or entry in families
+                or bool(re.search(r"(\+\d+|\(\d+\))$", entry)))
+
+    def hexed(rgb: str) -> str:
+        return "#" + "".join(f"{int(v):02X}" for v in re.findall(r"\d+", rgb)[:3])
+
+    closest = None
+    for f in figs:
+        colors = [hexed(c) for e, c in zip(f["legend"], f["colors"]) if c and c.startswith("rgb") and names_classes(e)]
+        for i, a in enumerate(colors):
+            for b in colors[i + 1:]:
+                d = lab_distance(a, b)
+                closest = d if closest is None else min(closest, d)
+    cells = [f["cell_px"] for f in figs if f["cell_px"]]
+    return {"legend_max": max((len(f["legend"]) for f in figs), default=0),
+            "legend_closest_colours": None if closest is None else round(closest, 1),
+            "tallest_px": round(max((f["height"] for f in figs), default=0)),
+            "first_plot_share": round(figs[0]["plot_share"], 3) if figs and figs[0]["plot_share"] else None,
+            "narrowest_cell_px": round(min(cells), 1) if cells else None}

@@ -93,7 +93,8 @@ def model_summary(explorer) -> dict:
     metrics, built, fp = read("metrics.json") or {}, read("evaluation.json") or {}, read("data_fingerprint.json") or {}
     weights = folder / "model.safetensors" if folder else None
     facts = [
-        ("classes", ", ".join(cfg.labels)),
+        ("classes", ", ".join(cfg.labels) if len(cfg.labels) <= 20 else
+         f"{len(cfg.labels)}: " + ", ".join(cfg.labels[:12]) + f" and {len(cfg.labels) - 12} more (the table below has each)"),
         ("encoder", cfg.encoder_name_or_path),
         ("latent space", f"{cfg.latent_size} dimensions" + (f" ({cfg.class_latent_size} read by the classifier)"
                                                           if cfg.content_latent_size else "")),

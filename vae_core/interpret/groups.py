@@ -222,21 +222,22 @@ def suspect_labels(corpus, neighbours: int = SUSPECT_NEIGHBOURS, weight: float =
 
 
 # ---- what separates two classes the model confuses ----
-BOUNDARY_SHARES = (0.8, 0.5, 0.2)  # p(true) / (p(true) + p(predicted)) where a pair's texts are decoded
+BOUNDARY_POINTS = ("true class's centre", "the boundary", "predicted class's centre")  # where a pair's texts are decoded
 
 
 @dataclass
 class PairBoundary:
     """A pair of classes the model confuses, in words: texts decoded on the line between the two classes' centres
-    in latent space (on the true class's side, on the boundary, on the predicted class's side) and the words that
-    set each class's documents apart from the other's."""
+    in latent space (at the true class's centre, where the line crosses the boundary between the two, at the
+    predicted class's centre) and the words that set each class's documents apart from the other's."""
     true_label: str
     pred_label: str
     count: int  # documents of the true class predicted as the other
     share: float  # of the true class's documents
     rows: list[int]  # those documents, the most confident first
-    texts: list[str]  # decoded at BOUNDARY_SHARES
+    texts: list[str]  # decoded at BOUNDARY_POINTS
     read_as: list[str]  # the class the model gives each of those latents
+    shares: list[float]  # p(true) / (p(true) + p(predicted)) there
     words_true: list[str]  # distinctive of the true class's documents against the predicted class's
     words_pred: list[str]
     words_confused: list[str]  # of the confused documents against the true class's documents the model gets right
@@ -244,18 +245,19 @@ class PairBoundary:
 
 def confused_pairs(corpus, limit: int | None = 20) -> list[tuple[str, str, int, float]]:
     """(true, predicted, documents, share of the true class) of the misclassified documents of a labelled corpus,
-    the largest first (ties by names)."""
+    the largest first (ties: the larger share of the true class, then by names)."""
     df = corpus.df[corpus.df["label"].notna()]
     sizes = df["label"].value_counts()
     wrong = df[df["label"] != df["pred"]].groupby(["label", "pred"]).size()
-    ranked = sorted(((str(t), str(p), int(n)) for (t, p), n in wrong.items()), key=lambda r: (-r[2], r[0], r[1]))
-    return [(t, p, n, n / int(sizes[t])) for t, p, n in ranked[:limit]]
+    ranked = sorted(((str(t), str(p), int(n), int(n) / int(sizes[t])) for (t, p), n in wrong.items()),
+                    key=lambda r: (-r[2], -r[3], r[0], r[1]))
+    return ranked[:limit]
 
 
 def pair_boundaries(explorer, corpus, pairs: Sequence[tuple[str, str]], words: int = 6, steps: int = 41) -> list[PairBoundary]:
     """`PairBoundary` of each (true, predicted) pair of a labelled corpus. The line runs between the two classes'
-    mean posterior means; along it the share p(true) / (p(true) + p(predicted)) is computed at `steps` points and
-    the text decoded where it is closest to each of BOUNDARY_SHARES (all pairs' texts in one batch)."""
+    mean posterior means (by true label); the text is decoded at both ends and, of `steps` points along it, at the
+    one where p(true) / (p(true) + p(predicted)) is closest to 1/2 (all pairs' texts in one batch)."""
     df = corpus.df
     label, pred = df["label"].to_numpy(), df["pred"].to_numpy()
     names = explorer.labels
@@ -267,9 +269,9 @@ def pair_boundaries(explorer, corpus, pairs: Sequence[tuple[str, str]], words: i
         p = explorer.probs(line)
         pa, pb = p[:, names.index(a)], p[:, names.index(b)]
         share = pa / np.maximum(pa + pb, 1e-12)
-        at = [int(np.argmin(np.abs(share - s))) for s in BOUNDARY_SHARES]
+        at = [0, int(np.argmin(np.abs(share - 0.5))), steps - 1]
         points.append(line[at])
-        found.append([names[int(i)] for i in p[at].argmax(1)])
+        found.append(([names[int(i)] for i in p[at].argmax(1)], [float(share[i]) for i in at]))
     if not pairs:
         return []
     texts = explorer.decode(np.concatenate(points), DESCRIPTION_CANDIDATES, DESCRIPTION_TOKENS)
@@ -285,9 +287,10 @@ def pair_boundaries(explorer, corpus, pairs: Sequence[tuple[str, str]], words: i
         both = np.concatenate([confused, right])
         vocab_c = distinctive_words(all_texts[both].tolist(), np.r_[np.zeros(len(confused), int), -np.ones(len(right), int)],
                                     k=words) if len(confused) else {}
-        n = len(BOUNDARY_SHARES)
+        n = len(BOUNDARY_POINTS)
         out.append(PairBoundary(true_label=a, pred_label=b, count=len(confused), share=len(confused) / max(int(in_a.sum()), 1),
-                                rows=confused.tolist(), texts=texts[i * n : (i + 1) * n], read_as=found[i],
+                                rows=confused.tolist(), texts=texts[i * n : (i + 1) * n], read_as=found[i][0],
+                                shares=found[i][1],
                                 words_true=vocab.get(0, []), words_pred=vocab.get(1, []),
                                 words_confused=vocab_c.get(0, [])))
     return out
