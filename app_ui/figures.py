@@ -458,8 +458,10 @@ def confusion_matrix(labels: list[str], cm: list[list[int]], chosen: tuple[int, 
         i, j = idx.index(chosen[0]), idx.index(chosen[1])
         fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color="#F59E0B", width=3))
     tick = dict(tickmode="array", tickvals=list(range(n)), ticktext=names, tickfont=dict(size=min(13, max(7, cell - 3))))
-    fig.update_layout(xaxis=dict(title="predicted", side="top", tickangle=-90 if n > 6 else 0, constrain="domain", **tick),
-                      yaxis=dict(title="true", autorange="reversed", scaleanchor="x", constrain="domain", **tick))
+    square = dict(scaleanchor="x", constrain="domain") if len(labels) > classes.FEW else {}  # few: the cells fill the width
+    fig.update_layout(xaxis=dict(title="predicted", side="top", tickangle=-90 if n > 6 else 0,
+                                 **({"constrain": "domain"} if square else {}), **tick),
+                      yaxis=dict(title="true", autorange="reversed", **square, **tick))
     label_room = 0 if n <= 6 else int(min(190, 6.5 * max(len(lab) for lab in names)))
     fig = _base(fig, 90 + label_room + cell * n)
     fig.update_layout(margin=dict(l=10, r=10, t=30 + label_room if n > 6 else 30, b=10))

@@ -152,8 +152,9 @@ def path_on_map(corpus, labels: list[str], path, name: str, key: str, height: in
                 highlight: list[int] | None = None) -> None:
     """A latent path drawn over the corpus' map, each step placed by its nearest documents in latent space."""
     xy = corpus.map.transform(path.z)
-    # past classes.SOME classes the map lights the classes the path passes (as its table and chart colour them)
-    focus = [labels[i] for i in figures.path_view(labels, path.probs)[0]] if classes.style(labels).many else None
+    # past classes.FEW classes the map lights the classes the path's chart names (in the colours of its chart and
+    # table) and greys the rest: its legend stays short
+    focus = [labels[i] for i in figures.path_view(labels, path.probs)[0]] if len(labels) > classes.FEW else None
     fig = figures.latent_map(corpus.df, labels, "pred", height=height, dim=True, highlight=highlight, focus=focus,
                              path={"x": xy[:, 0], "y": xy[:, 1], "labels": path.labels, "texts": path.texts,
                                    "name": name, "lines": lines})

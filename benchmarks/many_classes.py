@@ -82,8 +82,9 @@ def measure(tag: str, models_dir: str | None, shots: Path | None, text: str | No
             report = (shots or Path("/tmp")) / f"report_{tag}.html"
             report.parent.mkdir(parents=True, exist_ok=True)
             report.write_text(html, encoding="utf-8")
-            page.goto(report.as_uri())
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3")
+            page.goto(report.resolve().as_uri())
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3",
+                                   timeout=180_000)
             page.wait_for_timeout(1500)
             seen = readability(figures_on(page), model_labels)
             seen.update(seconds=round(time.time() - t0, 1), pairs_described="boundary:</b>" in html)

@@ -9,8 +9,8 @@ from app_ui.resources import start_page
 
 explorer, corpus = start_page(
     "Debug",
-    "The confusion matrix and per-class figures of the corpus; the misclassified documents, most confident "
-    "first, and for one of them its attributions, neighbours, place on the map and latent counterfactual; the "
+    "The classes the model confuses most, ranked, and what separates each pair in words; the confusion matrix and "
+    "per-class figures of the corpus; the misclassified documents, most confident first, and for one of them its attributions, neighbours, place on the map and latent counterfactual; the "
     "errors in groups described in words; the labels that are probably wrong.",
     corpus="required", share_as="debug",
 )

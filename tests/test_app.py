@@ -206,7 +206,12 @@ def test_debug_cell_document_counterfactual_and_downloads():
     assert not at.exception
     header = [s.value for s in at.subheader if s.value.startswith("True Business, predicted Sci/Tech")]
     assert header, [s.value for s in at.subheader]
-    table = at.dataframe[1].value
+    pairs = at.dataframe[0].value  # the most-confused pairs, ranked; the per-class figures; the cell's documents
+    assert tuple(pairs.iloc[0][["true", "predicted as", "documents"]]) == ("Business", "Sci/Tech", 97)
+    assert "What separates" in markdown_text(at)
+    per_class = at.dataframe[1].value
+    assert list(per_class["F1"]) == sorted(per_class["F1"])  # the worst first
+    table = at.dataframe[2].value
     assert (table["label"] == "Business").all() and (table["pred"] == "Sci/Tech").all()
     assert list(table["confidence"]) == sorted(table["confidence"], reverse=True)
     row = at.selectbox(key="debug_doc").value
