@@ -24,7 +24,7 @@ from app_server import figures_on, free_port, launch_chromium, readability, sett
 PAGES = (("classify", "", "Decoded from the latent"), ("latent_map", "latent_map", "documents · projection"),
          ("interpolate", "interpolate", "The path on the map"), ("debug", "debug", "Find the counterfactual"),
          ("samples", "samples", "Share of prior samples"), ("model", "model", "A report for stakeholders"),
-         ("compare", "compare", "Model B"), ("your_corpus", "upload", "Upload"))
+         ("compare", "compare", "The model from the sidebar"), ("your_corpus", "upload", "Upload"))
 
 
 def measure(tag: str, models_dir: str | None, shots: Path | None, text: str | None) -> dict:
@@ -100,19 +100,37 @@ def measure(tag: str, models_dir: str | None, shots: Path | None, text: str | No
     return out
 
 
+def pairs_in_words(model_folder: str, top: int = 3) -> list[dict]:
+    """The model's most-confused pairs on its (first) corpus as Debug describes them."""
+    from vae_core.index import CorpusIndex
+    from vae_core.inference import Explorer
+    from vae_core.interpret.groups import confused_pairs, pair_boundaries
+
+    folder = Path(model_folder)
+    corpus = CorpusIndex.load(sorted((folder / "index").glob("*.parquet"))[0])
+    pairs = confused_pairs(corpus, top)
+    found = pair_boundaries(Explorer.load(folder), corpus, [(t, p) for t, p, _, _ in pairs])
+    return [{"true": b.true_label, "pred": b.pred_label, "documents": b.count, "share": round(b.share, 3),
+             "decoded": dict(zip(("true centre", "boundary", "predicted centre"), b.texts)), "read_as": b.read_as,
+             "words_true": b.words_true, "words_pred": b.words_pred} for b in found]
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tag", required=True)
     ap.add_argument("--models-dir", help="a training run's folder (its model is opened); the bundled model without it")
     ap.add_argument("--shots", type=Path, help="folder for the screenshots")
     ap.add_argument("--text", help="a text typed on Classify (its example otherwise)")
+    ap.add_argument("--pairs-only", action="store_true", help="only the most-confused pairs in words, added to the tag")
     a = ap.parse_args()
     model_folder = str(Path(a.models_dir) / "model") if a.models_dir else str(HERE.parent / "assets" / "models" / "ag_news_vae")
     model_labels = json.loads((Path(model_folder) / "config.json").read_text())["labels"]
-    result = measure(a.tag, a.models_dir, a.shots, a.text)
-    result.update(classes=len(model_labels), model=model_folder)
     path = HERE / "many_classes.json"
     every = json.loads(path.read_text()) if path.exists() else {}
+    result = every.get(a.tag, {}) if a.pairs_only else measure(a.tag, a.models_dir, a.shots, a.text)
+    result.update(classes=len(model_labels), model=model_folder, pairs=pairs_in_words(model_folder))
+    for pair in result["pairs"]:
+        print(json.dumps(pair))
     every[a.tag] = result
     path.write_text(json.dumps(every, indent=1) + "\n")
     print(f"written to {path}")
