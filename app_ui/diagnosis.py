@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_ui import classes, figures, views
+from app_ui import classes, figures, review, views
 from app_ui.views import md
 
 ALL_WRONG = "all misclassified documents"
@@ -96,6 +96,7 @@ def error_slices_view(explorer, corpus) -> None:
         st.caption("The slice's documents circled on the map of the whole corpus.")
     st.markdown(f"**All {s.size} documents of slice {s.id}**, nearest its centre first")
     views.document_table(corpus, s.rows, labels, max_height=280)
+    review.bulk_panel(explorer, corpus, s.rows, "debug/slices", f"slice {s.id}")
     if st.session_state.get("debug_slice_doc") not in s.rows:
         st.session_state["debug_slice_doc"] = s.rows[0]
     row = st.selectbox("Open a document", s.rows, key="debug_slice_doc",
@@ -108,9 +109,13 @@ def suspects_view(explorer, corpus) -> None:
 
     df, labels = corpus.df, explorer.labels
     table = cached_suspects(corpus, corpus.content_key)
+    reviewed = review.decisions(review.corpus_log(explorer, corpus))
+    if reviewed:  # a reviewed row leaves the list
+        table = table[~table["row"].isin(list(reviewed))].reset_index(drop=True)
     labelled = int(df["label"].notna().sum())
     a, b = st.columns(2)
-    a.metric("Suspect labels", f"{len(table):,} of {labelled:,} ({len(table) / max(labelled, 1):.1%})")
+    a.metric("Suspect labels", f"{len(table):,} of {labelled:,} ({len(table) / max(labelled, 1):.1%})",
+             f"{len(reviewed):,} reviewed" if reviewed else None, delta_color="off", delta_arrow="off")
     b.metric("Most suspect score", f"{table['score'].iat[0]:.3f}" if len(table) else "-")
     st.caption(f"Documents whose given label both the model and their {SUSPECT_NEIGHBOURS} nearest neighbours in "
                f"latent space doubt. The evidence averages the model's probabilities and the neighbours' label "
@@ -119,7 +124,8 @@ def suspects_view(explorer, corpus) -> None:
                "label. Click a row for the evidence. On AG News dev with 5% of the labels flipped at random, the top "
                "of this list finds about 80% of them (benchmarks/RESULTS.md).")
     if table.empty:
-        st.success("No label in this corpus is doubted by both the model and its neighbours.")
+        st.success("No label in this corpus is doubted by both the model and its neighbours" +
+                   (" that has not been reviewed." if reviewed else "."))
         return
     shown = table.copy()
     shown["text"] = [views.snippet(t, 140) for t in shown["text"]]
@@ -157,7 +163,7 @@ def suspects_view(explorer, corpus) -> None:
                     "(1 = nothing speaks for the given label).")
         st.caption("Read the text below: where it is about what the suggested label says, the given label is "
                    "probably a labelling error; where it is about both, the classes overlap here.")
-    views.document_panel(explorer, corpus, row, key="debug_suspect")
+    views.document_panel(explorer, corpus, row, key="debug/suspects", suggested=str(t["suggested"]))
 
 
 @st.cache_data(max_entries=64, show_spinner="Searching latent space for the counterfactual…")
@@ -315,6 +321,7 @@ def confusion_view(explorer, corpus, m: dict, cm: np.ndarray) -> dict:
         st.info("No document in this cell. Pick another one.")
         return {"debug_true": true_lab, "debug_pred": pred_lab}
     views.document_table(corpus, list(cell.index), labels, max_height=280, limit=1000)
+    review.bulk_panel(explorer, corpus, list(cell.index), "debug/cell", f"true {true_lab}, predicted {pred_lab}")
     wrong = df[df["correct"] == False].sort_values("confidence", ascending=False)  # noqa: E712
     d1, d2 = st.columns(2)
     with d1:

@@ -52,11 +52,10 @@ def list_models() -> dict[str, Path]:
 
 
 def list_corpora(model_folder: Path) -> dict[str, Path]:
-    """Index tables of a model (MODEL/index/*.parquet), by display name."""
-    index_dir = model_folder / "index"
-    if not index_dir.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(index_dir.glob("*.parquet")) if p.is_file()}
+    """Index tables of a model (MODEL/index/*.parquet), by display name (`vae_core.catalog.list_corpora`)."""
+    from vae_core.catalog import list_corpora as of_model
+
+    return of_model(model_folder)
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

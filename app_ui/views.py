@@ -177,9 +177,12 @@ def path_table(path, labels: list[str], first: str = "A", last: str = "B", names
                 unsafe_allow_html=True)
 
 
-def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool = False) -> None:
-    """One corpus document: its text, classes, probabilities, reconstruction, nearest neighbours in
-    latent space, and attributions on demand."""
+def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool = False,
+                   suggested: str | None = None) -> None:
+    """One corpus document: its text, classes, its label to correct (`suggested`: a class to accept), probabilities,
+    reconstruction, nearest neighbours in latent space, and attributions on demand."""
+    from app_ui import review
+
     df, labels = corpus.df, explorer.labels
     doc = df.iloc[row]
     mu = corpus.mu[row]
@@ -190,6 +193,7 @@ def document_panel(explorer, corpus, row: int, key: str, attributions_open: bool
         badges += " &nbsp; true " + class_badge(doc["label"], labels, f"  {mark}")
     st.markdown(badges, unsafe_allow_html=True)
     quote(str(doc["text"]))
+    review.correct_panel(explorer, corpus, row, key, suggested)
     a, b = st.columns([2, 3], gap="large")
     with a:
         st.plotly_chart(figures.probability_bars(labels, list(corpus.probs[row])), width="stretch",

@@ -4,7 +4,7 @@ groups (error slices) and the labels it doubts (suspect labels)."""
 import numpy as np
 import streamlit as st
 
-from app_ui import diagnosis, share
+from app_ui import diagnosis, review, share
 from app_ui.resources import start_page
 
 explorer, corpus = start_page(
@@ -37,6 +37,7 @@ if explorer is not None and corpus is not None:
     key = f"{corpus.content_key}:{explorer.cache_key}"
     m = corpus_metrics(corpus, key, tuple(labels))
     cm = np.asarray(m["confusion_matrix"])
+    review.summary(explorer, corpus)
     a, b, c = st.columns(3)
     a.metric("Accuracy", f"{m['accuracy']:.1%}")
     b.metric("Macro-F1", f"{m['macro_f1']:.3f}")

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from app_ui import classes, density, figures, share, views
+from app_ui import classes, density, figures, review, share, views
 from app_ui.resources import corpora_of, start_page
 from app_ui.state import typed
 
@@ -164,6 +164,7 @@ if explorer is not None and corpus is not None:
                 + (f" · {more} more classes: {int(counts.iloc[len(shown):].sum()):,}" if more > 0 else ""))
         views.csv_download(f"Download the selection (CSV, {len(rows):,} rows)", corpus, rows, labels, "selection.csv",
                            "map_download")
+        review.bulk_panel(explorer, corpus, [int(r) for r in rows], "map", "the map's selection")
     if bounds is not None or rows:
         st.subheader("Decode here")
         where = "the centre of the area you drew" if bounds is not None else "the centre of the selected documents"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# what the app writes for models it may not write into (corrections of the bundled model's corpus): a folder of the
+# test run's own, never the user's ~/.local/share (the app and its browser tests' servers inherit it)
+os.environ.setdefault("VAE_DATA_DIR", tempfile.mkdtemp(prefix="vae-test-data-"))
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "assets" / "models" / "ag_news_vae"

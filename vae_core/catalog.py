@@ -147,3 +147,11 @@ def read_examples(folder: str | Path, labels: Sequence[str]) -> dict[str, list[s
             if texts:
                 out[label] = texts
     return out
+
+
+def list_corpora(model_folder: Path) -> dict[str, Path]:
+    """Index tables of a model (MODEL/index/*.parquet), by name (the app's sidebar lists them so)."""
+    index_dir = Path(model_folder) / "index"
+    if not index_dir.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(index_dir.glob("*.parquet")) if p.is_file()}

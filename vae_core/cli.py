@@ -303,7 +303,9 @@ def index_corpus(model_folder: str | Path, data: str, text_column: str = "text",
         print(f"note: {note}", file=sys.stderr)
     t0 = time.time()
     out = indexer.build_file(texts, labels, output or Path(model_folder) / "index" / (Path(data).stem + ".parquet"),
-                             {"model": display_name(model_folder), "source": Path(data).name})
+                             {"model": display_name(model_folder), "source": Path(data).name,
+                              "source_path": str(Path(data).resolve()), "text_column": text_column,
+                              "label_column": label_column or None})
     print(f"indexed {len(texts)} documents in {time.time() - t0:.1f} s -> {out}")
     return out
 
@@ -369,6 +371,47 @@ def cmd_suspects(args) -> int:
         print(f"  row {t.row}: given {t.label}, suggested {t.suggested} (score {t.score:.3f}; model p(given) "
               f"{t.p_label:.3f}; neighbours with the given label {t.neighbours_label:.0%}) {t.text[:80]}")
     _write_csv(table.drop(columns="text"), args.output)
+    return 0
+
+
+def cmd_corrections(args) -> int:
+    """Print a corpus' corrections log, or write the corrected data file (--export)."""
+    from .catalog import list_corpora
+    from .corrections import CorrectionLog, export_frame, find_source, log_path, safe_name, write_export
+    from .index import CorpusIndex
+
+    model = _load(args.model)
+    corpora = list_corpora(Path(args.model))
+    name = safe_name(args.corpus)
+    if name not in corpora:
+        raise ValueError(f"The model has no corpus '{name}'; its corpora: {', '.join(corpora) or 'none'} "
+                         f"(`python -m vae_core index {args.model} --data FILE` makes one).")
+    corpus = CorpusIndex.load(corpora[name])
+    log = CorrectionLog(log_path(args.model, name), corpus.df["text"].tolist(), corpus.df["label"].tolist(), model.labels)
+    lines = log.lines()
+    decisions = log.decisions()
+    if not args.export:
+        print(f"{log.path}: {len(lines):,} lines, {len(decisions):,} rows decided "
+              + " · ".join(f"{s} {sum(d.status == s for d in decisions.values()):,}" for s in
+                           ("relabel", "keep", "ambiguous", "exclude")))
+        for rec in lines:
+            if rec["status"] == "undo":
+                print(f"  {rec['time']}  undo {rec['undoes'][:8]}  ({rec.get('view', '')})")
+            else:
+                change = f"{rec['old']} -> {rec['new']}" if rec["status"] == "relabel" else f"{rec['old']}"
+                print(f"  {rec['time']}  {rec['id'][:8]}  row {rec['row']:>6}  {rec['status']:<9} {change}  "
+                      f"({rec.get('view', '')})")
+        return 0
+    meta = corpus.meta
+    source = find_source(args.model, meta, args.data)
+    frame = export_frame(source, log, args.text_column or meta.get("text_column") or "text",
+                         args.label_column or meta.get("label_column") or "label")
+    write_export(frame, args.export)
+    changed = sum(d.status == "relabel" for d in decisions.values())
+    dropped = sum(d.status == "exclude" for d in decisions.values())
+    print(f"wrote {args.export}: {len(frame):,} rows of {source} ({changed:,} labels replaced, "
+          f"{sum(d.status == 'ambiguous' for d in decisions.values()):,} marked ambiguous, {dropped:,} excluded rows "
+          f"left out); train on it: python -m vae_core train --train-file {args.export} --dev-file DEV --output-dir RUN")
     return 0
 
 
@@ -543,6 +586,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
     rp.add_argument("--seed", type=int, default=0)
     rp.set_defaults(func=cmd_report)
+    co = sub.add_parser("corrections", help="print a corpus' label corrections (made in the app), or write the "
+                                            "corrected data file")
+    co.add_argument("model", help="checkpoint folder")
+    co.add_argument("--corpus", required=True, help="the corpus' name, as the app's sidebar lists it")
+    co.add_argument("--export", help="write the corrected data here (.csv, .parquet or .jsonl): the original columns, "
+                                     "the label replaced, label_original and review beside it, excluded rows left out")
+    co.add_argument("--data", help="the data file the corpus was indexed from (found by itself when it is where it was)")
+    co.add_argument("--text-column", help="default: the index's, or 'text'")
+    co.add_argument("--label-column", help="default: the index's, or 'label'")
+    co.set_defaults(func=cmd_corrections)
     r = sub.add_parser("regions", help="name the regions of an index's map (stored in the index)")
     r.add_argument("model", help="checkpoint folder")
     r.add_argument("index", help="index file written by `index`")

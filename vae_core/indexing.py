@@ -416,7 +416,8 @@ def index_streamed(model_folder: str | Path, data: str | Path, output: str | Pat
           file=sys.stderr)
     acc.wait_for_everyone()
     if acc.is_main_process:
-        meta = {"model": display_name(model_folder), "source": data.name, "processes": processes,
+        meta = {"model": display_name(model_folder), "source": data.name, "source_path": str(data.resolve()),
+                "text_column": text_column, "label_column": label_column or None, "processes": processes,
                 "chunk_rows": chunk_rows}
         t1 = time.time()
         model.to("cpu")
