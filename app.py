@@ -36,6 +36,10 @@ with st.sidebar:
                 st.session_state["corpus_name"] = cnames[0]
             st.selectbox("Corpus", cnames, key="corpus_name",
                          help="Index tables of this model (MODEL/index/*.parquet): the documents on the map.")
+            st.toggle("Labels as corrected", key="labels_corrected",
+                      help="Every view reads the corpus' labels with the corrections made in this app (Debug, a "
+                           "document's panel, a selection): relabelled rows get their new class, excluded rows none. "
+                           "Off: the labels as given in the data file.")
         else:
             st.session_state.pop("corpus_name", None)
             st.caption("This model has no indexed corpus: the map and corpus views need one "

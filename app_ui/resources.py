@@ -155,7 +155,12 @@ def current_corpus(explorer, required: bool = True):
     if name not in corpora:
         name = next(iter(corpora))
         st.session_state["corpus_name"] = name
-    return open_corpus(explorer, name, corpora[name])
+    corpus = open_corpus(explorer, name, corpora[name])
+    if corpus is not None and st.session_state.get("labels_corrected"):
+        from app_ui import review
+
+        corpus = review.corrected_view(explorer, corpus)
+    return corpus
 
 
 def start_page(title: str, caption: str, corpus: str = "optional", share_as: str | None = None):

@@ -23,14 +23,37 @@ def corpus_log(explorer, corpus) -> CorrectionLog | None:
     from vae_core.corrections import safe_name
 
     name = st.session_state.get("corpus_name") or "corpus"
-    if name not in _disk_corpora(explorer):
-        name = f"upload-{corpus.content_key[:16]}"  # an upload: its text fixes its name
+    if name not in _disk_corpora(explorer):  # an upload: its content (as given) fixes its name
+        name = f"upload-{corpus.meta.get('given_content_key', corpus.content_key)[:16]}"
     try:
         safe_name(name)
     except CorrectionError:  # a file name of the model's own folder that is no plain name: its hash stands for it
         name = "corpus-" + hashlib.sha256(name.encode()).hexdigest()[:16]
-    return CorrectionLog(log_path(explorer.folder, name), corpus.df["text"].tolist(), corpus.df["label"].tolist(),
-                         explorer.labels)
+    given = corpus.df["label_given"] if "label_given" in corpus.df else corpus.df["label"]  # corrected_view's copy
+    return CorrectionLog(log_path(explorer.folder, name), corpus.df["text"].tolist(), given.tolist(), explorer.labels)
+
+
+def corrected_view(explorer, corpus):
+    """The corpus with its labels as corrected (excluded rows unlabelled), every view's figures follow; the labels
+    as given kept beside them (`label_given`). The corpus itself where nothing is corrected."""
+    log = corpus_log(explorer, corpus)
+    found = decisions(log)
+    if not found:
+        return corpus
+    stamp = log.path.stat()
+    return _corrected(corpus, corpus.content_key, f"{stamp.st_size}:{stamp.st_mtime_ns}", log)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _corrected(_corpus, corpus_key: str, log_stamp: str, _log: CorrectionLog):
+    from vae_core.index import CorpusIndex
+
+    df = _corpus.df.copy()
+    labels = _log.corrected_labels()
+    df["label_given"] = df["label"]
+    df["label"] = labels
+    df["correct"] = [None if lab is None else bool(p == lab) for p, lab in zip(df["pred"], labels)]
+    return CorpusIndex(df, {**_corpus.meta, "given_content_key": corpus_key}, _corpus.arrays)
 
 
 def _disk_corpora(explorer) -> dict:

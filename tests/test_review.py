@@ -58,3 +58,27 @@ def test_a_cells_documents_relabelled_at_once_after_the_confirmation(monkeypatch
     assert not at.exception, at.exception
     lines = log_lines(tmp_path)
     assert len(lines) == 97 and {x["status"] for x in lines} == {"ambiguous"}
+
+
+def test_every_view_reads_the_labels_as_corrected_when_asked(monkeypatch, tmp_path):
+    from vae_core.corrections import CorrectionLog, log_path
+    from vae_core.index import CorpusIndex
+
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "user"))
+    corpus = CorpusIndex.load(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
+    wrong = corpus.df.index[corpus.df["correct"] == False][:3].tolist()  # noqa: E712
+    log = CorrectionLog(log_path(DEFAULT_MODEL, "ag_news_dev"), corpus.df["text"].tolist(), corpus.df["label"].tolist(),
+                        corpus.labels)
+    for r in wrong[:2]:  # relabelled as the model predicts them: no longer mistakes
+        log.record([r], "relabel", corpus.df["pred"].iat[r])
+    log.record(wrong[2:3], "exclude")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/debug.py").run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.metric if m.label == "Misclassified"] == ["312 of 3,800"]
+    assert "3 labels reviewed" in " ".join(i.value for i in at.info)
+    at.sidebar.toggle(key="labels_corrected").set_value(True).run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.metric if m.label == "Misclassified"] == ["309 of 3,799"]
+    at.switch_page("pages/latent_map.py").run()
+    assert not at.exception, at.exception

@@ -174,7 +174,32 @@ def neighbour_label_shares(mu: np.ndarray, labels: np.ndarray, classes: int, k: 
     return np.stack([(labels[idx] == c).mean(1) for c in range(classes)], 1)
 
 
-def suspect_labels(corpus, neighbours: int = SUSPECT_NEIGHBOURS, weight: float = NEIGHBOUR_WEIGHT):
+def crossfit_probs(corpus, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Out-of-sample class probabilities of a labelled corpus: a logistic regression on the frozen posterior means,
+    fitted on k-1 folds and applied to the k-th (cleanlab's advice for suspects on a model's own training data,
+    whose probabilities have memorised its labels). Rows without a label get the model's own."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    names = list(corpus.labels)
+    given = corpus.df["label"].to_numpy()
+    out = np.array(corpus.probs, dtype=np.float64, copy=True)
+    rows = np.flatnonzero(corpus.df["label"].notna().to_numpy() & np.isin(given.astype(str), names))
+    y = np.array([names.index(v) for v in given[rows]])
+    k = min(folds, int(np.bincount(y).min()) if len(y) else 0)
+    if k < 2:
+        return out
+    X = corpus.mu[rows]
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y):
+        clf = LogisticRegression(max_iter=2000, C=1.0).fit(X[train], y[train])
+        p = np.zeros((len(test), len(names)))
+        p[:, clf.classes_] = clf.predict_proba(X[test])
+        out[rows[test]] = p
+    return out
+
+
+def suspect_labels(corpus, neighbours: int = SUSPECT_NEIGHBOURS, weight: float = NEIGHBOUR_WEIGHT,
+                   probs: np.ndarray | None = None):
     """Documents whose given label the model and their latent neighbours both doubt, the most suspect first.
     The evidence is the model's probabilities averaged with the neighbours' label shares. How many labels are
     wrong is confident learning's estimate (cleanlab's `num_label_issues`: per-class thresholds, the average
@@ -183,7 +208,8 @@ def suspect_labels(corpus, neighbours: int = SUSPECT_NEIGHBOURS, weight: float =
     probability), among those whose evidence points to another class. (Ranking every document by the score
     found more of the labels flipped at random than cleanlab's own pick, benchmarks/RESULTS.md.) Columns: row
     (0-based, in the corpus), label, suggested, score, p_label / p_suggested (the model's), neighbours_label /
-    neighbours_suggested (shares of the neighbours' labels), text."""
+    neighbours_suggested (shares of the neighbours' labels), text. `probs`: other class probabilities than the
+    model's (e.g. `crossfit_probs`)."""
     import pandas as pd
     from cleanlab.count import num_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -197,7 +223,7 @@ def suspect_labels(corpus, neighbours: int = SUSPECT_NEIGHBOURS, weight: float =
     if len(rows) < 3 or len(present) < 2:
         return pd.DataFrame(columns=columns)
     y = np.array([names.index(v) for v in given[rows]])
-    p_model = corpus.probs[rows].astype(np.float64)
+    p_model = (corpus.probs if probs is None else probs)[rows].astype(np.float64)
     p_model /= p_model.sum(1, keepdims=True)
     shares = neighbour_label_shares(corpus.mu[rows], y, len(names), neighbours)
     k = min(neighbours, len(rows) - 1)
