@@ -206,3 +206,15 @@ def launch_two_processes(args: list[str], cwd: Path, timeout: float) -> tuple[in
         except ProcessLookupError:
             pass
     return proc.returncode, stdout, stderr
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, for a test module's browser tests."""
+    from app_server import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()

@@ -3,7 +3,7 @@ every page. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import pytest
-from app_server import free_port, launch_chromium, settle, start_app, stop, wait_healthy
+from app_server import free_port, settle, start_app, stop, wait_healthy
 from playwright.sync_api import expect
 
 from conftest import REPO
@@ -24,16 +24,6 @@ def app_url():
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "streamlit.log").write_text(log)
         assert "Traceback" not in log, log[-3000:]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def new_page(browser, width=1280, height=800):

@@ -40,7 +40,7 @@ def log_rows(folder) -> dict[int, dict]:
     return {x["row"]: x for x in lines if x["status"] != "undo"}
 
 
-def test_accept_persists_across_sessions_and_restarts_and_two_sessions_keep_both(browser_kit, tmp_path):
+def test_accept_persists_across_sessions_and_restarts_and_two_sessions_keep_both(browser, tmp_path):
     from app_server import free_port, settle, start_app, stop, wait_healthy
 
     user = tmp_path / "user"
@@ -50,7 +50,7 @@ def test_accept_persists_across_sessions_and_restarts_and_two_sessions_keep_both
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(port)
-        a = browser_kit.new_context(viewport={"width": 1400, "height": 1000})
+        a = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = open_suspects(a, url)
         row, suggested = first_suspect(page)
         page.get_by_role("button", name=f"Accept suggestion: {suggested}").click()
@@ -59,7 +59,7 @@ def test_accept_persists_across_sessions_and_restarts_and_two_sessions_keep_both
         assert got[row]["new"] == suggested and got[row]["status"] == "relabel" and got[row]["view"] == "debug/suspects"
 
         # a second session sees it: the row has left its suspect list, and the next suspect is open there
-        b = browser_kit.new_context(viewport={"width": 1400, "height": 1000})
+        b = browser.new_context(viewport={"width": 1400, "height": 1000})
         other = open_suspects(b, url)
         assert "1 labels reviewed" in other.inner_text("body")
         row_b, suggested_b = first_suspect(other)
@@ -86,7 +86,7 @@ def test_accept_persists_across_sessions_and_restarts_and_two_sessions_keep_both
     proc = start_app(port, env=env)
     try:
         wait_healthy(port)
-        c = browser_kit.new_context(viewport={"width": 1400, "height": 1000})
+        c = browser.new_context(viewport={"width": 1400, "height": 1000})
         again = open_suspects(c, f"http://127.0.0.1:{port}")
         assert "3 labels reviewed" in again.inner_text("body")
     finally:
@@ -104,14 +104,3 @@ def test_accept_persists_across_sessions_and_restarts_and_two_sessions_keep_both
     printed = subprocess.run([sys.executable, "-m", "vae_core", "corrections", str(DEFAULT_MODEL), "--corpus",
                               "ag_news_dev"], cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
     assert f"row {row:>6}  relabel" in printed.stdout, printed.stdout
-
-
-@pytest.fixture(scope="module")
-def browser_kit():
-    from app_server import launch_chromium
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
