@@ -29,8 +29,15 @@ def corpus_log(explorer, corpus) -> CorrectionLog | None:
         safe_name(name)
     except CorrectionError:  # a file name of the model's own folder that is no plain name: its hash stands for it
         name = "corpus-" + hashlib.sha256(name.encode()).hexdigest()[:16]
-    given = corpus.df["label_given"] if "label_given" in corpus.df else corpus.df["label"]  # corrected_view's copy
-    return CorrectionLog(log_path(explorer.folder, name), corpus.df["text"].tolist(), given.tolist(), explorer.labels)
+    return _log_of(corpus, str(log_path(explorer.folder, name)), corpus.content_key, tuple(explorer.labels))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _log_of(_corpus, path: str, corpus_key: str, labels: tuple[str, ...]) -> CorrectionLog:
+    """One log object per corpus (it holds the corpus' texts: a large corpus is not copied on every run); it reads
+    the file anew on every call."""
+    given = _corpus.df["label_given"] if "label_given" in _corpus.df else _corpus.df["label"]  # corrected_view's copy
+    return CorrectionLog(path, _corpus.df["text"].tolist(), given.tolist(), list(labels))
 
 
 def corrected_view(explorer, corpus):
