@@ -58,7 +58,7 @@ def plant(train: pd.DataFrame, kind: str, share: float, seed: int) -> pd.DataFra
     return noisy
 
 
-def train(data: Path, select: Path, out: Path, recipe: str) -> Path:
+def train(data: Path, select: Path, out: Path, recipe: str, epochs: float | None = None) -> Path:
     from vae_core import cli, recipe as rc
 
     if (out / "model" / "model.safetensors").exists():
@@ -66,7 +66,8 @@ def train(data: Path, select: Path, out: Path, recipe: str) -> Path:
     rc.closing_evaluation.__defaults__ = (rc.CLOSING_DOCUMENTS, 0)  # accuracy only: no decoding for the reader
     # the decoder stage freezes the classifier (accuracy is the joint stage's): left out, for time
     code = cli.main(["train", "--train-file", str(data), "--dev-file", str(select), "--output-dir", str(out),
-                     "--recipe", recipe, "--no-index", "--decoder-epochs", "0", "--min-decoder-steps", "0"])
+                     "--recipe", recipe, "--no-index", "--decoder-epochs", "0", "--min-decoder-steps", "0",
+                     *(["--epochs", str(epochs)] if epochs else [])])
     assert code == 0, f"train failed on {data}"
     return out / "model"
 
@@ -125,22 +126,32 @@ def main() -> None:
     ap.add_argument("--recipe", default="quick")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("runs/label_fixes"))
+    ap.add_argument("--epochs", type=float, help="joint epochs (default: the recipe's)")
+    ap.add_argument("--noisy-select", action="store_true",
+                    help="plant the same noise in the selection file too, as a user's own dev file would carry it")
+    ap.add_argument("--reviewed", type=int, action="append", help="N suspects reviewed (default: 100, 300, 1000)")
     a = ap.parse_args()
+    reviewed = tuple(a.reviewed or REVIEWED)
     holdout = SHARED / "dev.csv"
     clean_file, select, clean = make_files(a.work, a.seed)
     path = HERE / "label_fixes.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     t0 = time.time()
-    clean_acc = accuracy(train(clean_file, select, a.work / "clean", a.recipe), holdout)
+    clean_acc = accuracy(train(clean_file, select, a.work / "clean", a.recipe, a.epochs), holdout)
     print(f"clean file: holdout accuracy {clean_acc:.4f}", flush=True)
     for kind in a.noise:
         noisy = plant(clean, kind, a.share, a.seed)
         flipped = int((noisy["label"] != clean["label"]).sum())
         noisy_file = a.work / f"noisy_{kind}.csv"
         noisy.to_csv(noisy_file, index=False)
-        model = train(noisy_file, select, a.work / f"noisy_{kind}", a.recipe)
+        chosen_on = select
+        if a.noisy_select:
+            chosen_on = a.work / f"select_{kind}.csv"
+            plant(pd.read_csv(select), kind, a.share, a.seed + 1).to_csv(chosen_on, index=False)
+        model = train(noisy_file, chosen_on, a.work / f"noisy_{kind}", a.recipe, a.epochs)
         noisy_acc = accuracy(model, holdout)
-        entry = {"rows": len(clean), "flipped": flipped, "recipe": a.recipe, "clean": clean_acc, "noisy": noisy_acc,
+        entry = {"rows": len(clean), "flipped": flipped, "recipe": a.recipe, "epochs": a.epochs,
+                 "noisy_selection": a.noisy_select, "clean": clean_acc, "noisy": noisy_acc,
                  "holdout": "AG News dev (3,800)", "suspects": {}, "fixed": {}}
         print(f"{kind}: {flipped} flips; noisy holdout accuracy {noisy_acc:.4f}", flush=True)
         corpus = index_of(model, noisy_file)
@@ -148,7 +159,7 @@ def main() -> None:
             table = suspects_of(corpus, crossfit)
             flips = set(np.flatnonzero((noisy["label"] != clean["label"]).to_numpy()).tolist())
             found = {}
-            for n in REVIEWED:
+            for n in reviewed:
                 top = table.head(n)
                 hits = sum(int(r) in flips for r in top["row"])
                 found[n] = {"listed": int(len(top)), "flips_found": hits, "precision": hits / max(len(top), 1),
@@ -160,21 +171,22 @@ def main() -> None:
                 flush=True)
             entry["tables"] = entry.get("tables", {})
             entry["tables"][name] = (corpus, table)
-        best = max(("model", "crossfit"), key=lambda k: entry["suspects"][k]["top"][300]["flips_found"])
+        best = max(("model", "crossfit"), key=lambda k: entry["suspects"][k]["top"][max(reviewed)]["flips_found"])
         entry["reviewed_with"] = best
         corpus, table = entry.pop("tables")[best]
-        for n in REVIEWED:
+        for n in reviewed:
             fixed_file = a.work / f"fixed_{kind}_{n}.csv"
             got = review(corpus, table, clean["label"], n, a.work / f"log_{kind}_{n}.jsonl", sorted(clean["label"].unique()),
                          noisy_file, fixed_file)
-            acc = accuracy(train(fixed_file, select, a.work / f"fixed_{kind}_{n}", a.recipe), holdout)
+            acc = accuracy(train(fixed_file, chosen_on, a.work / f"fixed_{kind}_{n}", a.recipe, a.epochs), holdout)
             lost = clean_acc - noisy_acc
-            got.update(accuracy=acc, won_back=(acc - noisy_acc) / lost if lost > 0 else float("nan"))
+            got.update(accuracy=acc, won_back=(acc - noisy_acc) / lost if lost > 0 else None)  # None: nothing lost
             entry["fixed"][str(n)] = got
+            won = f"won back {got['won_back']:.0%} of the {lost:.4f}" if got["won_back"] is not None else "nothing was"
             print(f"  top {n} reviewed ({best}): {got['accepted']} of {got['reviewed']} suggestions right "
-                  f"(P {got['precision']:.2f}); holdout accuracy {acc:.4f}, won back {got['won_back']:.0%} of the "
-                  f"{lost:.4f} lost to noise", flush=True)
-        results[f"{kind}_{a.share:g}_seed{a.seed}"] = entry
+                  f"(P {got['precision']:.2f}); holdout accuracy {acc:.4f}, {won} lost to noise", flush=True)
+        results[f"{kind}_{a.share:g}_seed{a.seed}" + (f"_epochs{a.epochs:g}" if a.epochs else "")
+                + ("_noisy_selection" if a.noisy_select else "")] = entry
         path.write_text(json.dumps(results, indent=1) + "\n")
     print(f"done in {(time.time() - t0) / 60:.1f} min -> {path}")
 
