@@ -409,25 +409,18 @@ MATRIX_WIDTH = 900  # px the matrix is drawn into at most (the page's full width
 def matrix_classes(labels: list[str], cm, most: int = 60, pairs: int = 40) -> list[int]:
     """The classes the confusion matrix draws, in `classes`' order (alike classes together): every class up to
     `most`; past that, the classes of the `pairs` most-confused pairs (at most `most` of them)."""
+    from vae_core.interpret.groups import ranked_confusions
+
     order = list(classes.style(labels).order)
     if len(labels) <= most:
         return order
-    ranked = confused_pairs(cm, pairs)
-    keep = set()
-    for t, p, _ in ranked:
-        if len(keep | {t, p}) > most:
+    keep: set[int] = set()
+    for t, p, _, _ in ranked_confusions(cm, labels, pairs):
+        pair = {labels.index(t), labels.index(p)}
+        if len(keep | pair) > most:
             break
-        keep |= {t, p}
+        keep |= pair
     return [i for i in order if i in keep]
-
-
-def confused_pairs(cm, limit: int | None = None) -> list[tuple[int, int, int]]:
-    """(true, predicted, count) of the matrix's off-diagonal cells with a count, largest first."""
-    a = np.asarray(cm, dtype=np.int64).copy()
-    np.fill_diagonal(a, 0)
-    t, p = np.nonzero(a)
-    order = np.lexsort((p, t, -a[t, p]))[:limit]
-    return [(int(t[i]), int(p[i]), int(a[t[i], p[i]])) for i in order]
 
 
 def confusion_matrix(labels: list[str], cm: list[list[int]], chosen: tuple[int, int] | None = None,

@@ -269,15 +269,24 @@ class PairBoundary:
     words_confused: list[str]  # of the confused documents against the true class's documents the model gets right
 
 
-def confused_pairs(corpus, limit: int | None = 20) -> list[tuple[str, str, int, float]]:
-    """(true, predicted, documents, share of the true class) of the misclassified documents of a labelled corpus,
-    the largest first (ties: the larger share of the true class, then by names)."""
-    df = corpus.df[corpus.df["label"].notna()]
-    sizes = df["label"].value_counts()
-    wrong = df[df["label"] != df["pred"]].groupby(["label", "pred"]).size()
-    ranked = sorted(((str(t), str(p), int(n), int(n) / int(sizes[t])) for (t, p), n in wrong.items()),
+def ranked_confusions(cm, names: Sequence[str], limit: int | None = 20) -> list[tuple[str, str, int, float]]:
+    """(true, predicted, documents, share of the true class) of a confusion matrix's off-diagonal cells with a count
+    (rows: true class), the largest first (ties: the larger share of the true class, then by names)."""
+    a = np.asarray(cm, dtype=np.int64)
+    sizes = a.sum(1)
+    t, p = np.nonzero(a - np.diag(np.diag(a)))
+    ranked = sorted(((str(names[i]), str(names[j]), int(a[i, j]), int(a[i, j]) / int(sizes[i])) for i, j in zip(t, p)),
                     key=lambda r: (-r[2], -r[3], r[0], r[1]))
     return ranked[:limit]
+
+
+def confused_pairs(corpus, limit: int | None = 20) -> list[tuple[str, str, int, float]]:
+    """`ranked_confusions` of a labelled corpus (its labelled documents)."""
+    names = list(corpus.labels)
+    df = corpus.df[corpus.df["label"].isin(names) & corpus.df["pred"].isin(names)]
+    cm = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(cm, ([names.index(v) for v in df["label"]], [names.index(v) for v in df["pred"]]), 1)
+    return ranked_confusions(cm, names, limit)
 
 
 def pair_boundaries(explorer, corpus, pairs: Sequence[tuple[str, str]], words: int = 6, steps: int = 41) -> list[PairBoundary]:
