@@ -4,10 +4,12 @@ data to download. Everything goes through `vae_core.corrections` into the corpus
 run: another session's corrections show at once, and a restart keeps them)."""
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from app_ui.views import md
-from vae_core.corrections import STATUSES, CorrectionError, CorrectionLog, log_path
+from vae_core.corrections import STATUSES, CorrectionError, CorrectionLog, log_path, safe_name
 
 ACTIONS = {"keep": "Keep the label", "ambiguous": "Mark ambiguous", "exclude": "Exclude"}
 WORDS = {"relabel": "relabelled", "keep": "label kept", "ambiguous": "marked ambiguous", "exclude": "excluded"}
@@ -18,10 +20,6 @@ def corpus_log(explorer, corpus) -> CorrectionLog | None:
     """The log of the sidebar's corpus (an upload's, under its content key), or None for a model without a folder."""
     if explorer.folder is None or corpus is None:
         return None
-    import hashlib
-
-    from vae_core.corrections import safe_name
-
     name = st.session_state.get("corpus_name") or "corpus"
     if name not in _disk_corpora(explorer):  # an upload: its content (as given) fixes its name
         name = f"upload-{corpus.meta.get('given_content_key', corpus.content_key)[:16]}"
@@ -70,7 +68,7 @@ def _disk_corpora(explorer) -> dict:
 
 
 def decisions(log: CorrectionLog | None) -> dict:
-    """The log's decisions; a log that does not match its corpus is said once, and counts as none."""
+    """The log's decisions; a log that does not match its corpus is said where it is read, and counts as none."""
     if log is None:
         return {}
     try:
