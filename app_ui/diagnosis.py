@@ -233,6 +233,10 @@ def boundary_panel(explorer, corpus, true_lab: str, pred_lab: str) -> None:
     badge = lambda lab: views.class_badge(lab, labels, colors=colors)  # noqa: E731
     st.markdown(f"**What separates {badge(true_lab)} from {badge(pred_lab)}** · {b.count:,} documents of the first "
                 f"predicted as the second ({b.share:.0%} of the class)", unsafe_allow_html=True)
+    if not b.texts:
+        st.caption(f"No document of this corpus is labelled or predicted {md(true_lab)} or {md(pred_lab)}: there is no "
+                   "centre to decode between.")
+        return
     cols = st.columns(3, gap="medium")
     where = [f"At the centre of {md(true_lab)}", "Where the line crosses the boundary", f"At the centre of {md(pred_lab)}"]
     for col, text, name, share, read in zip(cols, b.texts, where, b.shares, b.read_as):

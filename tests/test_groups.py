@@ -188,3 +188,31 @@ def test_cli_slices_suspects_and_regions(own_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["slices", str(model), "--data", str(unlabelled), "--label-column", ""]) == 2
     assert "error slices need the true classes" in capsys.readouterr().err
+
+
+def test_confused_pairs_ranked_and_described_across_their_boundary(explorer):
+    from vae_core.interpret.groups import confused_pairs, pair_boundaries
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(60):  # money documents, 6 of them predicted sport, 2 tech; sport documents, 3 predicted money
+        label = "money" if i < 40 else "sport"
+        pred = ("sport" if i < 6 else "tech" if i < 8 else "money") if label == "money" else ("money" if i < 43 else "sport")
+        centre = {"money": -2.0, "sport": 2.0, "tech": 0.0}[label]
+        rows.append({"text": f"{label}word {filler(rng)}", "label": label, "pred": pred, "x": centre + rng.normal(),
+                     "y": rng.normal(), "confidence": 0.9, "mu": rng.normal(centre, 0.3, 4)})
+    corpus = planted_index(rows)
+    pairs = confused_pairs(corpus)
+    assert [(t, p, n) for t, p, n, _ in pairs] == [("money", "sport", 6), ("sport", "money", 3), ("money", "tech", 2)]
+    assert pairs[0][3] == pytest.approx(6 / 40)
+    found = pair_boundaries(explorer, corpus, [(t, p) for t, p, _, _ in pairs[:2]] + [("sport", "tech")])
+    first = found[0]
+    assert first.count == 6 and len(first.rows) == 6 and len(first.texts) == 3 and len(first.read_as) == 3
+    # the middle text is where the line comes closest to the boundary between the two (a tiny random classifier
+    # need not cross it)
+    assert abs(first.shares[1] - 0.5) <= min(abs(first.shares[0] - 0.5), abs(first.shares[2] - 0.5))
+    assert first.words_true[0] == "moneyword" and first.words_pred[0] == "sportword"
+    # tech has no labelled document: its centre is its predicted documents'; a class with neither has no texts
+    assert len(found[2].texts) == 3
+    none = pair_boundaries(explorer, planted_index([r for r in rows if r["pred"] != "tech"]), [("money", "tech")])[0]
+    assert none.texts == [] and none.count == 0

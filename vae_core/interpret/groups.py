@@ -261,7 +261,7 @@ class PairBoundary:
     count: int  # documents of the true class predicted as the other
     share: float  # of the true class's documents
     rows: list[int]  # those documents, the most confident first
-    texts: list[str]  # decoded at BOUNDARY_POINTS
+    texts: list[str]  # decoded at BOUNDARY_POINTS; empty when a class has no document in the corpus to place it
     read_as: list[str]  # the class the model gives each of those latents
     shares: list[float]  # p(true) / (p(true) + p(predicted)) there
     words_true: list[str]  # distinctive of the true class's documents against the predicted class's
@@ -296,10 +296,12 @@ def pair_boundaries(explorer, corpus, pairs: Sequence[tuple[str, str]], words: i
     df = corpus.df
     label, pred = df["label"].to_numpy(), df["pred"].to_numpy()
     names = explorer.labels
-    centres = corpus.centroids("label")
+    # a class's centre: of the documents labelled with it, else of those predicted as it
+    centres = {**corpus.centroids("pred"), **corpus.centroids("label")}
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     points, found = [], []
-    for a, b in pairs:
+    placed = [(a, b) for a, b in pairs if a in centres and b in centres]
+    for a, b in placed:
         line = (1 - t) * centres[a][None] + t * centres[b][None]
         p = explorer.probs(line)
         pa, pb = p[:, names.index(a)], p[:, names.index(b)]
@@ -307,9 +309,8 @@ def pair_boundaries(explorer, corpus, pairs: Sequence[tuple[str, str]], words: i
         at = [0, int(np.argmin(np.abs(share - 0.5))), steps - 1]
         points.append(line[at])
         found.append(([names[int(i)] for i in p[at].argmax(1)], [float(share[i]) for i in at]))
-    if not pairs:
-        return []
-    texts = explorer.decode(np.concatenate(points), DESCRIPTION_CANDIDATES, DESCRIPTION_TOKENS)
+    texts = explorer.decode(np.concatenate(points), DESCRIPTION_CANDIDATES, DESCRIPTION_TOKENS) if points else []
+    decoded = {pair: i for i, pair in enumerate(placed)}
     all_texts = df["text"].astype(str).to_numpy()
     out = []
     for i, (a, b) in enumerate(pairs):
@@ -322,10 +323,11 @@ def pair_boundaries(explorer, corpus, pairs: Sequence[tuple[str, str]], words: i
         both = np.concatenate([confused, right])
         vocab_c = distinctive_words(all_texts[both].tolist(), np.r_[np.zeros(len(confused), int), -np.ones(len(right), int)],
                                     k=words) if len(confused) else {}
-        n = len(BOUNDARY_POINTS)
+        n, at = len(BOUNDARY_POINTS), decoded.get((a, b))  # None: a class with no document in the corpus
         out.append(PairBoundary(true_label=a, pred_label=b, count=len(confused), share=len(confused) / max(int(in_a.sum()), 1),
-                                rows=confused.tolist(), texts=texts[i * n : (i + 1) * n], read_as=found[i][0],
-                                shares=found[i][1],
+                                rows=confused.tolist(), texts=texts[at * n : (at + 1) * n] if at is not None else [],
+                                read_as=found[at][0] if at is not None else [],
+                                shares=found[at][1] if at is not None else [],
                                 words_true=vocab.get(0, []), words_pred=vocab.get(1, []),
                                 words_confused=vocab_c.get(0, [])))
     return out
