@@ -71,27 +71,34 @@ class ClassStyle:
         return [self.labels[i] for i in self.order if self.family[i] == f]
 
 
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    """A "#RRGGBB" colour's red, green and blue (0-255)."""
+    color = color.lstrip("#")
+    return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def _linear(color: str) -> np.ndarray:
+    """A colour's sRGB components made linear (0-1), as luminance and CIELAB start from."""
+    rgb = np.array(hex_to_rgb(color)) / 255
+    return np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+
+
 def shade(color: str, t: float) -> str:
     """`color` mixed with black (t < 0) or white (t > 0) by |t|."""
-    r, g, b = (int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
     end = 0 if t < 0 else 255
-    mix = [round(c + (end - c) * abs(t)) for c in (r, g, b)]
+    mix = [round(c + (end - c) * abs(t)) for c in hex_to_rgb(color)]
     return "#" + "".join(f"{c:02X}" for c in mix)
 
 
 def text_on(color: str) -> str:
     """Dark or white text, whichever reads on a background of `color` (WCAG relative luminance)."""
-    rgb = np.array([int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)]) / 255
-    lin = np.where(rgb > 0.03928, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    return "#111827" if float(lin @ [0.2126, 0.7152, 0.0722]) > 0.35 else "#FFFFFF"
+    return "#111827" if float(_linear(color) @ [0.2126, 0.7152, 0.0722]) > 0.35 else "#FFFFFF"
 
 
 def lab_distance(a: str, b: str) -> float:
     """CIE76 colour difference (Euclidean distance in CIELAB, D65) of two hex colours."""
     def lab(color: str) -> np.ndarray:
-        rgb = np.array([int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)]) / 255
-        rgb = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ rgb
+        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ _linear(color)
         f = xyz / np.array([0.95047, 1.0, 1.08883])
         f = np.where(f > 0.008856, np.cbrt(f), 7.787 * f + 16 / 116)
         return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])

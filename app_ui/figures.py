@@ -308,9 +308,7 @@ def _add_image(fig: go.Figure, rgba: np.ndarray, view, layer: str) -> None:
                          sizing="stretch", layer=layer, opacity=1.0)
 
 
-def hex_to_rgb(color: str) -> tuple[int, int, int]:
-    color = color.lstrip("#")
-    return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+hex_to_rgb = classes.hex_to_rgb  # the density image's colours (one parser of "#RRGGBB")
 
 
 REGION_SHIFTS = (0, 24, -24, 48, -48, 72, -72, 96, -96)  # px a region's name may move up or down to stay clear
