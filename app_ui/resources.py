@@ -99,7 +99,7 @@ def default_model_name(models: dict) -> str:
 def current_explorer():
     """The model picked in the sidebar (the default model when a page runs on its own), or None after
     telling the user what is missing and what to do."""
-    from vae_core.modeling import CheckpointError
+    from vae_core.encoders import CheckpointError
 
     name = current_model_name()
     if name is None:

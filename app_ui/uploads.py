@@ -41,7 +41,7 @@ def for_model(model: str) -> dict[str, object]:
 def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | None, projection: str) -> None:
     """Validate, encode and keep an uploaded corpus; every problem is shown as a message."""
     from vae_core.data import DataError, read_corpus
-    from vae_core.indexing import Indexer
+    from vae_core.indexing import Indexer, index_shared
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
@@ -75,8 +75,8 @@ def encode(explorer, name: str, data: bytes, text_col: str, label_col: str | Non
             bar.progress(done / total, text=f"Encoding: {done:,} of {total:,} documents ({rate:.0f}/s, about "
                                             f"{(total - done) / max(rate, 1e-6):.0f} s left)")
 
-    corpus_index = explorer.index_corpus(corpus.texts, labels if any(labels) else None, projection,
-                                         meta={"source": name}, on_progress=progress)
+    corpus_index = index_shared(explorer, corpus.texts, labels if any(labels) else None, projection,
+                               meta={"source": name}, on_progress=progress)
     st.session_state.setdefault("uploads", {})[key_for(model_id(explorer.folder), name)] = corpus_index
     # the sidebar's picker already stands in this run: it takes the new corpus on the next one
     st.session_state["corpus_pick"] = display_name(name)

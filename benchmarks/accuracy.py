@@ -40,7 +40,7 @@ def frozen_encoder_baseline(encoder: str, train, test, batch_size: int = 64) -> 
     from sklearn.linear_model import LogisticRegression
     from transformers import AutoModel, AutoTokenizer
 
-    from vae_core.modeling import resolve_encoder
+    from vae_core.encoders import resolve_encoder
 
     t0 = time.time()
     where = resolve_encoder(encoder)

@@ -37,7 +37,9 @@ def main() -> None:
     import torch
     from transformers import AutoModel
 
-    from vae_core.modeling import TextVAE, resolve_encoder
+    from vae_core.encoders import resolve_encoder
+
+    from vae_core.modeling import TextVAE
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()

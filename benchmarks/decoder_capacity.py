@@ -41,7 +41,7 @@ def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str,
     from vae_core.data import LengthGroupedBatches, TokenizedDataset, collate, encode_labels, read_corpus, tokenize_texts
     from vae_core.losses import vae_loss
     from vae_core.modeling import TextVAE
-    from vae_core.train import cache_frozen_part, posterior_of_cached, two_phase_schedule
+    from vae_core.training.model import cache_frozen_part, posterior_of_cached, two_phase_schedule
 
     torch.manual_seed(seed)
     new_latent = latent_size is not None
@@ -60,7 +60,7 @@ def retrain_decoder(base, layers: int, ffn: int, epochs: float, train_file: str,
     corpus = read_corpus(train_file, "text", "label", require_labels=True)
     ids = tokenize_texts(base.tokenizer, corpus.texts, cfg.max_length)
     labels = torch.tensor(encode_labels(corpus.labels, model.labels, corpus.source))
-    data, fn = TokenizedDataset(ids, labels.tolist()), collate(model._special["pad"])
+    data, fn = TokenizedDataset(ids, labels.tolist()), collate(model.special_ids["pad"])
     lengths = [len(x) for x in ids]
     model.eval()
     # what the frozen part gives each training document: its posterior, or its pooled state for a new posterior

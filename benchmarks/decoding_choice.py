@@ -82,7 +82,8 @@ def main() -> None:
     from vae_core.evaluate import IndependentReader, reader_fidelity
     from vae_core.decoding import (BagOfWordsCoverage, DecoderLikelihood, EncoderDensity, PosteriorCosine, choose,
                                    generate_candidates)
-    from vae_core.modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE, TextVAE
+    from vae_core.generation import DECODE_CANDIDATES, DECODE_TEMPERATURE
+    from vae_core.modeling import TextVAE
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=str(REPO / "assets" / "models" / "ag_news_vae"))

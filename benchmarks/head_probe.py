@@ -26,7 +26,8 @@ def main() -> None:
 
     from vae_core.config import portable_path
     from vae_core.data import encode_labels, read_corpus
-    from vae_core.modeling import Posterior, TextVAE
+    from vae_core.modeling import TextVAE
+    from vae_core.outputs import Posterior
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=str(REPO / "assets" / "models" / "ag_news_vae"))

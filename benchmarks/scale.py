@@ -64,7 +64,7 @@ def bare_encoder_seconds(model, texts: list[str], batch_size: int = 64) -> float
     import torch
     from transformers import AutoModel
 
-    from vae_core.modeling import resolve_encoder
+    from vae_core.encoders import resolve_encoder
 
     bare = AutoModel.from_pretrained(resolve_encoder(model.config.encoder_name_or_path)).eval()
     tok = model.tokenizer

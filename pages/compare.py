@@ -9,6 +9,7 @@ from app_ui.resources import current_model_name, list_models, load_explorer, sta
 from app_ui.state import typed
 from app_ui.views import md
 from vae_core.evaluate import agreement_metrics
+from vae_core.indexing import index_shared
 from vae_core.inference import MAX_CHARS
 
 explorer, corpus = start_page(
@@ -36,10 +37,10 @@ def encoded_by_b(explorer_b, name_b: str, corpus) -> object | None:
         bar.progress(done / total, text=text)
 
     labels = [v if v == v else None for v in corpus.df["label"]]
-    store[key] = explorer_b.index_corpus(corpus.df["text"].tolist(), labels if any(labels) else None,
-                                         corpus.meta.get("projection", "umap"),
-                                         meta={"source": corpus.meta.get("source", ""), "model": name_b},
-                                         on_progress=progress, regions=False)
+    store[key] = index_shared(explorer_b, corpus.df["text"].tolist(), labels if any(labels) else None,
+                              corpus.meta.get("projection", "umap"),
+                              meta={"source": corpus.meta.get("source", ""), "model": name_b},
+                              on_progress=progress, regions=False)
     bar.empty()
     return store[key]
 

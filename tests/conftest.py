@@ -42,7 +42,7 @@ def tiny_encoder_dir(tmp_path_factory) -> str:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from vae_core.modeling import resolve_encoder
+    from vae_core.encoders import resolve_encoder
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny_bert")
@@ -68,7 +68,9 @@ def tiny_config(encoder_dir: str, **kw):
 def tiny_model(tiny_encoder_dir):
     import torch
 
-    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+    from vae_core.encoders import load_encoder_tokenizer
+
+    from vae_core.modeling import TextVAE
 
     torch.manual_seed(0)
     model = TextVAE(tiny_config(tiny_encoder_dir))

@@ -379,7 +379,8 @@ def test_compare_two_models_on_text_and_corpus(tiny_encoder_dir, tmp_path, monke
     import torch
 
     from conftest import tiny_config
-    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+    from vae_core.encoders import load_encoder_tokenizer
+    from vae_core.modeling import TextVAE
 
     torch.manual_seed(0)
     other = TextVAE(tiny_config(tiny_encoder_dir, labels=["Business", "Sci/Tech", "Sports", "World"]))

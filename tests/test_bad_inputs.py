@@ -26,7 +26,9 @@ def test_the_corpus_holds_at_least_50_malformed_inputs():
 def tiny_checkpoint(tiny_encoder_dir, tmp_path_factory):
     import torch
 
-    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+    from vae_core.encoders import load_encoder_tokenizer
+
+    from vae_core.modeling import TextVAE
 
     torch.manual_seed(0)
     model = TextVAE(tiny_config(tiny_encoder_dir, labels=["Business", "Sci/Tech", "Sports", "World"]))

@@ -2,6 +2,9 @@
 import pytest
 import torch
 
+from vae_core.changes import add_content_latent, add_prototype_decoder, apply_changes
+from vae_core.config import ModelChanges
+
 from conftest import tiny_config
 
 
@@ -24,7 +27,7 @@ def test_adding_content_dims_changes_neither_predictions_nor_decoding(model):
     before_probs = model.predict_proba(texts)
     z = model.encode_corpus(texts).mu
     before_text = model.decode_text(z, candidates=1)
-    model.add_content_latent(3)
+    add_content_latent(model, 3)
     assert model.config.latent_size == 4 + 3 and model.config.content_latent_size == 3
     post = model.encode_corpus(texts)
     assert post.mu.shape == (3, 7)
@@ -33,11 +36,11 @@ def test_adding_content_dims_changes_neither_predictions_nor_decoding(model):
     # the new dimensions start with zero weight in the decoder: decoding reads only what it read before
     assert model.decode_text(post.mu, candidates=1) == before_text
     with pytest.raises(Exception, match="already"):
-        model.add_content_latent(2)
+        add_content_latent(model, 2)
 
 
 def test_classifier_ignores_the_content_part(model):
-    model.add_content_latent(2)
+    add_content_latent(model, 2)
     z = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
     moved = z.clone()
     moved[:, 4:] += 10.0
@@ -47,7 +50,7 @@ def test_classifier_ignores_the_content_part(model):
 def test_checkpoint_with_content_latent_roundtrips(model, tmp_path):
     from vae_core.modeling import TextVAE
 
-    model.add_content_latent(2)
+    add_content_latent(model, 2)
     with torch.no_grad():
         model.content_posterior.weight.normal_()
     model.save_pretrained(tmp_path / "m", dtype="float32")
@@ -70,7 +73,7 @@ def test_explorer_counterfactuals_and_directions_work_with_a_content_latent(mode
 
     from vae_core.inference import Explorer
 
-    model.add_content_latent(2)
+    add_content_latent(model, 2)
     ex = Explorer(model)
     W, b = ex.classifier_weights()
     assert W.shape == (3, 6) and not W[:, 4:].any()
@@ -90,7 +93,7 @@ def test_a_longer_decoder_keeps_its_trained_positions_and_decodes_as_before(mode
     short = model.config.decoder_max_length
     before = model.decode_text(z, candidates=1, readable=False)
     trained = model.decoder.pos.weight.detach().clone()
-    model.set_decoder_settings(max_length=short + 8, word_dropout=0.2, generator=torch.Generator().manual_seed(0))
+    apply_changes(model, ModelChanges(decoder_max_length=short + 8, word_dropout=0.2))
     assert model.config.decoder_max_length == short + 8 and model.config.word_dropout == 0.2
     assert model.decoder.pos.num_embeddings == short + 8
     assert torch.equal(model.decoder.pos.weight[:short], trained)
@@ -99,16 +102,16 @@ def test_a_longer_decoder_keeps_its_trained_positions_and_decodes_as_before(mode
     for a, b in zip(before, after):
         assert b.startswith(a)
     with pytest.raises(Exception, match="word_dropout"):
-        model.set_decoder_settings(word_dropout=1.5)
+        ModelChanges(word_dropout=1.5)
     # the decoder's own dropout: every dropout inside the decoder, attention included; the encoder's stays
     enc_p = [m.p for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout)]
-    model.set_decoder_settings(dropout=0.3)
+    apply_changes(model, ModelChanges(decoder_dropout=0.3))
     assert model.config.dropout == 0.3
     assert {m.p for m in model.decoder.modules() if isinstance(m, torch.nn.Dropout)} == {0.3}
     assert {b.dropout for b in model.decoder.blocks} == {0.3}
     assert [m.p for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout)] == enc_p
     with pytest.raises(Exception, match="dropout"):
-        model.set_decoder_settings(dropout=-0.1)
+        ModelChanges(decoder_dropout=-0.1)
 
 
 def test_prototype_decoder_reads_the_nearest_bank_document_and_roundtrips(model, tmp_path):
@@ -120,7 +123,7 @@ def test_prototype_decoder_reads_the_nearest_bank_document_and_roundtrips(model,
     before = model.decode_text(z, candidates=1, readable=False)
     with pytest.raises(ConfigError, match="does not read prototypes"):
         model.set_prototypes(z, torch.zeros(3, 5, dtype=torch.long))
-    model.add_prototype_decoder(6, torch.Generator().manual_seed(0))
+    add_prototype_decoder(model, 6, torch.Generator().manual_seed(0))
     assert model.decode_text(z, candidates=1, readable=False) == before, "no bank: decoding as before"
     ids = model.tokenize(texts)["input_ids"][:, 1:7]
     model.set_prototypes(z, ids)

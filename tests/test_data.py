@@ -65,7 +65,7 @@ def test_not_parquet(tmp_path):
 def test_parquet_wrong_type(tmp_path):
     p = tmp_path / "w.parquet"
     pd.DataFrame({"text": [1.5, 2.5], "label": ["a", "b"]}).to_parquet(p)
-    with pytest.raises(DataError, match=r"row 1: the text in column 'text' is a float"):
+    with pytest.raises(DataError, match=r"rows 1, 2: the text in column 'text' is a float"):
         read_corpus(p)
 
 
@@ -163,3 +163,30 @@ def test_the_readmes_sst2_script_writes_what_train_reads(tmp_path):
     train = read_corpus(tmp_path / "sst2" / "train.csv", "text", "label", require_labels=True)
     assert train.labels == ["negative", "positive", "negative", "positive", "negative"]
     assert train.texts[1] == "a fine film number 1"
+
+
+def test_every_bad_row_is_named_at_once_and_an_option_drops_them(tmp_path):
+    """A file with three blank texts is refused in one message naming all three rows; --drop-bad-rows leaves them
+    out and the corpus says how many (issue 40)."""
+    path = tmp_path / "blanks.csv"
+    path.write_text("text,label\nfine,a\n  ,b\nalso fine,b\n,a\nthird fine,a\n\u200b,b\n")
+    with pytest.raises(DataError) as e:
+        read_corpus(path, drop_bad_rows=False)
+    msg = str(e.value)
+    assert "3 rows cannot be used (rows 2, 4: the text in column 'text' is empty; row 6: the text in column 'text' " \
+           "has no visible characters" in msg, msg
+    assert "--drop-bad-rows" in msg
+    corpus = read_corpus(path, drop_bad_rows=True)
+    assert corpus.texts == ["fine", "also fine", "third fine"] and corpus.dropped_rows == 3
+    # where a command has no such option, the message does not offer one
+    with pytest.raises(DataError) as e:
+        read_corpus(path)
+    assert "--drop-bad-rows" not in str(e.value)
+
+
+def test_many_bad_rows_are_counted_and_the_first_named(tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text("text,label\n" + "".join(f"{'' if i % 2 else 'ok'},a\n" for i in range(40)))
+    with pytest.raises(DataError, match=r"20 rows cannot be used \(rows 2, 4, 6, 8, 10, 12, 14, 16, 18, 20 and 10 "
+                                        r"more: the text in column 'text' is empty\)\."):
+        read_corpus(path)

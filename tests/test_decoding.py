@@ -50,7 +50,7 @@ def test_decoder_likelihood_is_the_sum_of_the_token_log_probabilities(tiny_model
 def test_bag_of_words_coverage_sums_the_heads_probabilities_of_the_words_written_once_each(tiny_model):
     z = torch.randn(2, tiny_model.config.latent_size, generator=torch.Generator().manual_seed(3))
     cands = generate_candidates(tiny_model, z, 3, 0.7, seed=4)
-    dec, special = tiny_model.decoder, set(tiny_model._special.values())
+    dec, special = tiny_model.decoder, set(tiny_model.special_ids.values())
     with torch.no_grad():  # as decode_text scores
         cover = BagOfWordsCoverage()(tiny_model, cands)
         p = torch.softmax(dec.bow_logits(z, tiny_model.word_embeddings).float(), -1)

@@ -40,12 +40,13 @@ def test_probabilities_are_identical_across_sessions_of_one_process(default_mode
     # sessions share one loaded model (the app caches it) and take turns on it: what one asked before must not
     # change what another gets, and the answer equals that of a model loaded apart
     from conftest import DEFAULT_MODEL
+    from vae_core.indexing import index_shared
     from vae_core.inference import Explorer
     from vae_core.modeling import TextVAE
 
     shared, apart = Explorer(default_model, "shared"), Explorer(TextVAE.from_pretrained(DEFAULT_MODEL), "apart")
     first = [shared.classify(t, reconstruct=False).probs for t in TEXTS]
-    shared.index_corpus(list(TEXTS) * 3, None, "pca")  # another session's batch work in between
+    index_shared(shared, list(TEXTS) * 3, None, "pca")  # another session's batch work in between
     again = [shared.classify(t, reconstruct=False).probs for t in reversed(TEXTS)][::-1]
     assert again == first == [apart.classify(t, reconstruct=False).probs for t in TEXTS]
 

@@ -42,7 +42,7 @@ def test_occlusion_scores_are_the_drop_when_a_word_is_removed(tiny_model):
     a = attribute(tiny_model, "oil bank", target=0, method="occlusion")
     assert a.delta is None and len(a.scores) == 2
     ids = tiny_model.tokenizer(["oil bank"], return_tensors="pt")
-    pad = tiny_model._special["pad"]
+    pad = tiny_model.special_ids["pad"]
     without_oil = ids["input_ids"].clone()
     without_oil[0, 1] = pad  # [CLS] oil bank [SEP]
     with torch.no_grad():

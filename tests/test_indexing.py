@@ -21,7 +21,9 @@ from vae_core.interpret.projection import fit_projection, map_sample
 def tiny_checkpoint(tiny_encoder_dir, tmp_path_factory):
     import torch
 
-    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+    from vae_core.encoders import load_encoder_tokenizer
+
+    from vae_core.modeling import TextVAE
 
     torch.manual_seed(0)
     model = TextVAE(tiny_config(tiny_encoder_dir))
@@ -161,7 +163,7 @@ def test_a_corpus_indexed_in_memory_is_the_index_the_streamed_command_writes(tin
     """One pipeline (`indexing.Indexer`): `train`'s and build-default's index (one part in memory), the app's
     (turns of the model) and `python -m vae_core index` (parts on disk) give the same table and regions."""
     from vae_core.index import CorpusIndex
-    from vae_core.indexing import Indexer
+    from vae_core.indexing import Indexer, index_shared
     from vae_core.inference import Explorer
     from vae_core.modeling import TextVAE
 
@@ -174,7 +176,7 @@ def test_a_corpus_indexed_in_memory_is_the_index_the_streamed_command_writes(tin
     (a, meta_a), (b, meta_b) = read_index(streamed), read_index(in_memory)
     pd.testing.assert_frame_equal(a, b)
     assert meta_a["regions"] == meta_b["regions"] and meta_a["rows"] == meta_b["rows"] == 30
-    app = Explorer(model, "tiny").index_corpus(corpus.texts, corpus.labels, "pca")
+    app = index_shared(Explorer(model, "tiny"), corpus.texts, corpus.labels, "pca")
     on_disk = CorpusIndex.load(streamed)
     pd.testing.assert_frame_equal(app.df, on_disk.df)
     for k in ("mu", "logvar", "probs"):

@@ -39,7 +39,9 @@ def test_a_cpu_launch_asked_for_two_processes_warns_that_it_started_one(tmp_path
     import torch
     from conftest import make_texts, tiny_config
 
-    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+    from vae_core.encoders import load_encoder_tokenizer
+
+    from vae_core.modeling import TextVAE
 
     torch.manual_seed(0)
     model = TextVAE(tiny_config(tiny_encoder_dir))

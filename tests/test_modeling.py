@@ -5,7 +5,8 @@ import torch
 
 from conftest import tiny_config
 from vae_core.config import VAEConfig
-from vae_core.modeling import CheckpointError, TextVAE, resolve_encoder
+from vae_core.encoders import CheckpointError, resolve_encoder
+from vae_core.modeling import TextVAE
 
 TEXTS = ["the team won the cup", "oil prices rose on the market today", "a new chip for phones"]
 
@@ -28,7 +29,7 @@ def test_predict_and_generate(tiny_model):
     assert probs.shape == (3, 3) and torch.allclose(probs.sum(-1), torch.ones(3))
     ids = tiny_model.generate(torch.zeros(2, 4), max_length=5)
     assert len(ids) == 2 and all(len(row) <= 5 for row in ids)
-    assert all(tiny_model._special["eos"] not in row for row in ids)
+    assert all(tiny_model.special_ids["eos"] not in row for row in ids)
     assert all(isinstance(t, str) for t in tiny_model.decode_text(torch.zeros(2, 4), max_length=5))
 
 
@@ -36,13 +37,28 @@ def test_sampled_decoding_is_seeded_and_tends_to_greedy_at_low_temperature(tiny_
     z = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
     greedy = tiny_model.generate(z, max_length=8, no_repeat_ngram_size=0, repetition_penalty=1.0)
 
-    def sample(seed, temperature):
-        return tiny_model.generate(z, max_length=8, no_repeat_ngram_size=0, repetition_penalty=1.0,
-                                   temperature=temperature, generator=torch.Generator().manual_seed(seed))
+    def sample(seed, temperature, rows=z):
+        return tiny_model.generate(rows, max_length=8, no_repeat_ngram_size=0, repetition_penalty=1.0,
+                                   temperature=temperature, seeds=seed)
 
     assert sample(0, 1.0) == sample(0, 1.0)  # the same seed, the same texts
     assert sample(0, 5.0) != sample(1, 5.0)  # a hot draw depends on the seed
     assert sample(0, 1e-4) == greedy  # a cold draw is the greedy text
+    # each row draws from its own seed: a row's text does not depend on the rows beside it
+    assert sample([7, 0, 9], 5.0)[0] == sample(7, 5.0, z[:1])[0]
+    alone = [sample(3, 5.0, z[i : i + 1])[0] for i in range(3)]
+    assert sample(3, 5.0) == alone
+    crowd = torch.cat([z, torch.randn(13, 4, generator=torch.Generator().manual_seed(2))])
+    assert sample(3, 5.0, crowd)[:3] == alone
+
+
+def test_decoded_text_does_not_depend_on_its_batch(tiny_model):
+    """decode_text's candidates are seeded per row: the first documents decode the same alone, in a batch of 8 and
+    in a batch of 64 (issue 40)."""
+    z = torch.randn(64, 4, generator=torch.Generator().manual_seed(5)) * 2
+    big = tiny_model.decode_text(z, max_length=8, temperature=1.0)
+    assert tiny_model.decode_text(z[:8], max_length=8, temperature=1.0) == big[:8]
+    assert [tiny_model.decode_text(z[i : i + 1], max_length=8, temperature=1.0)[0] for i in range(3)] == big[:3]
 
 
 def test_incremental_decoding_matches_full_forward(tiny_model):
@@ -60,7 +76,7 @@ def test_incremental_decoding_matches_full_forward(tiny_model):
 
 
 def test_decoder_vocab_subset_maps_targets(tiny_model):
-    special = tiny_model._special
+    special = tiny_model.special_ids
     keep = torch.tensor(sorted({special["eos"], special["unk"], 1996, 2136}))
     tiny_model.set_decoder_vocab(keep)
     batch = tiny_model.tokenize(["the team"])  # 'the' = 1996, 'team' = 2136
@@ -135,7 +151,7 @@ def test_unknown_config_field_is_refused(tiny_model, tmp_path):
 
 
 def test_shared_base_weights_are_not_saved_and_verified(tiny_encoder_dir, tmp_path):
-    from vae_core.modeling import load_encoder_tokenizer, tensor_sha256
+    from vae_core.encoders import load_encoder_tokenizer, tensor_sha256
 
     model = TextVAE(tiny_config(tiny_encoder_dir))
     model.tokenizer = load_encoder_tokenizer(tiny_encoder_dir)
@@ -167,7 +183,7 @@ def test_unknown_hub_encoder_offline_gives_clear_error():
 
 
 def test_decoding_bans_repeated_ngrams_and_penalises_repeated_tokens():
-    from vae_core.modeling import decoding_processors
+    from vae_core.generation import decoding_processors
 
     logits = torch.zeros(2, 10)
     out = torch.tensor([[5, 6, 7, 5, 6], [1, 2, 3, 4, 5]])
@@ -200,7 +216,8 @@ def test_a_checkpoint_from_before_class_conditioning_loads_without_it(tiny_encod
     import json
 
     from conftest import tiny_config
-    from vae_core.modeling import TextVAE, load_encoder_tokenizer
+    from vae_core.encoders import load_encoder_tokenizer
+    from vae_core.modeling import TextVAE
 
     old = TextVAE(tiny_config(tiny_encoder_dir, decoder_class_conditioning=False))
     old.tokenizer = load_encoder_tokenizer(tiny_encoder_dir)
@@ -271,7 +288,7 @@ def test_guided_training_scores_each_step_as_guided_decoding_chose_it(tiny_model
         dec.bow_bias.normal_(0, 3.0, generator=torch.Generator().manual_seed(2))  # a head with opinions
     tiny_model.config.decoder_bow_guidance = 1.5
     rows = tiny_model.generate(z, max_length=8, no_repeat_ngram_size=0, repetition_penalty=1.0, allow_unk=True)
-    cls, eos = tiny_model._special["bos"], tiny_model._special["eos"]
+    cls, eos = tiny_model.special_ids["bos"], tiny_model.special_ids["eos"]
     T = max(len(r) for r in rows) + 1
     ids = torch.tensor([[cls] + r + [eos] * (T - len(r)) for r in rows])  # [CLS] t1 .. t_n [SEP] ..
     plain = tiny_model.decode_logits(z, ids[:, :T])

@@ -15,7 +15,8 @@ def saved(tiny_model, tmp_path):
 
 @pytest.mark.parametrize("suffix", [".bin", ".pt", ".pkl", ".ckpt", ".pth"])
 def test_pickled_weights_are_refused(saved, suffix):
-    from vae_core.modeling import CheckpointError, TextVAE
+    from vae_core.encoders import CheckpointError
+    from vae_core.modeling import TextVAE
 
     (saved / "model.safetensors").unlink()
     torch.save({"x": torch.zeros(1)}, saved / f"pytorch_model{suffix}")
@@ -39,7 +40,8 @@ def test_a_pickle_beside_safetensors_is_never_read(saved, monkeypatch):
     ("decoder_layers", 3, r"missing decoder\.blocks\.1|does not match"),
 ])
 def test_config_that_does_not_match_its_weights_is_refused(saved, field, value, pattern):
-    from vae_core.modeling import CheckpointError, TextVAE
+    from vae_core.encoders import CheckpointError
+    from vae_core.modeling import TextVAE
 
     cfg = json.loads((saved / "config.json").read_text())
     cfg[field] = value
@@ -49,7 +51,8 @@ def test_config_that_does_not_match_its_weights_is_refused(saved, field, value, 
 
 
 def test_corrupt_safetensors_and_bad_config_are_messages(saved):
-    from vae_core.modeling import CheckpointError, TextVAE
+    from vae_core.encoders import CheckpointError
+    from vae_core.modeling import TextVAE
 
     (saved / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):

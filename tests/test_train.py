@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from conftest import REPO, launch_two_processes, tiny_config
 from vae_core.config import TrainConfig
 from vae_core.modeling import TextVAE
-from vae_core.train import Trainer
+from vae_core.training import Trainer
 
 
 def _cfg(tiny_corpus, out, **kw):
@@ -19,7 +19,7 @@ def _cfg(tiny_corpus, out, **kw):
     base = dict(train_file=str(train_file), dev_file=str(dev_file), output_dir=str(out), epochs=2, decoder_epochs=1, batch_size=8,
                 lr=1e-3, head_lr=1e-3, save_every=2, seed=3, save_dtype="float32", num_threads=1)
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig().with_options(**base)
 
 
 def test_training_writes_a_complete_checkpoint(tiny_corpus, tiny_encoder_dir, tmp_path):
@@ -147,7 +147,7 @@ def test_checkpoints_hold_the_averaged_weights(tiny_corpus, tiny_encoder_dir, tm
     saved = load_file(str(folder / "model.safetensors"))
     raw = dict(trainer._unwrapped().named_parameters())
     name = "classifier.weight"
-    assert torch.allclose(saved[name], trainer.ema[name], atol=1e-6)
+    assert torch.allclose(saved[name], trainer.ema.tensors[name], atol=1e-6)
     assert (saved[name] - raw[name].detach()).abs().max() > 1e-6  # not the last step's own weights
     off = Trainer(_cfg(tiny_corpus, tmp_path / "off", ema_decay=0.0, decoder_epochs=0, dev_file=None),
                   tiny_config(tiny_encoder_dir, decoder_vocab_size=64))
@@ -225,7 +225,7 @@ def test_the_best_epoch_is_kept_when_a_later_one_is_worse(tiny_corpus, tiny_enco
 
 
 def test_layer_decay_gives_each_encoder_layer_its_rate(tiny_encoder_dir):
-    from vae_core.train import parameter_groups
+    from vae_core.training.model import parameter_groups
 
     model = TextVAE(tiny_config(tiny_encoder_dir))
     n = model.encoder.config.num_hidden_layers
@@ -292,11 +292,11 @@ def test_a_decoder_phase_from_a_checkpoint_can_lengthen_the_decoder(tiny_corpus,
     assert b["decoder.pos.weight"].shape[0] == a["decoder.pos.weight"].shape[0] + 6
     # the training arguments record what the run changed, and a resumed run would apply the same
     args = json.loads((tmp_path / "longer" / "resume" / "training_args.json").read_text())
-    assert args["decoder_max_length"] == mc.decoder_max_length + 6
+    assert args["changes"]["decoder_max_length"] == mc.decoder_max_length + 6
 
 
 def test_prototypes_train_leave_one_out_and_resume_exactly(tiny_corpus, tiny_encoder_dir, tmp_path):
-    from vae_core.train import leave_one_out_neighbours
+    from vae_core.training.model import leave_one_out_neighbours
 
     keys = torch.tensor([[0.0, 0.0], [0.0, 0.1], [5.0, 5.0], [5.0, 5.2]])
     assert leave_one_out_neighbours(keys, chunk=3).tolist() == [1, 0, 3, 2]
@@ -304,10 +304,10 @@ def test_prototypes_train_leave_one_out_and_resume_exactly(tiny_corpus, tiny_enc
     kw = dict(content_dims=2, prototype_tokens=5, decoder_epochs=2)
     full = Trainer(_cfg(tiny_corpus, tmp_path / "full", **kw), mc())
     full.fit()
-    rows = full._bank_rows
-    assert (full._proto_neighbours[rows] != rows).all(), "no document is its own prototype"
+    rows = full.bank.rows
+    assert (full.bank.neighbours[rows] != rows).all(), "no document is its own prototype"
     model = TextVAE.from_pretrained(tmp_path / "full" / "model")
-    assert model.config.prototype_tokens == 5 and model.prototypes.ids.shape == (len(full._bank_source), 5)
+    assert model.config.prototype_tokens == 5 and model.prototypes.ids.shape == (len(full.bank.source), 5)
     assert model.decode_text(model.encode_corpus(["market stock shares"]).mu, candidates=2)[0] is not None
     cut = Trainer(_cfg(tiny_corpus, tmp_path / "cut", **kw), mc())
     cut.fit(stop_after_steps=21)  # 16 joint steps, then into the decoder phase

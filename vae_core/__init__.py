@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "VAEConfig": "config", "TrainConfig": "config", "ConfigError": "config",
-    "TextVAE": "modeling", "Posterior": "modeling", "VAEOutput": "modeling", "CheckpointError": "modeling",
-    "DataError": "data", "read_corpus": "data",
-    "CorpusPass": "modeling", "train": "train", "evaluate_model": "evaluate", "Indexer": "indexing",
+    "TextVAE": "modeling", "Posterior": "outputs", "VAEOutput": "outputs", "CheckpointError": "encoders",
+    "DataError": "data", "read_corpus": "data", "ModelChanges": "changes", "apply_changes": "changes",
+    "CorpusPass": "outputs", "train": "training", "evaluate_model": "evaluate", "Indexer": "indexing",
     "CorpusIndex": "index", "read_index": "index",
 }
 __all__ = sorted(_EXPORTS)

@@ -8,7 +8,7 @@ from .catalog import display_name
 from .decoding import DEFAULT_SCORER
 from .evaluate import FIGURES, figure_rows
 from .files import atomic_write
-from .modeling import DECODE_CANDIDATES, DECODE_TEMPERATURE
+from .generation import DECODE_CANDIDATES, DECODE_TEMPERATURE
 
 # The Hugging Face metadata of a model trained on the bundled AG News data (the card's header): the corpus is
 # for research and non-commercial use, which the base encoder's Apache-2.0 licence does not lift.
@@ -155,8 +155,9 @@ def _training_section(folder: Path, evaluation: dict | None) -> list[str]:
         f"{args.get('ema_decay', 0)}, mixed precision "
         f"{args.get('mixed_precision', 'no')}, seed {args.get('seed')}",
     ]
-    if args.get("content_dims"):
-        lines.append(f"- Decoder phase: {args['content_dims']} content dimensions added to z, trained with the decoder on "
+    content_dims = (args.get("changes") or {}).get("content_dims", args.get("content_dims"))  # flat before ModelChanges
+    if content_dims:
+        lines.append(f"- Decoder phase: {content_dims} content dimensions added to z, trained with the decoder on "
                      f"the frozen encoder (free bits {args.get('content_free_bits')} nats per dimension)")
     stages = metrics.get("stages")
     init = None if stages else metrics.get("init_from")  # a recipe's stages say where the model came from

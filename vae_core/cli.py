@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -35,6 +36,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--labelled-share", type=float, default=t.labelled_share,
                    help="with unlabelled rows, repeat the labelled ones to make up about this share of an epoch (0 = off)")
     g.add_argument("--max-train-rows", type=int)
+    g.add_argument("--drop-bad-rows", action="store_true",
+                   help="leave out rows without a usable text or label, and say how many (default: refuse the file, "
+                        "naming them)")
     g.add_argument("--output-dir", required=True, help="run folder: the model goes to OUTPUT_DIR/model")
     g = p.add_argument_group("model")
     g.add_argument("--encoder", dest="encoder_name_or_path", default=m.encoder_name_or_path,
@@ -77,11 +81,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                  "weight_decay", "warmup_ratio", "class_weight", "recon_weight", "unlabelled_info_weight", "beta_max",
                  "anneal_ratio", "free_bits", "grad_clip"):
         g.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(t, name))
-    g.add_argument("--prototype-tokens", type=int, default=t.prototype_tokens,
+    g.add_argument("--prototype-tokens", type=int,
                    help="from the decoder phase on, the decoder also reads the first N tokens of the training "
                         "document nearest to z and learns to edit it (0 = off)")
-    g.add_argument("--init-from", help="a trained checkpoint folder: keep its encoder, posterior and classifier and "
-                                       "run the decoder phase alone (with --content-dims: widen its latent)")
+    g.add_argument("--init-from", help="a trained checkpoint folder: keep its encoder, posterior, classifier, labels and "
+                                       "decoder (its length, dropout and word dropout unless given) and run the decoder "
+                                       "phase alone, decoding with this run's guidance (with --content-dims: widen its "
+                                       "latent)")
     g.add_argument("--min-decoder-steps", type=int,
                    help="at least this many steps in each decoder phase, for small corpora (default: the recipe's; "
                         "1500 for full, 600 for quick, 0 = the epochs alone)")
@@ -98,9 +104,22 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 TRAIN_INDEX_ROWS = 5_000  # rows of the training file indexed after `train` when there is no dev file
 
 
+def train_config_from_args(args):
+    """(TrainConfig, VAEConfig) from `train`'s options: the run's, with the model changes given (ModelChanges) in its
+    `changes`, and the new model's architecture. Options left out (None) keep the defaults."""
+    from .config import ModelChanges, TrainConfig, VAEConfig
+
+    def given(cls, skip=()):
+        return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+                if f.name not in skip and getattr(args, f.name, None) is not None}
+
+    changes = given(ModelChanges)
+    tc = TrainConfig(**given(TrainConfig, skip=("changes",)), changes=ModelChanges(**changes))
+    return tc, VAEConfig(**given(VAEConfig, skip=changes))
+
+
 def cmd_train(args) -> int:
     from .recipe import RECIPE_FIELDS, run_recipe
-    from .train import train_config_from_args
 
     tc, mc = train_config_from_args(args)
     given = {k: getattr(args, k) for k in RECIPE_FIELDS if getattr(args, k, None) is not None}
@@ -620,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .data import DataError
-    from .modeling import CheckpointError
+    from .encoders import CheckpointError
 
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,8 +1,8 @@
 """Configuration dataclasses.
 
-`VAEConfig` describes the model and is the only constructor argument of `TextVAE`; it is written to
-`config.json` in every checkpoint. `TrainConfig` describes one training run and is written to
-`training_args.json` next to it.
+`VAEConfig` says what a checkpoint is: the only constructor argument of `TextVAE`, written to `config.json` in
+every checkpoint. `TrainConfig` says how one run trains, written to `training_args.json` next to it; what the run
+changes in its model is its `ModelChanges` (`changes.apply_changes` applies it), the one home of those options.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -150,6 +150,50 @@ class VAEConfig:
         return cls.from_dict(data, str(path))
 
 
+@dataclass(frozen=True)
+class ModelChanges:
+    """What a training run changes in its model. None (0 for the additions) leaves a part as it is."""
+    decoder_max_length: int | None = None  # target tokens (longer: new positions after the trained ones)
+    word_dropout: float | None = None  # share of the decoder's input tokens masked in training
+    decoder_dropout: float | None = None  # dropout inside the decoder (VAEConfig.dropout)
+    decoder_bow_guidance: float | None = None  # VAEConfig.decoder_bow_guidance
+    decoder_guided_training: bool | None = None  # VAEConfig.decoder_guided_training
+    # Added when the decoder phase begins (trained with the decoder on the frozen encoder): content dimensions of
+    # the latent that the classifier does not read, and the prototype tokens the decoder reads (0 = none).
+    content_dims: int = 0
+    prototype_tokens: int = 0
+
+    ADDITIONS: ClassVar[tuple[str, ...]] = ("content_dims", "prototype_tokens")
+
+    def __post_init__(self) -> None:
+        for name in ("word_dropout", "decoder_dropout"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {value}.")
+        if self.decoder_max_length is not None and self.decoder_max_length < 2:
+            raise ConfigError(f"decoder_max_length must be at least 2, got {self.decoder_max_length}.")
+        for name in self.ADDITIONS:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}.")
+
+    def settings(self) -> "ModelChanges":
+        """The changes a run makes when it builds or loads its model: all but the additions."""
+        return dataclasses.replace(self, content_dims=0, prototype_tokens=0)
+
+    def additions(self) -> "ModelChanges":
+        """The changes a run makes when its decoder phase begins: the content latent and the prototype decoder."""
+        return ModelChanges(content_dims=self.content_dims, prototype_tokens=self.prototype_tokens)
+
+    def for_retrained_decoder(self) -> "ModelChanges":
+        """A run from a trained checkpoint (`--init-from`) trains its decoder again, so the model it gives decodes
+        and trains with this run's guidance: the one given, else VAEConfig's default (not the checkpoint's)."""
+        d = VAEConfig()
+        return dataclasses.replace(self, decoder_bow_guidance=self.decoder_bow_guidance if self.decoder_bow_guidance
+                                   is not None else d.decoder_bow_guidance,
+                                   decoder_guided_training=self.decoder_guided_training if
+                                   self.decoder_guided_training is not None else d.decoder_guided_training)
+
+
 @dataclass
 class TrainConfig:
     train_file: str = ""
@@ -163,6 +207,7 @@ class TrainConfig:
     # repeated so that about this share of every epoch is labelled (0 = no repetition).
     labelled_share: float = 0.25
     max_train_rows: int | None = None
+    drop_bad_rows: bool = False  # leave out rows without a usable text or label (else: one error naming them)
 
     # A checkpoint to start from: its encoder, posterior, classifier and decoder are kept and the run is
     # the decoder phase alone (`epochs` is not used), e.g. to add content_dims to a trained model.
@@ -197,18 +242,11 @@ class TrainConfig:
     anneal_cycles: int = 4
     anneal_ratio: float = 0.5
     free_bits: float = 1.0  # nats per latent dimension
-    # Latent dimensions added for the decoder phase: a content posterior on the frozen encoder, trained with
-    # the decoder (free bits `content_free_bits` nats each); the classifier does not read them (0 = none).
-    content_dims: int = 0
+    # free bits of each content dimension (ModelChanges.content_dims) in the decoder phase, nats
     content_free_bits: float = 3.0
-    # Prototype, then edit: from the decoder phase on, the decoder also reads the first N tokens of the
-    # training document nearest to z (never a document's own row in training); 0 = off.
-    prototype_tokens: int = 0
-    # The decoder's length (target tokens) and word dropout for this run, over the model config's; with
-    # init_from they change the checkpoint's decoder (a longer length adds positions). None = as they are.
-    decoder_max_length: int | None = None
-    word_dropout: float | None = None
-    decoder_dropout: float | None = None  # None: the model's (VAEConfig.dropout); with init_from, the checkpoint's
+    # What the run changes in its model (decoder length, word dropout, dropout, guidance, and the content latent and
+    # prototype decoder added for the decoder phase): `changes.apply_changes` applies it, new model or loaded.
+    changes: ModelChanges = field(default_factory=ModelChanges)
     bow_weight: float = 1.0  # auxiliary bag-of-words reconstruction from z (0 = off)
     # Weight of the information term on unlabelled rows (confident, class-balanced predictions; see
     # losses.unlabelled_information), ramped up over the first epoch. Only semi-supervised runs have
@@ -226,6 +264,13 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def with_options(self, **options) -> "TrainConfig":
+        """A copy with `options` set: TrainConfig fields, and ModelChanges fields (routed into `changes`)."""
+        names = {f.name for f in dataclasses.fields(ModelChanges)}
+        changes = {k: v for k, v in options.items() if k in names}
+        rest = {k: v for k, v in options.items() if k not in names}
+        return dataclasses.replace(self, **rest, changes=dataclasses.replace(self.changes, **changes))
+
     def portable_dict(self) -> dict[str, Any]:
         """to_dict with its paths as a checkpoint records them (`portable_path`)."""
         return {k: portable_path(v) if k in self.PATH_FIELDS else v for k, v in self.to_dict().items()}
@@ -234,4 +279,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "training_args") -> "TrainConfig":
+        data = dict(data)
+        changes = dict(data.pop("changes", None) or {})
+        # written before ModelChanges: the model changes were fields of the run's config
+        for old, new in (("content_dims", "content_dims"), ("prototype_tokens", "prototype_tokens"),
+                         ("decoder_max_length", "decoder_max_length"), ("word_dropout", "word_dropout"),
+                         ("decoder_dropout", "decoder_dropout")):
+            if old in data:
+                value = data.pop(old)
+                changes.setdefault(new, value if value is not None or new not in ModelChanges.ADDITIONS else 0)
+        try:
+            data["changes"] = _from_dict(ModelChanges, changes, f"{source} (changes)")
+        except TypeError as e:
+            raise ConfigError(f"{source}: {e}") from None
         return _from_dict(cls, data, source)

@@ -37,6 +37,7 @@ class Corpus:
     source: str
     text_column: str
     label_column: str | None
+    dropped_rows: int = 0  # bad rows left out (read_corpus(drop_bad_rows=True))
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -280,21 +281,27 @@ def read_corpus(
     require_labels: bool = False,
     allow_unlabelled: bool = False,
     max_rows: int | None = None,
+    drop_bad_rows: bool | None = None,
 ) -> Corpus:
     """Read and validate a corpus. Problems raise DataError naming the file, the row and the fix.
 
     label_column=None reads texts only. Rows with an empty label are an error unless
-    `allow_unlabelled` (they then train reconstruction + KL only)."""
+    `allow_unlabelled` (they then train reconstruction + KL only). Bad rows (no usable text or label) are named
+    all at once in one error, or with `drop_bad_rows` left out (`Corpus.dropped_rows` says how many; None: the
+    caller has no option to drop them, and the error does not offer one)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "does not exist or is not a file.")
     df = _read_frame(path, max_rows)  # an unsupported file type is refused by iter_frames
     if len(df) == 0:
         raise DataError(path, "has no rows.", hint="Give at least one document.")
-    texts, labels = _validated(df, path, text_column, label_column, allow_unlabelled)
+    texts, labels, dropped = _validated(df, path, text_column, label_column, allow_unlabelled,
+                                        drop_bad_rows=drop_bad_rows)
+    if not texts:
+        raise DataError(path, f"has no usable rows (all {dropped:,} were dropped as bad).")
     if label_column is not None and require_labels and all(lab is None for lab in labels):
         raise DataError(path, f"column '{label_column}' has no labels at all.")
-    return Corpus(texts, labels, str(path), text_column, label_column)
+    return Corpus(texts, labels, str(path), text_column, label_column, dropped_rows=dropped)
 
 
 def iter_corpus(path: str | Path, text_column: str = "text", label_column: str | None = "label",
@@ -319,7 +326,7 @@ def iter_corpus(path: str | Path, text_column: str = "text", label_column: str |
         _check_columns([str(c) for c in df.columns], path, text_column, label_column)
         if len(df) == 0 or not wanted(first // chunk_rows):
             continue
-        texts, labels = _validated(df, path, text_column, label_column, True, first + 1)
+        texts, labels, _ = _validated(df, path, text_column, label_column, True, first + 1)
         yield first, Corpus(texts, labels, str(path), text_column, label_column)
 
 
@@ -330,41 +337,73 @@ def _check_columns(cols: list[str], path: Path, text_column: str, label_column: 
                             hint=f"Choose the {role} column with --{role}-column.")
 
 
+SHOWN_BAD_ROWS = 10  # bad rows a message names
+
+
+def _text_problem(value, text_column: str) -> str | None:
+    if not isinstance(value, str):
+        if _missing(value):
+            return f"the text in column '{text_column}' is empty."
+        return f"the text in column '{text_column}' is a {type(value).__name__}, not a string."
+    if not value.strip():
+        return f"the text in column '{text_column}' is empty."
+    if not _visible(value):
+        return f"the text in column '{text_column}' has no visible characters (only zero-width or control characters)."
+    return None
+
+
+def _label(value, label_column: str, allow_unlabelled: bool) -> tuple[str | None, str | None]:
+    """(the label, None) or (None, what is wrong with it)."""
+    if _missing(value):
+        return None, None if allow_unlabelled else f"the label in column '{label_column}' is missing."
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value).strip(), None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)), None
+    return None, (f"the label in column '{label_column}' is a {type(value).__name__} ({value!r}); labels must be "
+                  "names or integers.")
+
+
+def bad_rows_error(path: Path, bad: list[tuple[int, str]], can_drop: bool = False) -> DataError:
+    """One error naming every bad row (the count and the first SHOWN_BAD_ROWS, each with its problem); `can_drop`:
+    the command has --drop-bad-rows."""
+    hint = "Fill them in or remove them" + (", or pass --drop-bad-rows to leave them out." if can_drop else ".")
+    if any("label" in problem and "missing" in problem for _, problem in bad):
+        hint += " A missing label can also train as unlabelled text with --allow-unlabelled."
+    if len(bad) == 1:
+        row, problem = bad[0]
+        return DataError(path, problem, row=row, hint=hint.replace("them", "it").replace("rows", "row"))
+    by_problem: dict[str, list[int]] = {}
+    for row, problem in bad:
+        by_problem.setdefault(problem.rstrip("."), []).append(row)
+    parts = []
+    for problem, rows in by_problem.items():
+        more = f" and {len(rows) - SHOWN_BAD_ROWS:,} more" if len(rows) > SHOWN_BAD_ROWS else ""
+        parts.append(f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows[:SHOWN_BAD_ROWS]))}{more}: {problem}")
+    return DataError(path, f"{len(bad):,} rows cannot be used ({'; '.join(parts)}).", hint=hint)
+
+
 def _validated(df: pd.DataFrame, path: Path, text_column: str, label_column: str | None, allow_unlabelled: bool,
-               first_row: int = 1) -> tuple[list[str], list[str | None]]:
-    """The texts and labels of a table, each checked; a problem raises DataError with its row (counted from
-    `first_row`)."""
+               first_row: int = 1, drop_bad_rows: bool | None = None) -> tuple[list[str], list[str | None], int]:
+    """The texts and labels of a table, each checked, and how many bad rows were dropped. Bad rows (rows counted
+    from `first_row`) raise one DataError naming them all, or with `drop_bad_rows` are left out (None: the caller
+    offers no option to drop them)."""
     _check_columns([str(c) for c in df.columns], path, text_column, label_column)
+    raw_labels = df[label_column].tolist() if label_column is not None else [None] * len(df)
     texts: list[str] = []
-    for i, value in enumerate(df[text_column].tolist(), start=first_row):
-        if not isinstance(value, str):
-            if _missing(value):
-                raise DataError(path, f"the text in column '{text_column}' is empty.", row=i, hint="Remove the row or fill in its text.")
-            raise DataError(path, f"the text in column '{text_column}' is a {type(value).__name__}, not a string.", row=i)
-        if not value.strip():
-            raise DataError(path, f"the text in column '{text_column}' is empty.", row=i, hint="Remove the row or fill in its text.")
-        if not _visible(value):
-            raise DataError(path, f"the text in column '{text_column}' has no visible characters (only zero-width or "
-                            "control characters).", row=i, hint="Remove the row or fill in its text.")
-        texts.append(value)
-    labels: list[str | None] = [None] * len(texts)
-    if label_column is not None:
-        labels = []
-        for i, value in enumerate(df[label_column].tolist(), start=first_row):
-            if _missing(value):
-                if not allow_unlabelled:
-                    raise DataError(
-                        path, f"the label in column '{label_column}' is missing.", row=i,
-                        hint="Fill it in, remove the row, or pass --allow-unlabelled to train on it as unlabelled text.",
-                    )
-                labels.append(None)
-            elif isinstance(value, (str, int)) and not isinstance(value, bool):
-                labels.append(str(value).strip())
-            elif isinstance(value, float) and value.is_integer():
-                labels.append(str(int(value)))
-            else:
-                raise DataError(path, f"the label in column '{label_column}' is a {type(value).__name__} ({value!r}); labels must be names or integers.", row=i)
-    return texts, labels
+    labels: list[str | None] = []
+    bad: list[tuple[int, str]] = []
+    for i, (text, value) in enumerate(zip(df[text_column].tolist(), raw_labels), start=first_row):
+        problem = _text_problem(text, text_column)
+        label, label_problem = _label(value, label_column, allow_unlabelled) if label_column is not None else (None, None)
+        if problem or label_problem:
+            bad.append((i, problem or label_problem))
+            continue
+        texts.append(text)
+        labels.append(label)
+    if bad and not drop_bad_rows:
+        raise bad_rows_error(path, bad, can_drop=drop_bad_rows is not None)
+    return texts, labels, len(bad)
 
 
 def label_vocabulary(corpus: Corpus) -> list[str]:

@@ -34,14 +34,15 @@ class Candidates:
 
 def generate_candidates(model, z: torch.Tensor, k: int, temperature: float, seed: int = 0,
                         max_length: int | None = None, **generate_kwargs) -> Candidates:
-    """The greedy text and k - 1 samples at `temperature` (seeded: the same z always gives the same candidates) for
-    each latent, and their posteriors. `generate_kwargs` go to `TextVAE.generate` (its logits processors)."""
-    tok = model._need_tokenizer()
+    """The greedy text and k - 1 samples at `temperature` for each latent, and their posteriors. Sample j of every
+    latent draws from its own seed (`candidate_seed(seed, j)`), so the same z gives the same candidates in any
+    batch. `generate_kwargs` go to `TextVAE.generate` (its logits processors)."""
+    tok = model.need_tokenizer()
     B = z.shape[0]
-    g = torch.Generator(device=z.device).manual_seed(seed)
     temps = torch.cat([torch.zeros(B), torch.full((B * (k - 1),), float(temperature))])
+    seeds = [0] * B + [candidate_seed(seed, j) for _ in range(B) for j in range(1, k)]
     ids = model.generate(torch.cat([z, z.repeat_interleave(k - 1, dim=0)]), max_length, temperature=temps,
-                         generator=g, **generate_kwargs)
+                         seeds=seeds, **generate_kwargs)
     both = [tok.decode(r, skip_special_tokens=True).strip() for r in ids]
     greedy, sampled = both[:B], both[B:]
     texts = [[greedy[b]] + sampled[b * (k - 1) : (b + 1) * (k - 1)] for b in range(B)]
@@ -49,6 +50,11 @@ def generate_candidates(model, z: torch.Tensor, k: int, temperature: float, seed
     post = model.encode(**enc)
     agrees = model.classify(post.mu).argmax(-1).view(B, k) == model.classify(z).argmax(-1)[:, None]
     return Candidates(z, texts, enc["input_ids"], enc["attention_mask"], post.mu, post.logvar, agrees)
+
+
+def candidate_seed(seed: int, j: int) -> int:
+    """The seed of the j-th sampled candidate of every latent decoded with `seed`."""
+    return (int(seed) << 16) + j
 
 
 class CandidateScorer:
@@ -105,7 +111,7 @@ class BagOfWordsCoverage(CandidateScorer):
         dec = model.decoder
         B, K = cands.shape
         p = torch.softmax(dec.bow_logits(cands.z, model.word_embeddings).float(), -1)  # (B, V)
-        special = dec.vocab_map[torch.as_tensor(sorted(set(model._special.values())), device=p.device)]
+        special = dec.vocab_map[torch.as_tensor(sorted(set(model.special_ids.values())), device=p.device)]
         p[:, special[special >= 0]] = 0.0
         idx = dec.vocab_map[cands.input_ids]  # (B * K, S), -1 outside the decoder's vocabulary
         keep = (idx >= 0) & cands.attention_mask.bool()
@@ -122,8 +128,8 @@ DEFAULT_SCORER = PosteriorCosine()
 
 def choose(scores: torch.Tensor, agrees: torch.Tensor) -> torch.Tensor:
     """(B,) the index of the best candidate of each latent among those the classifier reads as the class at z (all
-    of them when none does). With a content latent most of log q(z | text) is the content part's, and the class
-    alone would otherwise decide too rarely."""
+    of them when none does): with a content latent most of z is the content part, and a score of z alone would
+    keep a text of another class too often."""
     return scores.masked_fill(~agrees & agrees.any(-1, keepdim=True), float("-inf")).argmax(-1)
 
 

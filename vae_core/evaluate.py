@@ -11,7 +11,9 @@ import torch
 from .config import DEFAULT_ENCODER, portable_path
 from .data import encode_labels, read_corpus
 from .losses import gaussian_log_density, kl_per_dim, reconstruction_nll
-from .modeling import Posterior, TextVAE, resolve_encoder
+from .encoders import resolve_encoder
+from .modeling import TextVAE
+from .outputs import Posterior
 from .readable import wordpiece_artefacts
 
 

@@ -51,18 +51,13 @@ def too_long_note(long: int, total: int, max_length: int, share: str = "") -> st
 
 def posterior_uncertainty(model, mu: torch.Tensor, logvar: torch.Tensor, samples: int = 32,
                           seed: int = 0) -> dict[str, np.ndarray]:
-    """Sample z from each posterior: spread of the predicted class's probability and the share of
-    samples whose prediction differs from the one at mu."""
-    from .modeling import Posterior
+    """An index's uncertainty columns (`outputs.SampledPredictions`): the spread of the predicted class's probability
+    and the share of draws whose prediction differs from the one at mu."""
+    from .outputs import Posterior
 
     device = next(model.parameters()).device
-    mu, logvar = mu.to(device), logvar.to(device)
-    with torch.no_grad():
-        pred = model.classify(mu).argmax(-1)  # (N,)
-        p = Posterior(mu, logvar).class_probabilities(model, samples, seed)  # (K, N, C)
-        p_pred = p.gather(-1, pred[None, :, None].expand(samples, -1, 1)).squeeze(-1)  # (K, N)
-        flips = (p.argmax(-1) != pred[None]).float().mean(0)
-    return {"prob_std": p_pred.std(0).float().cpu().numpy(), "flip_rate": flips.cpu().numpy()}
+    s = Posterior(mu.to(device), logvar.to(device)).sampled_predictions(model, samples, seed)
+    return {"prob_std": s.prob_std.float().cpu().numpy(), "flip_rate": s.flip_rate.cpu().numpy()}
 
 
 def part_schema():
@@ -108,7 +103,7 @@ class Indexer:
 
     def __init__(self, model, projection: str = "umap", seed: int = 0, batch_size: int = 64,
                  turn_rows: int | None = None, progress: bool = False):
-        from .inference import Explorer
+        from .inference import Explorer  # indexing sits above inference: the app's Explorer is what it borrows
 
         self.explorer = model if isinstance(model, Explorer) else Explorer(model)
         self.model = self.explorer.model
@@ -126,19 +121,19 @@ class Indexer:
         `part_schema`'s columns. `on_progress(done, total, "encoding")` after every turn."""
         import pyarrow as pa
 
-        from .modeling import CorpusPass
+        from .outputs import CorpusPass
 
         texts, n = list(texts), len(texts)
         step = self.turn_rows or max(n, 1)
         passes = []
         for s in range(0, max(n, 1), step):
-            with self.explorer._turn():
+            with self.explorer.turn():
                 passes.append(self.model.forward_corpus(texts[s : s + step], self.batch_size,
                                                         progress=self.progress and step >= n, reconstruction=False))
             if on_progress is not None:
                 on_progress(min(s + step, n), n, "encoding")
         out = CorpusPass.concat(passes)
-        with self.explorer._turn():
+        with self.explorer.turn():
             unc = posterior_uncertainty(self.model, out.mu, out.logvar, seed=self.seed + chunk)
         probs = out.probs.numpy().astype(np.float32)
         return pa.table({
@@ -288,6 +283,19 @@ class Indexer:
         xy, named, _ = self.assemble([part])
         print(f"mapped and named {len(named)} regions of the map in {time.time() - t0:.1f} s")
         return self.write([part], xy, Path(output), self.meta(meta, part.rows, named))
+
+
+def index_shared(explorer, texts: Sequence[str], labels: Sequence[str | None] | None = None, projection: str = "umap",
+                 seed: int = 0, meta: dict | None = None, on_progress=None, place=None, regions: bool = True):
+    """A corpus indexed in memory on a model the app's sessions share (an `inference.Explorer`): a CorpusIndex,
+    TURN_ROWS documents at a turn of the model so that other users of it get theirs in between; `on_progress(done,
+    total, stage)` is called after every turn and at the map and regions stages (raise from it to cancel). See
+    `Indexer.assemble` for `place` and `regions`."""
+    from .inference import MAX_CHARS
+
+    texts = [t[:MAX_CHARS] for t in texts]
+    return Indexer(explorer, projection, seed, turn_rows=TURN_ROWS).build(
+        texts, labels, {"model": explorer.name, **(meta or {})}, on_progress, place, regions)
 
 
 def refresh_probabilities(model, path: str | Path, seed: int | None = None) -> Path:

@@ -12,7 +12,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .modeling import Posterior, TextVAE
+from .modeling import TextVAE
+
+from .outputs import Posterior
 
 MAX_CHARS = 20_000  # characters read from a typed text; the encoder reads at most max_length tokens of them
 INTERPOLATION_MODES = ("linear", "spherical")
@@ -96,7 +98,7 @@ class Explorer:
         self.threads = torch.get_num_threads()  # torch's intra-op threads for batch work (decoding, attributions)
 
     @contextlib.contextmanager
-    def _turn(self, threads: int | None = None):
+    def turn(self, threads: int | None = None):
         """The model to oneself: the lock, and torch's intra-op threads for this call. torch keeps that
         number per thread, and a thread takes the last one set anywhere when it first computes, so every
         turn sets its own; a turn on fewer threads sets the number back when it ends, because other
@@ -149,7 +151,7 @@ class Explorer:
             raise ValueError("The text is empty: type or paste a document to classify.")
         model = self.model
         clipped = text[:MAX_CHARS]
-        with self._turn(SINGLE_TEXT_THREADS), torch.no_grad():
+        with self.turn(SINGLE_TEXT_THREADS), torch.no_grad():
             n_tokens = len(model.tokenizer(clipped, truncation=False)["input_ids"])
             post = model.encode(**model.tokenize([clipped]))
             probs = model.class_probs(post.mu)[0]
@@ -162,7 +164,7 @@ class Explorer:
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior (mu, logvar), each (N, L), of several texts."""
-        with self._turn():
+        with self.turn():
             post = self.model.encode_corpus([t[:MAX_CHARS] for t in texts])
         return post.mu.numpy(), post.logvar.numpy()
 
@@ -171,18 +173,18 @@ class Explorer:
         """Class probabilities over `samples` draws from the posterior (seeded: the same every time)."""
         post = Posterior(torch.tensor(np.asarray(mu, dtype=np.float32))[None],
                          torch.tensor(np.asarray(logvar, dtype=np.float32))[None])  # (1, L) each
-        with self._turn(SINGLE_TEXT_THREADS), torch.no_grad():
-            p = post.class_probabilities(self.model, samples, seed)[:, 0]  # (K, C)
-            at_mu = int(self.model.classify(post.mu).argmax(-1))
-        return Uncertainty(mean=p.mean(0).tolist(), std=p.std(0).tolist(),
-                           flip_share=float((p.argmax(-1) != at_mu).float().mean()), samples=samples)
+        with self.turn(SINGLE_TEXT_THREADS):
+            s = post.sampled_predictions(self.model, samples, seed)
+        p = s.probs[:, 0]  # (K, C)
+        return Uncertainty(mean=p.mean(0).tolist(), std=p.std(0).tolist(), flip_share=float(s.flip_rate[0]),
+                           samples=samples)
 
     def attribute(self, text: str, target: int, method: str = "integrated_gradients", n_steps: int = IG_STEPS):
         from .interpret.attribution import attribute
 
         if not (0 <= target < len(self.labels)):
             raise ValueError(f"target class {target} is not one of the model's {len(self.labels)} classes.")
-        with self._turn():
+        with self.turn():
             return attribute(self.model, text[:MAX_CHARS], target, method, n_steps)
 
     def faithfulness(self, text: str, attributions: Sequence, seed: int = 0) -> dict:
@@ -197,7 +199,7 @@ class Explorer:
             raise ValueError("the attributions to test must explain the same class of the same text.")
 
         def probabilities(texts: list[str]) -> np.ndarray:
-            with self._turn(), torch.no_grad():
+            with self.turn(), torch.no_grad():
                 return self.model.class_probs(self.model.encode_corpus(texts).mu).numpy()
 
         return erasure_tests(first.words, {a.method: ranking(a.scores) for a in attributions}, first.target,
@@ -207,22 +209,23 @@ class Explorer:
     def probs(self, z: np.ndarray) -> np.ndarray:
         """Class probabilities (N, C) of latents (N, L)."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with self._turn(), torch.no_grad():
+        with self.turn(), torch.no_grad():
             return self.model.class_probs(z_t).numpy()
 
     def decode(self, z: np.ndarray, candidates: int | None = None, max_length: int | None = None) -> list[str]:
         """Written text for latents (N, L): of the greedy text and seeded samples (`candidates` in all, at most
         `max_length` tokens; the model's defaults when None), the one `TextVAE.decode_text` keeps (it reads as
-        the class at z and the encoder maps it back closest to z); the same z always gives the same text."""
+        the class at z and the encoder maps it back in z's direction); the same z gives the same text in any
+        batch (its samples are seeded per row)."""
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with self._turn():
+        with self.turn():
             return self.model.decode_text(z_t, max_length, **({} if candidates is None else {"candidates": candidates}))
 
     def top_words(self, z: np.ndarray, k: int = 8) -> list[list[tuple[str, float]]]:
         """The words the bag-of-words head expects in a document at each latent, with probabilities."""
         model = self.model
         z_t = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with self._turn(), torch.no_grad():
+        with self.turn(), torch.no_grad():
             p = torch.softmax(model.decoder.bow_logits(z_t, model.word_embeddings), -1)  # (N, V)
             # scored against the corpus-wide word frequencies (the head's bias), so that "the" does not win
             prior = torch.softmax(model.decoder.bow_bias, -1)
@@ -285,7 +288,7 @@ class Explorer:
 
     def count_too_long(self, texts: Sequence[str]) -> int:
         """How many texts are longer than the encoder reads (only their beginning is encoded)."""
-        with self._turn():
+        with self.turn():
             return self.model.count_too_long([t[:MAX_CHARS] for t in texts])
 
     def reclassify(self, texts: Sequence[str]) -> np.ndarray:
@@ -331,16 +334,3 @@ class Explorer:
         """n latents drawn from the prior N(0, I) (seeded), decoded and classified."""
         rng = np.random.default_rng(seed)
         return self.path(rng.standard_normal((n, self.latent_size)).astype(np.float32))
-
-    # ---- corpora ----
-    def index_corpus(self, texts: Sequence[str], labels: Sequence[str | None] | None = None, projection: str = "umap",
-                     seed: int = 0, meta: dict | None = None, on_progress=None, place=None, regions: bool = True):
-        """A corpus indexed in memory (`indexing.Indexer`: a CorpusIndex), TURN_ROWS documents at a turn of the
-        model so that other users of it get theirs in between; `on_progress(done, total, stage)` is called after
-        every turn and at the map and regions stages (raise from it to cancel). See `Indexer.assemble` for `place`
-        and `regions`."""
-        from .indexing import TURN_ROWS, Indexer
-
-        texts = [t[:MAX_CHARS] for t in texts]
-        return Indexer(self, projection, seed, turn_rows=TURN_ROWS).build(
-            texts, labels, {"model": self.name, **(meta or {})}, on_progress, place, regions)

@@ -31,7 +31,7 @@ from .files import atomic_replace_dir, atomic_write
 class Stage:
     name: str
     title: str
-    # TrainConfig fields this stage sets over the recipe's base; `fixed` ones no option given by the user changes
+    # TrainConfig (and ModelChanges) fields this stage sets over the recipe's base; `fixed` ones no option given by the user changes
     # (the joint stage has no decoder phase of its own: the decoder stages after it are that phase)
     settings: dict[str, Any] = field(default_factory=dict)
     fixed: dict[str, Any] = field(default_factory=dict)
@@ -96,15 +96,14 @@ def plan(recipe: str | Recipe, base: TrainConfig, given: dict[str, Any] | None =
     given = given or {}
     run = Path(base.output_dir)
     if recipe.name == "single":
-        return [PlannedStage(1, recipe.stages[0], dataclasses.replace(base, **given))]
+        return [PlannedStage(1, recipe.stages[0], base.with_options(**given))]
     stages, previous = [], base.init_from
     for stage in recipe.stages:
         if stage.joint and base.init_from:
             continue
         settings = {**recipe.base, **stage.settings, **given, **stage.fixed}
         folder = run / "stages" / f"{len(stages) + 1}-{stage.name}"
-        cfg = dataclasses.replace(base, **settings, output_dir=str(folder),
-                                  init_from=None if stage.joint else previous)
+        cfg = base.with_options(**settings, output_dir=str(folder), init_from=None if stage.joint else previous)
         if not stage.joint and not cfg.decoder_epochs:
             continue
         stages.append(PlannedStage(len(stages) + 1, stage, cfg))
@@ -120,7 +119,7 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
     """Train every stage of `recipe` into base.output_dir and return RUN/model. With `resume`, finished stages are
     skipped, the one in progress continues from its last saved step and the options are the saved run's. Then,
     with `closing`, the closing evaluation (`closing_evaluation`) writes the model's evaluation and card."""
-    from .train import train
+    from .training import train
 
     run = Path(base.output_dir)
     saved = run / "recipe.json"
@@ -205,7 +204,7 @@ def finish(run: Path, stages: list[PlannedStage], recipe: str) -> Path:
 def combined_metrics(log: Path, stages: list[PlannedStage]) -> dict:
     """Every stage's per-step records and evaluations, in order, with steps and epochs counted from the start
     of the run ("stage_step" keeps a stage's own count), and one summary per stage."""
-    from .train import read_step_log
+    from .training.checkpoints import read_step_log
 
     steps, history, summary = [], [], []
     step0 = epoch0 = seconds = 0.0

@@ -52,12 +52,12 @@ def main() -> None:
     add("ragged_fewer_fields.csv", u("text,label\nfine,World\nlonely\n"), r"row 2: has 1 fields")
     add("unclosed_quote.csv", u('text,label\n"never closed,World\n'), r"not valid CSV|fields")
     add("nul_byte.csv", u("text,label\nnul \x00 inside,World\n"), r"line 2 holds a NUL byte")
-    add("empty_text.csv", u("text,label\nfine,World\n,Sports\n"), r"row 2: the text in column 'text' is empty")
-    add("whitespace_text.csv", u("text,label\nfine,World\n \t  ,Sports\n"), r"row 2: the text .* is empty")
-    add("zero_width_only.csv", u("text,label\nfine,World\n\u200b\u200c\u2060,Sports\n"), r"row 2: .*no visible characters")
-    add("nan_label.csv", u("text,label\nfine,World\nalso fine,\n"), r"row 2: the label .* is missing", labels_required=True)
+    add("empty_text.csv", u("text,label\nfine,World\n,Sports\n"), r"rows? 2\b[^:]*: the text in column 'text' is empty")
+    add("whitespace_text.csv", u("text,label\nfine,World\n \t  ,Sports\n"), r"rows? 2\b[^:]*: the text .* is empty")
+    add("zero_width_only.csv", u("text,label\nfine,World\n\u200b\u200c\u2060,Sports\n"), r"rows? 2\b[^:]*: .*no visible characters")
+    add("nan_label.csv", u("text,label\nfine,World\nalso fine,\n"), r"rows? 2\b[^:]*: the label .* is missing", labels_required=True)
     add("single_class.csv", u("text,label\none,World\ntwo,World\n"), r"at least two classes", labels_required=True)
-    add("no_labels_at_all.csv", u("text,label\none,\ntwo,\n"), r"no labels at all|row 1: the label .* is missing",
+    add("no_labels_at_all.csv", u("text,label\none,\ntwo,\n"), r"no labels at all|rows? 1\b[^:]*: the label .* is missing",
         labels_required=True)
     # ---- encodings and bytes ----
     add("latin1.csv", "text,label\ncafé au lait,World\n".encode("latin-1"), r"line 2 holds bytes that are not UTF-8")
@@ -80,29 +80,29 @@ def main() -> None:
     add("list_line.jsonl", u('["a", "World"]\n'), r"line 1 holds a JSON list")
     add("number_line.jsonl", u("42\n"), r"line 1 holds a JSON int")
     add("string_line.jsonl", u('"just a string"\n'), r"line 1 holds a JSON str")
-    add("text_int.jsonl", u('{"text": 5, "label": "World"}\n'), r"row 1: the text .* is a int")
-    add("text_null.jsonl", u('{"text": null, "label": "World"}\n'), r"row 1: the text .* is empty")
-    add("text_list.jsonl", u('{"text": ["a"], "label": "World"}\n'), r"row 1: the text .* is a list")
-    add("text_object.jsonl", u('{"text": {"a": 1}, "label": "World"}\n'), r"row 1: the text .* is a dict")
-    add("text_bool.jsonl", u('{"text": true, "label": "World"}\n'), r"row 1: the text .* is a bool")
-    add("missing_key.jsonl", u('{"text": "a", "label": "World"}\n{"label": "Sports"}\n'), r"row 2: the text .* is empty")
-    add("label_float.jsonl", u('{"text": "a", "label": 1.5}\n'), r"row 1: the label .* is a float")
-    add("label_object.jsonl", u('{"text": "a", "label": {"x": 1}}\n'), r"row 1: the label .* is a dict")
-    add("label_bool.jsonl", u('{"text": "a", "label": true}\n'), r"row 1: the label .* is a bool")
-    add("label_list.jsonl", u('{"text": "a", "label": ["World"]}\n'), r"row 1: the label .* is a list")
+    add("text_int.jsonl", u('{"text": 5, "label": "World"}\n'), r"rows? 1\b[^:]*: the text .* is a int")
+    add("text_null.jsonl", u('{"text": null, "label": "World"}\n'), r"rows? 1\b[^:]*: the text .* is empty")
+    add("text_list.jsonl", u('{"text": ["a"], "label": "World"}\n'), r"rows? 1\b[^:]*: the text .* is a list")
+    add("text_object.jsonl", u('{"text": {"a": 1}, "label": "World"}\n'), r"rows? 1\b[^:]*: the text .* is a dict")
+    add("text_bool.jsonl", u('{"text": true, "label": "World"}\n'), r"rows? 1\b[^:]*: the text .* is a bool")
+    add("missing_key.jsonl", u('{"text": "a", "label": "World"}\n{"label": "Sports"}\n'), r"rows? 2\b[^:]*: the text .* is empty")
+    add("label_float.jsonl", u('{"text": "a", "label": 1.5}\n'), r"rows? 1\b[^:]*: the label .* is a float")
+    add("label_object.jsonl", u('{"text": "a", "label": {"x": 1}}\n'), r"rows? 1\b[^:]*: the label .* is a dict")
+    add("label_bool.jsonl", u('{"text": "a", "label": true}\n'), r"rows? 1\b[^:]*: the label .* is a bool")
+    add("label_list.jsonl", u('{"text": "a", "label": ["World"]}\n'), r"rows? 1\b[^:]*: the label .* is a list")
     add("latin1.jsonl", '{"text": "café", "label": "World"}\n'.encode("latin-1"), r"not UTF-8")
     # ---- Parquet ----
     files["not_parquet.parquet"] = u("this is not parquet")
     manifest.append({"file": "not_parquet.parquet", "text_column": "text", "label_column": "label",
                      "error": r"is not a readable Parquet file"})
     for name, cols, error in (
-        ("text_int.parquet", {"text": [1, 2], "label": ["World", "Sports"]}, r"row 1: the text .* is a int"),
-        ("text_bytes.parquet", {"text": [b"ab", b"cd"], "label": ["World", "Sports"]}, r"row 1: the text .* is a bytes"),
-        ("text_null.parquet", {"text": ["fine", None], "label": ["World", "Sports"]}, r"row 2: the text .* is empty"),
-        ("label_list.parquet", {"text": ["a", "b"], "label": [["x"], ["y"]]}, r"row 1: the label .* is a (list|ndarray)"),
+        ("text_int.parquet", {"text": [1, 2], "label": ["World", "Sports"]}, r"rows? 1\b[^:]*: the text .* is a int"),
+        ("text_bytes.parquet", {"text": [b"ab", b"cd"], "label": ["World", "Sports"]}, r"rows? 1\b[^:]*: the text .* is a bytes"),
+        ("text_null.parquet", {"text": ["fine", None], "label": ["World", "Sports"]}, r"rows? 2\b[^:]*: the text .* is empty"),
+        ("label_list.parquet", {"text": ["a", "b"], "label": [["x"], ["y"]]}, r"rows? 1\b[^:]*: the label .* is a (list|ndarray)"),
         ("missing_column.parquet", {"body": ["a"], "label": ["World"]}, r"has no text column 'text'"),
         ("empty.parquet", {"text": [], "label": []}, r"has no rows"),
-        ("struct_text.parquet", {"text": [{"a": 1}], "label": ["World"]}, r"row 1: the text .* is a dict"),
+        ("struct_text.parquet", {"text": [{"a": 1}], "label": ["World"]}, r"rows? 1\b[^:]*: the text .* is a dict"),
     ):
         files[name] = None
         manifest.append({"file": name, "text_column": "text", "label_column": "label", "error": error, "_cols": cols})

@@ -115,7 +115,7 @@ def attribute(model: TextVAE, text: str, target: int, method: str = "integrated_
     offsets = enc["offset_mapping"][0].tolist()
     word_ids = enc.word_ids(0)
     special = torch.tensor([i is None for i in word_ids])  # [CLS], [SEP]
-    pad = model._special["pad"]
+    pad = model.special_ids["pad"]
     baseline = torch.where(special[None], input_ids, torch.full_like(input_ids, pad))  # (1, S)
 
     forward = _probability(model)
