@@ -69,6 +69,16 @@ def drift_section(explorer, default_new: str | None = None) -> None:
     d = measured(explorer, reference, new)
     (st.warning if d.flagged else st.success)(
         f"**{md(new_name)}** against **{md(ref_name)}**: {md(d.verdict)}.")
+    _summary(d)
+    selected = st.session_state.get("drift_region")
+    if selected not in [r.id for r in d.regions]:
+        selected = None
+    _map_and_mix(d, reference, new, selected)
+    _regions(explorer, d, reference, new, selected)
+
+
+def _summary(d) -> None:
+    """The drift score, the drifted regions and the corpora's sizes."""
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Drift score", f"{d.auc:.3f}", help="How well the two corpora can be told apart in latent space (AUC of "
               "a cross-fitted nearest-neighbour classifier of their posteriors): 0.5 = not at all, 1 = completely. "
@@ -78,10 +88,9 @@ def drift_section(explorer, default_new: str | None = None) -> None:
     m3.metric("New documents", f"{d.new_documents:,}")
     m4.metric("Reference documents", f"{d.reference_documents:,}")
 
-    selected = st.session_state.get("drift_region")
-    ids = [r.id for r in d.regions]
-    if selected not in ids:
-        selected = None
+
+def _map_and_mix(d, reference, new, selected) -> None:
+    """The new corpus on the reference's map (zoomed to the `selected` region), and the predicted classes' change."""
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.plotly_chart(figures.drift_map(reference.xy, d.new_xy, d.region_of, d.regions,
@@ -99,6 +108,9 @@ def drift_section(explorer, default_new: str | None = None) -> None:
         st.caption(f"Largest change: {md(change[0])}, {change[1][0]:.1%} of the reference, {change[1][1]:.1%} of the "
                    "new corpus.")
 
+
+def _regions(explorer, d, reference, new, selected) -> None:
+    """The regions, most drifted first (a click zooms to one), and the `selected` region's documents."""
     st.markdown("**Regions, most drifted first.** Click a row to zoom to it and list its documents.")
     if not d.regions:
         st.caption("No region was dense enough on either side to be tested.")

@@ -1,9 +1,20 @@
-"""HTML pieces that need no Streamlit: attributions as coloured text, for the pages and the offline report."""
+"""Text pieces that need no Streamlit: user strings made inert in markdown (`md`), and attributions as coloured text,
+for the pages and the offline report."""
 from __future__ import annotations
 
 import html
+import re
 
 from app_ui import figures
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md(value) -> str:
+    """A user-controlled string (class name, file or model name, document text) made inert inside
+    Streamlit markdown: every markdown, HTML and LaTeX ($) character is backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(value))
+
 
 NEGATIVE = (55, 65, 81)  # hatched dark grey: evidence against the explained class (no class has it)
 

@@ -2,7 +2,7 @@
 Model page's "Download report"). Plotly's JavaScript is inlined once and each figure is a div drawn by it; images
 (the map's density past the points limit) are inlined as data URIs; nothing is fetched from the network.
 
-What it holds is gathered by `vae_core.report.gather`; this module only draws it, with the pages' figures.
+What it holds is gathered by `vae_core.report_data.gather`; this module only draws it, with the pages' figures.
 """
 from __future__ import annotations
 
@@ -229,9 +229,9 @@ def render(data: dict, corpus) -> str:
 
 def build_report(explorer, corpus, data_name: str, data_sha256: str | None = None, train_file: Path | None = None,
                  seed: int = 0, progress: Callable[[str, float], None] | None = None) -> str:
-    """Gather (`vae_core.report.gather`) and draw the report of `explorer`'s model on the index `corpus`."""
+    """Gather (`vae_core.report_data.gather`) and draw the report of `explorer`'s model on the index `corpus`."""
     from app_ui import classes
-    from vae_core.report import gather
+    from vae_core.report_data import gather
 
     classes.register_model(explorer)
     data = gather(explorer, corpus, data_name, data_sha256, train_file, seed=seed, progress=progress)
@@ -244,7 +244,7 @@ APP_DATA = Path(__file__).resolve().parents[1] / "assets" / "data"
 def app_training_file(explorer) -> Path | None:
     """The model's training file for the report's baseline, when the app has it unchanged: in the repository's
     data folders (the bundled models') or where the model's fingerprint says."""
-    from vae_core.report import find_training_file
+    from vae_core.report_data import find_training_file
 
     if explorer.folder is None:
         return None

@@ -71,7 +71,7 @@ def load_explorer(folder: str):
 
 @st.cache_resource(show_spinner="Loading the corpus…", max_entries=8)
 def load_corpus(path: str, mtime: float):
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     return CorpusIndex.load(path)
 

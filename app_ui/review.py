@@ -8,7 +8,7 @@ import hashlib
 
 import streamlit as st
 
-from app_ui.views import md
+from app_ui.markup import md
 from vae_core.corrections import STATUSES, CorrectionError, CorrectionLog, log_path, safe_name
 
 ACTIONS = {"keep": "Keep the label", "ambiguous": "Mark ambiguous", "exclude": "Exclude"}
@@ -51,7 +51,7 @@ def corrected_view(explorer, corpus):
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _corrected(_corpus, corpus_key: str, log_stamp: str, _log: CorrectionLog):
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     df = _corpus.df.copy()
     labels = _log.corrected_labels()

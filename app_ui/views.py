@@ -3,22 +3,14 @@ and cached model calls (keyed by model and input, so that reruns and other sessi
 from __future__ import annotations
 
 import html
-import re
 from contextlib import contextmanager
 
 import numpy as np
 import streamlit as st
 
 from app_ui import classes, figures
-from app_ui.markup import attribution_html, attribution_legend  # noqa: F401 (pages use them from here)
+from app_ui.markup import attribution_html, attribution_legend, md  # noqa: F401 (pages use them from here)
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def md(value) -> str:
-    """A user-controlled string (class name, file or model name, document text) made inert inside
-    Streamlit markdown: every markdown, HTML and LaTeX ($) character is backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
 def show_attribution(text: str, attr, labels: list[str], title: str, scale: float | None = None,

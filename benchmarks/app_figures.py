@@ -46,7 +46,7 @@ def library_figures(model_dir: Path) -> dict:
     import numpy as np
 
     from app_ui import figures
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     t0 = time.perf_counter()

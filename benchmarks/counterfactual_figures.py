@@ -34,7 +34,7 @@ def main() -> None:
     import torch
     from tqdm.auto import tqdm
 
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     torch.set_num_threads(2)

@@ -28,7 +28,7 @@ def main() -> None:
     import pandas as pd
 
     from app_ui import density, figures
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     corpus = CorpusIndex.load(args.index)
     xy, labels = corpus.xy, corpus.labels

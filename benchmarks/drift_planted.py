@@ -31,7 +31,7 @@ FOREIGN = {
 
 
 def subset(corpus, rows):
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     rows = np.asarray(rows)
     return CorpusIndex(corpus.df.iloc[rows].reset_index(drop=True), dict(corpus.meta),
@@ -41,7 +41,7 @@ def subset(corpus, rows):
 def concat(a, b):
     import pandas as pd
 
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     return CorpusIndex(pd.concat([a.df, b.df], ignore_index=True), dict(a.meta),
                        {k: np.vstack([a.arrays[k], b.arrays[k]]) for k in a.arrays})
@@ -50,8 +50,9 @@ def concat(a, b):
 def main() -> None:
     import pandas as pd
 
-    from vae_core.drift import drift, new_corpus_index
-    from vae_core.index import CorpusIndex
+    from vae_core.drift import drift
+    from vae_core.indexing import new_corpus_index
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -27,7 +27,7 @@ OUT = REPO / "benchmarks" / "drift_scale.json"
 
 def drawn(source, rows: np.ndarray, rng, noise: float):
     """A CorpusIndex of `source`'s rows (repeated as drawn), their posterior means jittered."""
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     mu = source.mu[rows] + rng.normal(0, 1, (len(rows), source.mu.shape[1])).astype(np.float32) * noise
     df = source.df.iloc[rows].reset_index(drop=True)
@@ -38,8 +38,9 @@ def drawn(source, rows: np.ndarray, rng, noise: float):
 def main() -> None:
     import pandas as pd
 
-    from vae_core.drift import drift, new_corpus_index
-    from vae_core.index import CorpusIndex
+    from vae_core.drift import drift
+    from vae_core.indexing import new_corpus_index
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -25,8 +25,9 @@ OUT = REPO / "benchmarks" / "drift_small.json"
 def main() -> None:
     import pandas as pd
 
-    from vae_core.drift import drift, new_corpus_index
-    from vae_core.index import CorpusIndex
+    from vae_core.drift import drift
+    from vae_core.indexing import new_corpus_index
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -78,7 +78,7 @@ def main() -> None:
     import torch
 
     from vae_core import drift as D
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(REPO / "assets" / "models" / "ag_news_vae"))

@@ -36,7 +36,7 @@ def timed(fn):
 
 def flipped_copy(corpus, share: float, seed: int):
     """The corpus with `share` of its labels moved to another class at random, and the rows moved."""
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     rng = np.random.default_rng(seed)
     labels = corpus.labels
@@ -98,7 +98,7 @@ def synthetic_index(explorer, corpus, n: int, seed: int = 0):
     """n rows drawn from the corpus' posteriors: z ~ q(z|x) of a random document, its text, the model's class."""
     import pandas as pd
 
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     rng = np.random.default_rng(seed)
     src = rng.integers(0, len(corpus), n)
@@ -125,7 +125,7 @@ def main() -> None:
 
     import torch
 
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
     from vae_core.interpret.groups import SLICE_MIN_SIZE, error_slices, map_regions, suspect_labels
 

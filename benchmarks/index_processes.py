@@ -55,7 +55,7 @@ def main() -> None:
     p.add_argument("--chunk-rows", type=int, default=500)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "index_processes.json"))
     args = p.parse_args()
-    from vae_core.index import read_index
+    from vae_core.corpus_index import read_index
 
     env = index_env()
     tmp = Path(tempfile.mkdtemp())

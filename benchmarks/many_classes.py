@@ -31,7 +31,7 @@ def measure(tag: str, models_dir: str | None, shots: Path | None, text: str | No
     from playwright.sync_api import sync_playwright
 
     from app_ui.report import build_report
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     port = free_port()
@@ -102,7 +102,7 @@ def measure(tag: str, models_dir: str | None, shots: Path | None, text: str | No
 
 def pairs_in_words(model_folder: str, top: int = 3) -> list[dict]:
     """The model's most-confused pairs on its (first) corpus as Debug describes them."""
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
     from vae_core.interpret.groups import confused_pairs, pair_boundaries
 

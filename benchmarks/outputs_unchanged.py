@@ -46,7 +46,7 @@ def run(repo: Path, out: Path, threads: int) -> None:
         from vae_core.indexing import Indexer
     except ImportError:  # a tree from before the one Indexer: its in-memory path
         from vae_core.cli import write_named_index
-        from vae_core.index import build_index
+        from vae_core.index import build_index  # a tree from before the one Indexer (and before corpus_index)
 
         df = build_index(model, dev.texts, dev.labels, "umap", 0, progress=False)
         write_named_index(model, df, out / "memory.parquet",
@@ -64,7 +64,7 @@ def index_difference(a: Path, b: Path) -> dict:
     import numpy as np
 
     sys.path.insert(0, str(REPO))
-    from vae_core.index import read_index
+    from vae_core.corpus_index import read_index
 
     (da, ma), (db, mb) = read_index(a), read_index(b)
     out = {}

@@ -142,7 +142,7 @@ def app_figures_of_index(index: Path, model: Path, shots: Path | None) -> dict:
 LOAD_SCRIPT = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from vae_core.index import CorpusIndex
+from vae_core.corpus_index import CorpusIndex
 from app_ui import figures
 corpus = CorpusIndex.load(sys.argv[1])
 load = time.perf_counter() - t0

@@ -88,8 +88,8 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    from vae_core.index import CorpusIndex, read_index
-    from vae_core.indexing import Indexer, assemble
+    from vae_core.corpus_index import CorpusIndex, read_index
+    from vae_core.indexing import Indexer, assemble_parts
     from vae_core.inference import Explorer
 
     torch.set_num_threads(2)
@@ -102,7 +102,7 @@ def main() -> None:
     made = time.perf_counter() - t0
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    manifest = assemble(Indexer(explorer, "umap", 0), tmp / "parts", output,
+    manifest = assemble_parts(Indexer(explorer, "umap", 0), tmp / "parts", output,
                         {"processes": 1, "chunk_rows": args.chunk_rows})
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

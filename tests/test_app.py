@@ -139,7 +139,7 @@ def test_latent_map_past_its_points_limit_is_a_density_image_and_zooms_in_to_poi
         at.selectbox(key="map_color").set_value(mode).run()
         assert not at.exception, mode
         assert len(spec()["layout"]["images"]) == 1, mode
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     corpus = CorpusIndex.load(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
     (cx, cy), (sx, sy) = corpus.xy.mean(0), corpus.xy.max(0) - corpus.xy.min(0)
@@ -190,7 +190,7 @@ def test_interpolate_between_two_corpus_documents_and_typed_texts():
     at.text_area(key="interp_text_A").set_value("The central bank raised interest rates again.").run()
     at.text_input(key="interp_q_B").set_value("olympic").run()
     assert not at.exception
-    from vae_core.index import read_index
+    from vae_core.corpus_index import read_index
 
     df, _ = read_index(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
     assert "olympic" in df.text[at.selectbox(key="interp_doc_B").value].lower()

@@ -63,7 +63,7 @@ def test_cli_says_what_is_wrong(entry, tiny_checkpoint, tiny_encoder_dir, tmp_pa
 
 @pytest.mark.parametrize("entry", GOOD, ids=[e["file"] for e in GOOD])
 def test_cli_accepts_awkward_valid_files(entry, tiny_checkpoint, tmp_path, capsys):
-    from vae_core.index import read_index
+    from vae_core.corpus_index import read_index
 
     path = HERE / "files" / entry["file"]
     out_file = tmp_path / "out.parquet"

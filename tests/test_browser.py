@@ -168,7 +168,7 @@ def test_a_map_past_its_points_limit_draws_every_document_as_an_image_and_answer
         plot = page.locator(".js-plotly-plot").first
         expect(plot.locator(".imagelayer image")).to_have_count(1)
         shot(page, "latent_map_density")
-        from vae_core.index import CorpusIndex
+        from vae_core.corpus_index import CorpusIndex
 
         corpus = CorpusIndex.load(REPO / "assets" / "models" / "ag_news_vae" / "index" / "ag_news_dev.parquet")
         world = corpus.xy[(corpus.df["pred"] == "World").to_numpy()]

@@ -125,7 +125,7 @@ def test_evaluate_reports_calibration_and_the_unscaled_error(tiny_model):
 
 
 def test_refreshed_index_shows_the_calibrated_probabilities(tiny_model, tmp_path):
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.indexing import Indexer, refresh_probabilities
 
     texts = [f"{w} in the news" for w in ("market", "goal", "chip", "bank") * 5]

@@ -23,7 +23,7 @@ def test_train_evaluate_index(trained, capsys, tmp_path):
     capsys.readouterr()
     # `train` left the model ready to explore: its dev file indexed, examples of its own classes
     from vae_core.catalog import read_examples
-    from vae_core.index import read_index
+    from vae_core.corpus_index import read_index
 
     df, meta = read_index(model / "index" / "dev.parquet")
     assert len(df) == 18 and meta["source"] == "dev.csv"

@@ -52,7 +52,7 @@ def test_probabilities_are_identical_across_sessions_of_one_process(default_mode
 
 
 def test_map_coordinates_are_identical_for_a_seed(default_model):
-    from vae_core.index import read_index
+    from vae_core.corpus_index import read_index
     from vae_core.interpret.projection import fit_projection
 
     df, meta = read_index(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")

@@ -99,9 +99,10 @@ def test_planted_plant_articles_in_news_are_found_and_read_as_plants():
     independent reader) more like them than like the news."""
     import pandas as pd
 
-    from vae_core.drift import drift, new_corpus_index
+    from vae_core.drift import drift
+    from vae_core.indexing import new_corpus_index
     from vae_core.evaluate import IndependentReader
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     explorer = Explorer.load(DEFAULT_MODEL)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import make_texts
 
-from vae_core.index import CorpusIndex
+from vae_core.corpus_index import CorpusIndex
 from vae_core.indexing import Indexer
 from vae_core.inference import Explorer, slerp
 from vae_core.interpret.attribution import attribute
@@ -331,7 +331,7 @@ def test_agreement_metrics_of_two_models():
 
 
 def test_an_index_file_without_a_column_of_the_schema_is_refused(corpus, tmp_path):
-    from vae_core.index import ARRAY_COLUMNS, INDEX_COLUMNS, read_index, write_index
+    from vae_core.corpus_index import ARRAY_COLUMNS, INDEX_COLUMNS, read_index, write_index
 
     assert list(corpus.df.columns) + list(ARRAY_COLUMNS) == list(INDEX_COLUMNS)
     full = corpus.df.assign(**{k: list(v) for k, v in corpus.arrays.items()})
@@ -343,7 +343,7 @@ def test_an_index_file_without_a_column_of_the_schema_is_refused(corpus, tmp_pat
 def test_a_loaded_index_holds_its_vectors_as_matrices_equal_to_the_table(corpus, tmp_path):
     """`CorpusIndex.load` reads probs, mu and logvar from Arrow straight into (N, D) matrices: the same numbers as
     the table's rows, and the DataFrame keeps only the scalar columns."""
-    from vae_core.index import ARRAY_COLUMNS, CorpusIndex, read_index, write_index
+    from vae_core.corpus_index import ARRAY_COLUMNS, CorpusIndex, read_index, write_index
 
     full = corpus.df.assign(**{k: list(v) for k, v in corpus.arrays.items()})
     write_index(full, tmp_path / "c.parquet", dict(corpus.meta))

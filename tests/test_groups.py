@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from vae_core.cli import main
-from vae_core.index import CorpusIndex, read_index
+from vae_core.corpus_index import CorpusIndex, read_index
 from vae_core.inference import Explorer
 from vae_core.interpret.groups import (distinctive_words, error_slices, headline, map_regions,
                                        regions_from_meta, slice_membership, suspect_labels)

@@ -13,7 +13,7 @@ from conftest import REPO, make_texts, tiny_config
 
 from vae_core.cli import main
 from vae_core.data import DataError, iter_corpus, read_corpus
-from vae_core.index import read_index
+from vae_core.corpus_index import read_index
 from vae_core.interpret.projection import fit_projection, map_sample
 
 
@@ -162,7 +162,7 @@ def test_a_map_fitted_on_a_sample_keeps_the_samples_positions():
 def test_a_corpus_indexed_in_memory_is_the_index_the_streamed_command_writes(tiny_checkpoint, corpus_csv, tmp_path):
     """One pipeline (`indexing.Indexer`): `train`'s and build-default's index (one part in memory), the app's
     (turns of the model) and `python -m vae_core index` (parts on disk) give the same table and regions."""
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.indexing import Indexer, index_shared
     from vae_core.inference import Explorer
     from vae_core.modeling import TextVAE

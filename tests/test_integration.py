@@ -64,7 +64,7 @@ def test_decodes_readable_on_topic_text(default_model):
 
 
 def test_index_of_the_dev_set(default_model):
-    from vae_core.index import INDEX_COLUMNS, read_index
+    from vae_core.corpus_index import INDEX_COLUMNS, read_index
 
     df, meta = read_index(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
     assert len(df) == 3800 and meta["labels"] == default_model.labels and meta["projection"] == "umap"

@@ -91,7 +91,7 @@ def test_every_page_of_a_2_class_model(two_class_run, monkeypatch):
 
 def test_the_report_of_an_80_class_model(many_class_run):
     from app_ui.report import build_report
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     model = many_class_run / "model"
@@ -118,7 +118,7 @@ def test_every_page_reads_in_chromium_at_1400_by_900(run_fixture, n, request, tm
     from playwright.sync_api import sync_playwright
 
     from app_ui.report import build_report
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
 
     run = request.getfixturevalue(run_fixture)

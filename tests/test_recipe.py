@@ -42,10 +42,10 @@ def test_the_default_recipe_is_the_bundled_models_and_options_given_win_in_every
 def test_build_default_trains_the_shipped_models_recipe():
     """`python -m vae_core build-default` is `train`'s default recipe on AG News: its last stage has the settings
     the shipped model was trained with."""
-    from vae_core.cli import default_model_base_config
+    from vae_core.default_model import default_base_config
 
     args = build_parser().parse_args(["build-default", "--run-dir", "runs/x"])
-    stages = plan("full", default_model_base_config(args))
+    stages = plan("full", default_base_config(Path(args.data_dir), args.run_dir, args.seed, args.init_from))
     rebuild = stages[-1].config.to_dict()
     # written before the model changes had a home of their own: read as a run reads it back
     shipped = TrainConfig.from_dict(json.loads((DEFAULT_MODEL / "training_args.json").read_text())).to_dict()

@@ -11,8 +11,8 @@ from conftest import REPO
 
 @pytest.fixture(scope="module")
 def report(own_run, tmp_path_factory):
-    """`python -m vae_core report` on a model `train` made, and its dev file (which `train` indexed)."""
-    from vae_core.cli import main
+    """`python -m app_ui report` on a model `train` made, and its dev file (which `train` indexed)."""
+    from app_ui.cli import main
 
     root = own_run.parent.parent
     out = tmp_path_factory.mktemp("report") / "report.html"
@@ -46,8 +46,8 @@ def test_the_report_agrees_with_evaluate(own_run, report):
     assert f'{res["macro_f1"]:.3f}</div><div class="k">macro-F1' in page
 
 
-def test_a_report_on_a_file_the_model_never_indexed_encodes_it(own_run, tmp_path):
-    from vae_core.cli import main
+def test_a_report_on_a_file_the_model_never_indexed_encodes_it(own_run, tmp_path, capsys):
+    from app_ui.cli import main
 
     data = tmp_path / "other.csv"
     data.write_text("text,label\n" + "".join(f"{w} news {i},{lab}\n" for i, (w, lab) in enumerate(
@@ -105,10 +105,10 @@ def test_the_bundled_models_report_matches_its_evaluation_and_the_apps_slices():
     import json
 
     from conftest import DEFAULT_MODEL
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
     from vae_core.inference import Explorer
     from vae_core.interpret.groups import error_slices
-    from vae_core.report import gather
+    from vae_core.report_data import gather
 
     explorer = Explorer.load(DEFAULT_MODEL)
     corpus = CorpusIndex.load(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")
@@ -121,3 +121,31 @@ def test_the_bundled_models_report_matches_its_evaluation_and_the_apps_slices():
     assert [(s["size"], s["true"], s["pred"], s["description"]) for s in data["slices"]] == \
         [(s.size, s.true_label, s.pred_label, s.description) for s in slices[: len(data["slices"])]]
     assert data["slices_total"]["slices"] == len(slices)
+
+
+def test_the_librarys_report_command_says_where_the_report_is_drawn(capsys):
+    """The library never imports the app: `python -m vae_core report` names the app's command instead."""
+    from vae_core.cli import main
+
+    assert main(["report", "MODEL", "--data", "dev.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "python -m app_ui report MODEL --data dev.csv" in err and "Traceback" not in err
+
+
+def test_a_corpus_without_a_label_column_is_read_without_labels(own_run, tmp_path, capsys):
+    """Where labels are optional (report, index, evaluate), a file without the label column is a corpus without
+    labels, said in one line; a label column named but missing is still refused."""
+    from app_ui.cli import main as app_main
+    from vae_core.cli import main
+
+    data = tmp_path / "unlabelled.csv"
+    data.write_text("text\n" + "".join(f"{w} news {i}\n" for i, w in enumerate(["market", "goal", "chip"] * 8)))
+    assert app_main(["report", str(own_run / "model"), "--data", str(data), "--output", str(tmp_path / "r.html")]) == 0
+    assert main(["index", str(own_run / "model"), "--data", str(data), "--output", str(tmp_path / "u.parquet"),
+                 "--projection", "pca"]) == 0
+    assert main(["evaluate", str(own_run / "model"), "--data", str(data), "--generation-rows", "0", "--json"]) == 0
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert said.count("unlabelled.csv has no 'label' column: read as a corpus without labels") == 3, said
+    assert main(["index", str(own_run / "model"), "--data", str(data), "--label-column", "topic"]) == 2
+    assert "has no label column 'topic'" in capsys.readouterr().err

@@ -62,7 +62,7 @@ def test_a_cells_documents_relabelled_at_once_after_the_confirmation(monkeypatch
 
 def test_every_view_reads_the_labels_as_corrected_when_asked(monkeypatch, tmp_path):
     from vae_core.corrections import CorrectionLog, log_path
-    from vae_core.index import CorpusIndex
+    from vae_core.corpus_index import CorpusIndex
 
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "user"))
     corpus = CorpusIndex.load(DEFAULT_MODEL / "index" / "ag_news_dev.parquet")

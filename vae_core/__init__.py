@@ -17,7 +17,7 @@ _EXPORTS = {
     "TextVAE": "modeling", "Posterior": "outputs", "VAEOutput": "outputs", "CheckpointError": "encoders",
     "DataError": "data", "read_corpus": "data", "ModelChanges": "changes", "apply_changes": "changes",
     "CorpusPass": "outputs", "train": "training", "evaluate_model": "evaluate", "Indexer": "indexing",
-    "CorpusIndex": "index", "read_index": "index",
+    "CorpusIndex": "corpus_index", "read_index": "corpus_index",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -71,10 +71,6 @@ def reliability(probs: np.ndarray, y: Sequence[int], bins: int = BINS) -> Reliab
     )
 
 
-def expected_calibration_error(probs: np.ndarray, y: Sequence[int], bins: int = BINS) -> float:
-    return reliability(probs, y, bins).ece
-
-
 def scale(logits: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(logits / T) (N, C), computed stably."""
     z = np.asarray(logits, dtype=np.float64) / temperature
@@ -137,33 +133,38 @@ def fit_and_check(logits: np.ndarray, y: Sequence[int], seed: int = 0, bins: int
     return out
 
 
-def calibrate_folder(folder, texts: Sequence[str], labels: Sequence[str | None], seed: int = 0,
-                     batch_size: int = 64) -> dict:
-    """Decide, on labelled dev documents, whether the checkpoint in `folder` gets a temperature
-    (`fit_and_check` on the logits at each posterior mean); when it does, write it to config.json. The
-    decision and its figures go to calibration.json either way. Returns them."""
+def calibrate_model(model, folder, logits, labels: Sequence[str | None], seed: int = 0) -> dict:
+    """Decide, on the labelled documents among `labels`, whether `model` (loaded from the checkpoint `folder`) gets a
+    temperature: `fit_and_check` on their `logits` at each posterior mean (N, C). The model's config takes the
+    decision (its temperature, 1 when scaling does not help), written to the folder's config.json; the decision and
+    its figures go to calibration.json either way. Returns them."""
     import json
     from pathlib import Path
 
-    import torch
-
     from .data import encode_labels
     from .files import atomic_write
-    from .modeling import TextVAE
 
-    folder = Path(folder)
-    model = TextVAE.from_pretrained(folder)
-    known = [(t, k) for t, k in zip(texts, encode_labels(labels, model.labels)) if k >= 0]
-    if not known:
+    codes = np.asarray(encode_labels(labels, model.labels))
+    known = codes >= 0
+    if not known.any():
         raise ValueError("calibration needs labelled documents whose labels are the model's classes.")
-    with torch.no_grad():
-        logits = model.classify(model.encode_corpus([t for t, _ in known], batch_size).mu).float().numpy()
-    check = fit_and_check(logits, [k for _, k in known], seed=seed)
+    check = fit_and_check(np.asarray(logits, dtype=np.float64)[known], codes[known], seed=seed)
     check["previous_temperature"] = float(model.config.temperature)
     model.config.temperature = check["temperature"]
+    folder = Path(folder)
     model.config.save(folder)
     atomic_write(folder / "calibration.json", json.dumps(check, indent=2) + "\n")
     return check
+
+
+def calibrate_folder(folder, texts: Sequence[str], labels: Sequence[str | None], seed: int = 0,
+                     batch_size: int = 64) -> dict:
+    """`calibrate_model` for the checkpoint in `folder` on labelled dev documents, encoded now."""
+    from .modeling import TextVAE
+
+    model = TextVAE.from_pretrained(folder)
+    logits = model.forward_corpus(texts, batch_size, progress=False, reconstruction=False).logits
+    return calibrate_model(model, folder, logits.numpy(), labels, seed)
 
 
 def calibration_line(check: dict) -> str:

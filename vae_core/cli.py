@@ -1,5 +1,7 @@
-"""Command line: `python -m vae_core train|evaluate|index|slices|suspects|regions|build-default` (or the
-`vae-core` script)."""
+"""Command line: `python -m vae_core train|evaluate|index|slices|suspects|calibrate|drift|corrections|regions|
+build-default` (or the `vae-core` script). It parses and prints: the workflows live in the library (`recipe`,
+`finish`, `indexing`, `drift`, `corrections`). The offline report is the app's command (`python -m app_ui report`):
+it is drawn with the app's figures, which the library never imports."""
 from __future__ import annotations
 
 import argparse
@@ -121,18 +123,17 @@ def train_config_from_args(args):
 def cmd_train(args) -> int:
     from .recipe import RECIPE_FIELDS, run_recipe
 
+    from .indexing import index_file
+
     tc, mc = train_config_from_args(args)
     given = {k: getattr(args, k) for k in RECIPE_FIELDS if getattr(args, k, None) is not None}
     t0 = time.time()
-    folder = run_recipe(args.recipe, tc, mc, given, resume=args.resume)
+    # a model ready to explore: the closing evaluation indexes the dev file from its pass (--no-index skips it)
+    folder = run_recipe(args.recipe, tc, mc, given, resume=args.resume, index=not args.no_index)
     print(f"model saved to {folder} ({(time.time() - t0) / 60:.1f} min)")
-    if not args.no_index:
-        # a model ready to explore: its dev file (or a sample of its training file) on the map
-        data = tc.dev_file or tc.train_file
-        print(f"indexing {'the dev file' if tc.dev_file else 'a sample of the training file'} for the app's map "
-              "(--no-index skips this)")
-        index_corpus(folder, data, tc.text_column, tc.label_column, sample=None if tc.dev_file else TRAIN_INDEX_ROWS,
-                     seed=tc.seed)
+    if not args.no_index and not tc.dev_file:
+        print("indexing a sample of the training file for the app's map (--no-index skips this)")
+        index_file(folder, tc.train_file, tc.text_column, tc.label_column, sample=TRAIN_INDEX_ROWS, seed=tc.seed)
     print(f"open it in the app:  streamlit run app.py -- --models-dir {folder.parent}")
     return 0
 
@@ -145,10 +146,14 @@ def _load(model: str):
 
 def cmd_evaluate(args) -> int:
     from .card import write_card
+    from .data import optional_label_column
     from .evaluate import evaluate_file, format_report
 
     model = _load(args.model)
-    res = evaluate_file(model, args.data, args.text_column, args.label_column or None, limit=args.limit,
+    label_column, note = optional_label_column(args.data, args.label_column)
+    if note:
+        print(note, file=sys.stderr)
+    res = evaluate_file(model, args.data, args.text_column, label_column, limit=args.limit,
                         generation_rows=args.generation_rows, progress=not args.json, batch_size=args.batch_size)
     if args.output:
         Path(args.output).write_text(json.dumps(res, indent=2, default=float) + "\n")
@@ -159,84 +164,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    """Fit the model's temperature on labelled dev data when it lowers ECE (and NLL) on held-out halves, then bring the
-    probabilities of the model's own indexes up to date and rewrite its card."""
-    from .calibration import calibrate_folder, calibration_line
-    from .card import write_card
-    from .catalog import display_name
-    from .config import portable_path
-    from .data import read_corpus
-    from .indexing import refresh_probabilities
+    """Fit the model's temperature on labelled dev data when it lowers ECE (and NLL) on held-out halves, evaluate and
+    document it at that temperature, and bring the probabilities of the model's own indexes up to date."""
+    from .finish import recalibrate
 
-    corpus = read_corpus(args.data, args.text_column, args.label_column, require_labels=True)
-    check = calibrate_folder(args.model, corpus.texts, corpus.labels, seed=args.seed, batch_size=args.batch_size)
-    print(calibration_line(check))
-    model = _load(args.model)
-    for path in sorted((Path(args.model) / "index").glob("*.parquet")):
-        refresh_probabilities(model, path)
-        print(f"probabilities of {path} brought up to date")
-    evaluation = Path(args.model) / "evaluation.json"
-    write_card(args.model, json.loads(evaluation.read_text()) if evaluation.exists() else None,
-               name=display_name(args.model), load_path=portable_path(args.model))
-    if evaluation.exists():
-        print("evaluation.json holds the figures from before: run `evaluate MODEL --data DEV --write-card` for "
-              "its calibration figures at the new temperature")
+    recalibrate(args.model, args.data, args.text_column, args.label_column or "label", seed=args.seed)
     return 0
-
-
-def cmd_report(args) -> int:
-    """One self-contained HTML file on the model and a corpus. The figures are the app's (app_ui/report.py draws
-    what vae_core.report gathers): the command needs the repository's app_ui package beside vae_core."""
-    from tqdm.auto import tqdm
-
-    from .files import atomic_write
-    from .inference import Explorer
-    from .report import corpus_for_report, find_training_file
-
-    try:
-        from app_ui.report import build_report
-    except ImportError as e:
-        raise FileNotFoundError(f"the report is drawn with the app's figures (app_ui), which could not be imported "
-                                f"({e}): run the command from the repository's folder.") from None
-    t0 = time.time()
-    explorer = Explorer.load(args.model)
-    corpus, name, sha = corpus_for_report(explorer, args.data, args.text_column, args.label_column or None, args.seed)
-    train_file = (Path(args.train_file) if args.train_file else
-                  find_training_file(Path(args.model), [Path(args.data).parent]))
-    if args.train_file and not train_file.is_file():
-        raise FileNotFoundError(f"--train-file {args.train_file} does not exist.")
-    bar = tqdm(total=100, desc="report", unit="%", bar_format="{l_bar}{bar}| {elapsed} {postfix}")
-
-    def progress(step: str, done: float) -> None:
-        bar.set_postfix_str(step)
-        bar.update(max(0, round(done * 100) - bar.n))
-
-    page = build_report(explorer, corpus, name, sha, train_file, seed=args.seed, progress=progress)
-    bar.update(100 - bar.n)
-    bar.close()
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, page)
-    print(f"report on {len(corpus):,} documents of {name} written to {out} ({out.stat().st_size / 1e6:.1f} MB, "
-          f"{time.time() - t0:.0f} s)" + ("" if train_file else "; no baseline: the model's training file was not "
-                                          "found unchanged (give it with --train-file)"))
-    return 0
-
-
-def load_new_corpus(model, reference, data: str, text_column: str = "text", label_column: str | None = "label",
-                    seed: int = 0):
-    """A corpus to compare with `reference`, on the reference's map: an index written by `index` (its posteriors
-    placed on the reference's map), or a data file encoded now."""
-    from .data import read_corpus
-    from .drift import new_corpus_index
-    from .index import load_index_of
-
-    indexed = load_index_of(data, model.labels)
-    if indexed is not None:
-        return indexed  # `drift` places it on the reference's map (Drift.new_xy)
-    corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
-    print(f"encoding {len(corpus.texts):,} documents of {Path(data).name}")
-    return new_corpus_index(model, corpus.texts, corpus.labels if label_column else None, reference, seed=seed)
 
 
 def format_drift(d, reference, new, labels: list[str], shown: int = 8) -> str:
@@ -275,8 +208,9 @@ def format_drift(d, reference, new, labels: list[str], shown: int = 8) -> str:
 def cmd_drift(args) -> int:
     import pandas as pd
 
+    from .corpus_index import load_index_of
     from .drift import drift
-    from .index import load_index_of
+    from .indexing import read_or_index
     from .inference import Explorer
 
     explorer = Explorer.load(args.model)
@@ -284,7 +218,7 @@ def cmd_drift(args) -> int:
     if reference is None:
         raise ValueError(f"--reference {args.reference} is not an index written by `python -m vae_core index`: index "
                          "the reference corpus first.")
-    new = load_new_corpus(explorer.model, reference, args.data, args.text_column, args.label_column or None, args.seed)
+    new = read_or_index(explorer.model, args.data, args.text_column, args.label_column, args.seed, reference=reference)
     t0 = time.time()
     d = drift(explorer, reference, new, seed=args.seed, progress=lambda step: print(f"drift: {step}", file=sys.stderr))
     print(format_drift(d, reference, new, explorer.labels))
@@ -299,50 +233,6 @@ def cmd_drift(args) -> int:
     return 0
 
 
-def index_corpus(model_folder: str | Path, data: str, text_column: str = "text", label_column: str | None = "label",
-                 projection: str = "umap", seed: int = 0, max_rows: int | None = None, sample: int | None = None,
-                 output: str | None = None) -> Path:
-    """Encode `data` with the model in `model_folder` into its index (MODEL/index/<data name>.parquet unless
-    `output`), with progress; `sample` rows drawn at random (seeded) when the file has more."""
-    from .catalog import display_name
-    from .data import read_corpus
-    from .indexing import Indexer
-
-    indexer = Indexer(_load(str(model_folder)), projection, seed, progress=True)
-    corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True, max_rows=max_rows)
-    texts, labels = corpus.texts, corpus.labels if label_column else None
-    if sample is not None and len(texts) > sample:
-        import random
-
-        keep = sorted(random.Random(seed).sample(range(len(texts)), sample))
-        texts = [texts[i] for i in keep]
-        labels = [labels[i] for i in keep] if labels is not None else None
-    note = indexer.too_long(texts)
-    if note:
-        print(f"note: {note}", file=sys.stderr)
-    t0 = time.time()
-    out = indexer.build_file(texts, labels, output or Path(model_folder) / "index" / (Path(data).stem + ".parquet"),
-                             {"model": display_name(model_folder), "source": Path(data).name,
-                              "source_path": str(Path(data).resolve()), "text_column": text_column,
-                              "label_column": label_column or None})
-    print(f"indexed {len(texts)} documents in {time.time() - t0:.1f} s -> {out}")
-    return out
-
-
-def load_corpus_index(model, data: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0):
-    """`data` as a CorpusIndex: an index written by `index` as it is, any other file encoded now (with its map)."""
-    from .data import read_corpus
-    from .index import load_index_of
-    from .indexing import Indexer
-
-    indexed = load_index_of(data, model.labels)
-    if indexed is not None:
-        return indexed
-    corpus = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
-    return Indexer(model, seed=seed, progress=True).build(corpus.texts, corpus.labels if label_column else None,
-                                                          {"source": Path(data).name}, regions=False)
-
-
 def _write_csv(table, output: str | None) -> None:
     if output:
         from .files import atomic_path
@@ -353,13 +243,14 @@ def _write_csv(table, output: str | None) -> None:
 
 
 def cmd_slices(args) -> int:
+    from .indexing import read_or_index
     from .inference import Explorer
     from .interpret.groups import error_slices, slice_membership
 
     explorer = Explorer.load(args.model)
-    corpus = load_corpus_index(explorer.model, args.data, args.text_column, args.label_column, args.seed)
+    corpus = read_or_index(explorer.model, args.data, args.text_column, args.label_column, args.seed)
     if not corpus.has_labels:
-        raise ValueError(f"{args.data} has no labels (column '{args.label_column}'): error slices need the true classes.")
+        raise ValueError(f"{args.data} has no labels (column '{args.label_column or 'label'}'): error slices need the true classes.")
     wrong = int((corpus.df["correct"] == False).sum())  # noqa: E712
     t0 = time.time()
     slices = error_slices(explorer, corpus, min_size=args.min_size)
@@ -378,12 +269,13 @@ def cmd_slices(args) -> int:
 
 
 def cmd_suspects(args) -> int:
+    from .indexing import read_or_index
     from .interpret.groups import suspect_labels
 
     model = _load(args.model)
-    corpus = load_corpus_index(model, args.data, args.text_column, args.label_column, args.seed)
+    corpus = read_or_index(model, args.data, args.text_column, args.label_column, args.seed)
     if not corpus.has_labels:
-        raise ValueError(f"{args.data} has no labels (column '{args.label_column}'): there is nothing to suspect.")
+        raise ValueError(f"{args.data} has no labels (column '{args.label_column or 'label'}'): there is nothing to suspect.")
     table = suspect_labels(corpus)
     print(f"{len(table):,} suspect labels of {int(corpus.df['label'].notna().sum()):,}, the most suspect first:")
     for t in table.head(args.show).itertuples():
@@ -397,7 +289,7 @@ def cmd_corrections(args) -> int:
     """Print a corpus' corrections log, or write the corrected data file (--export)."""
     from .catalog import list_corpora
     from .corrections import CorrectionLog, export_frame, find_source, log_path, safe_name, write_export
-    from .index import CorpusIndex
+    from .corpus_index import CorpusIndex
 
     model = _load(args.model)
     corpora = list_corpora(Path(args.model))
@@ -435,7 +327,7 @@ def cmd_corrections(args) -> int:
 
 
 def cmd_regions(args) -> int:
-    from .index import CorpusIndex, read_index, write_index
+    from .corpus_index import CorpusIndex, read_index, write_index
     from .indexing import Indexer
 
     df, meta = read_index(args.index)
@@ -453,99 +345,44 @@ def cmd_regions(args) -> int:
 def cmd_index(args) -> int:
     from .indexing import index_streamed
 
-    index_streamed(args.model, args.data, args.output, args.text_column, args.label_column or None, args.projection,
+    index_streamed(args.model, args.data, args.output, args.text_column, args.label_column, args.projection,
                    args.seed, args.chunk_rows, args.max_rows, args.keep_parts, args.batch_size)
     return 0
 
 
-def default_model_base_config(args):
-    """The run `build-default` trains: `train`'s default recipe on the AG News files, with the command's run
-    folder and seed (and --init-from: the decoder stages alone on that checkpoint)."""
-    from .config import TrainConfig
-
-    data = Path(args.data_dir)
-    return TrainConfig(train_file=str(data / "train.csv"), dev_file=str(data / "dev.csv"), output_dir=args.run_dir,
-                       seed=args.seed, init_from=getattr(args, "init_from", None))
-
-
 def cmd_build_default(args) -> int:
     """Train, evaluate, index and document the default AG News model from scratch."""
-    import shutil
-
-    from .calibration import calibrate_folder, calibration_line
-    from .card import AG_NEWS_METADATA, AG_NEWS_NOTE, write_card
-    from .catalog import EXAMPLES_FILE, pick_examples
-    from .config import VAEConfig
-    from .data import read_corpus
-    from .evaluate import evaluate_file
-    from .files import atomic_replace_dir
-    from .indexing import Indexer
-    from .modeling import TextVAE
-    from .recipe import DEFAULT_RECIPE, run_recipe
+    from .default_model import build_default
 
     if not args.data_dir or not (Path(args.data_dir) / "train.csv").is_file():
         raise FileNotFoundError(
             f"build-default needs the AG News files: --data-dir FOLDER holding train.csv and dev.csv"
             f"{f' ({args.data_dir} has no train.csv)' if args.data_dir else ''}. The repository ships them in "
             "assets/data/ag_news.")
-    data, out = Path(args.data_dir), Path(args.output)
-    t0 = time.time()
-    if args.evaluate_only:
-        # the shipped model as it is, evaluated, documented and indexed again (after a change to decoding)
-        folder = out
-        previous = json.loads((out / "evaluation.json").read_text()) if (out / "evaluation.json").exists() else {}
-        train_minutes = previous.get("train_wall_minutes")
-    else:
-        given = {k: v for k, v in (("epochs", args.epochs), ("decoder_epochs", args.decoder_epochs)) if v is not None}
-        # a resumed build continues the stage it was in; finished stages are kept. The evaluation below is
-        # the whole dev file's, so the recipe's closing one is not run.
-        folder = run_recipe(DEFAULT_RECIPE, default_model_base_config(args), VAEConfig(), given,
-                            resume=args.resume and (Path(args.run_dir) / "recipe.json").exists(), closing=False)
-        train_minutes = round((time.time() - t0) / 60, 1)
-    # Everything below reads and writes the shipped folder itself, assembled beside it and swapped in.
-    staging = out.with_name(f".{out.name}.staging")
-    if staging.exists():
-        shutil.rmtree(staging)
-    shutil.copytree(folder, staging)
-    dev = read_corpus(data / "dev.csv")
-    print(calibration_line(calibrate_folder(staging, dev.texts, dev.labels, seed=args.seed)))
-    model = TextVAE.from_pretrained(staging)
-    res = evaluate_file(model, str(data / "dev.csv"), generation_rows=None)
-    if train_minutes is not None:
-        res["train_wall_minutes"] = train_minutes
+    out = Path(args.output)
     try:
-        shown = out.resolve().relative_to(REPO)
+        shown = str(out.resolve().relative_to(REPO))
     except ValueError:
-        shown = out
-    write_card(staging, res, data_note=AG_NEWS_NOTE, rebuild_command=REBUILD_COMMAND, name=out.name, load_path=str(shown),
-               metadata=AG_NEWS_METADATA)
-    if not (staging / EXAMPLES_FILE).exists():  # a model trained before checkpoints carried examples
-        train_corpus = read_corpus(data / "train.csv")
-        (staging / EXAMPLES_FILE).write_text(json.dumps(pick_examples(train_corpus.texts, train_corpus.labels,
-                                                                      seed=args.seed), indent=2) + "\n")
-    Indexer(model, seed=args.seed, progress=True).build_file(
-        dev.texts, dev.labels, staging / "index" / "ag_news_dev.parquet", {"model": out.name, "source": "ag_news/dev.csv"})
-    atomic_replace_dir(staging, out)
-    print(f"default model rebuilt in {(time.time() - t0) / 60:.1f} min -> {out}")
+        shown = str(out)
+    given = {k: v for k, v in (("epochs", args.epochs), ("decoder_epochs", args.decoder_epochs)) if v is not None}
+    res = build_default(Path(args.data_dir), out, args.run_dir, args.seed, given, args.resume, args.init_from,
+                        args.evaluate_only, REBUILD_COMMAND, shown)
     print(f"dev accuracy {res.get('accuracy', float('nan')):.4f}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vae-core", description="Transformer VAE classifier: train, evaluate, index.")
-    sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a model on a labelled corpus")
-    _add_train_args(t)
-    t.add_argument("--no-index", action="store_true",
-                   help="do not index the dev file (or a sample of the training file) for the app after training")
-    t.set_defaults(func=cmd_train)
+LABELS_OPTIONAL = "default: 'label' when the file has that column, else none; an empty string for none"
+
+
+def _add_corpus_commands(sub) -> None:
+    """evaluate, index, slices, suspects: a model and a corpus file."""
     for name, helptext, func in (("evaluate", "figures of a model on a corpus", cmd_evaluate),
                                  ("index", "encode a corpus into a map table for the app (also under `accelerate launch`)", cmd_index)):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("model", help="checkpoint folder")
         s.add_argument("--data", required=True, help="CSV, Parquet or JSONL (index: also a folder of Parquet files)")
         s.add_argument("--text-column", default="text")
-        s.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
+        s.add_argument("--label-column", help=LABELS_OPTIONAL)
         s.add_argument("--batch-size", type=int, default=64)
         s.set_defaults(func=func)
     e = sub.choices["evaluate"]
@@ -570,19 +407,22 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("model", help="checkpoint folder")
         s.add_argument("--data", required=True, help="CSV, Parquet or JSONL with labels, or an index written by `index`")
         s.add_argument("--text-column", default="text")
-        s.add_argument("--label-column", default="label")
+        s.add_argument("--label-column", help=LABELS_OPTIONAL)
         s.add_argument("--output", help="also write the table here (CSV)")
         s.add_argument("--seed", type=int, default=0, help="of the map, when --data is not an index")
         s.set_defaults(func=func)
     sub.choices["slices"].add_argument("--min-size", type=int, default=5, help="smallest slice (default %(default)s)")
     sub.choices["suspects"].add_argument("--show", type=int, default=20, help="suspects printed (default %(default)s)")
+
+
+def _add_model_commands(sub) -> None:
+    """calibrate, drift, corrections, regions: what is done to a model and its corpora."""
     c = sub.add_parser("calibrate", help="fit a temperature on labelled dev data when it lowers the calibration "
                                          "error (train does this itself)")
     c.add_argument("model", help="checkpoint folder")
     c.add_argument("--data", required=True, help="labelled CSV, Parquet or JSONL (the dev file)")
     c.add_argument("--text-column", default="text")
     c.add_argument("--label-column", default="label")
-    c.add_argument("--batch-size", type=int, default=64)
     c.add_argument("--seed", type=int, default=0, help="of the split into halves (default %(default)s)")
     c.set_defaults(func=cmd_calibrate)
     dr = sub.add_parser("drift", help="where a new corpus differs from a reference corpus, in words")
@@ -591,20 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--data", required=True, help="the new corpus: CSV, Parquet or JSONL, or an index")
     dr.add_argument("--output", help="also write one row per new document (its region and drift score) here (CSV)")
     dr.add_argument("--text-column", default="text")
-    dr.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
+    dr.add_argument("--label-column", help=LABELS_OPTIONAL)
     dr.add_argument("--seed", type=int, default=0)
     dr.set_defaults(func=cmd_drift)
-    rp = sub.add_parser("report", help="write one self-contained HTML file on the model and a corpus (opens offline)")
-    rp.add_argument("model", help="checkpoint folder")
-    rp.add_argument("--data", required=True, help="CSV, Parquet or JSONL (labelled for accuracy and calibration), or an "
-                                                  "index written by `index`")
-    rp.add_argument("--output", default="report.html", help="HTML file (default %(default)s)")
-    rp.add_argument("--train-file", help="the model's training file, for the TF-IDF + logistic regression baseline "
-                                         "(default: the file its data fingerprint names, when found unchanged)")
-    rp.add_argument("--text-column", default="text")
-    rp.add_argument("--label-column", default="label", help="empty string for a corpus without labels")
-    rp.add_argument("--seed", type=int, default=0)
-    rp.set_defaults(func=cmd_report)
     co = sub.add_parser("corrections", help="print a corpus' label corrections (made in the app), or write the "
                                             "corrected data file")
     co.add_argument("model", help="checkpoint folder")
@@ -619,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="checkpoint folder")
     r.add_argument("index", help="index file written by `index`")
     r.set_defaults(func=cmd_regions)
+    rp = sub.add_parser("report", help="the offline HTML report is drawn with the app's figures: python -m app_ui report")
+    rp.add_argument("rest", nargs=argparse.REMAINDER)
+    rp.set_defaults(func=cmd_report_moved)
+
+
+def _add_build_default(sub) -> None:
     b = sub.add_parser("build-default", help="rebuild the shipped AG News model from scratch (CPU, ~50 min)")
     b.add_argument("--data-dir", default=str(DEFAULT_DATA) if IN_CHECKOUT else None,
                    help="folder with the AG News train.csv and dev.csv (default: the repository's assets/data/ag_news)")
@@ -633,24 +468,50 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--evaluate-only", action="store_true",
                    help="do not train: evaluate, document and index the model in --output again")
     b.set_defaults(func=cmd_build_default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vae-core", description="Transformer VAE classifier: train, evaluate, index.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model on a labelled corpus")
+    _add_train_args(t)
+    t.add_argument("--no-index", action="store_true",
+                   help="do not index the dev file (or a sample of the training file) for the app after training")
+    t.set_defaults(func=cmd_train)
+    _add_corpus_commands(sub)
+    _add_model_commands(sub)
+    _add_build_default(sub)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_report_moved(args) -> int:
+    """The report is drawn with the app's figures, which the library does not import: its command is the app's."""
+    raise FileNotFoundError("the offline report is drawn with the app's figures, so it is the app's command now: run "
+                            f"`python -m app_ui report {' '.join(args.rest) or 'MODEL --data FILE'}` from the "
+                            "repository's folder.")
+
+
+def run_command(func, args) -> int:
+    """Run one command: a problem with the user's files or options is said in one line (exit code 2), never as a
+    traceback."""
     from .config import ConfigError
     from .data import DataError
     from .encoders import CheckpointError
 
-    args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        return args.func(args)
+        return func(args)
     except (DataError, CheckpointError, ConfigError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a training run continues with --resume", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

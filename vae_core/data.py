@@ -241,6 +241,31 @@ def iter_frames(path: str | Path, chunk_rows: int = 4096, max_rows: int | None =
         yield counted(pd.DataFrame(chunk, columns=header, dtype=object) if header else pd.DataFrame(chunk))
 
 
+def file_columns(path: str | Path) -> list[str]:
+    """The columns of a CSV / Parquet / JSONL file (or a folder of Parquet files), read from its first rows."""
+    path = Path(path)
+    if path.exists() and (path.is_dir() or file_format(path) == "parquet"):
+        import pyarrow.parquet as pq
+
+        files = _parquet_files(path)
+        if files:
+            with _parquet_errors(files[0]):
+                return list(pq.ParquetFile(files[0]).schema_arrow.names)
+    return [str(c) for c in next(iter_frames(path, chunk_rows=1)).columns]
+
+
+def optional_label_column(path: str | Path, label_column: str | None, default: str = "label") -> tuple[str | None, str | None]:
+    """The label column to read where labels are optional (drift, index, report, evaluate): ("", None) -> none; a
+    name given -> it (a file without it is refused where it is read); None -> `default` when the file has one, else
+    none. Returns (the column or None, a line that says the file is read without labels, or None)."""
+    if label_column is not None:
+        return label_column or None, None
+    if default in file_columns(path):
+        return default, None
+    return None, (f"{Path(path).name} has no '{default}' column: read as a corpus without labels (name one with "
+                  "--label-column)")
+
+
 def _read_frame(path: Path, max_rows: int | None) -> pd.DataFrame:
     frames = list(iter_frames(path, chunk_rows=1 << 30, max_rows=max_rows))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -323,14 +348,14 @@ def iter_corpus(path: str | Path, text_column: str = "text", label_column: str |
     for first, df in chunks:
         if first == 0 and len(df) == 0:
             raise DataError(path, "has no rows.", hint="Give at least one document.")
-        _check_columns([str(c) for c in df.columns], path, text_column, label_column)
+        check_columns([str(c) for c in df.columns], path, text_column, label_column)
         if len(df) == 0 or not wanted(first // chunk_rows):
             continue
         texts, labels, _ = _validated(df, path, text_column, label_column, True, first + 1)
         yield first, Corpus(texts, labels, str(path), text_column, label_column)
 
 
-def _check_columns(cols: list[str], path: Path, text_column: str, label_column: str | None) -> None:
+def check_columns(cols: list[str], path: Path, text_column: str, label_column: str | None) -> None:
     for role, col in (("text", text_column), ("label", label_column)):
         if col is not None and col not in cols:
             raise DataError(path, f"has no {role} column '{col}'. Its columns are: {', '.join(cols)}.",
@@ -388,7 +413,7 @@ def _validated(df: pd.DataFrame, path: Path, text_column: str, label_column: str
     """The texts and labels of a table, each checked, and how many bad rows were dropped. Bad rows (rows counted
     from `first_row`) raise one DataError naming them all, or with `drop_bad_rows` are left out (None: the caller
     offers no option to drop them)."""
-    _check_columns([str(c) for c in df.columns], path, text_column, label_column)
+    check_columns([str(c) for c in df.columns], path, text_column, label_column)
     raw_labels = df[label_column].tolist() if label_column is not None else [None] * len(df)
     texts: list[str] = []
     labels: list[str | None] = []

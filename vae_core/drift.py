@@ -517,13 +517,3 @@ def drift(explorer, reference, new, seed: int = 0, describe: bool = True,
     return Drift(auc=m["auc"], p_value=m["p_value"], new_documents=len(new), reference_documents=len(reference),
                  scores=m["scores_new"].astype(np.float32), region_of=region_of, regions=out,
                  class_mix={c: (mix_ref[c], mix_new[c]) for c in labels}, new_xy=new_xy)
-
-
-def new_corpus_index(model, texts: Sequence[str], labels: Sequence[str | None] | None, reference, seed: int = 0,
-                     batch_size: int = 64, progress: bool = True):
-    """A new corpus encoded and placed on the reference's map (`on_map`; no map of its own is fitted, no region
-    named): a CorpusIndex whose x, y are on the reference's map."""
-    from .indexing import Indexer
-
-    return Indexer(model, reference.meta.get("projection", "umap"), seed, batch_size, progress=progress).build(
-        texts, labels, {"placed_on": reference.meta.get("source")}, place=lambda mu: on_map(reference, mu, seed))

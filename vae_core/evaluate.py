@@ -212,11 +212,12 @@ def add_reader_figures(res: dict, texts: Sequence[str], decoded: Sequence[str], 
 
 def evaluate_model(model: TextVAE, texts: Sequence[str], labels: Sequence[str | None] | None = None,
                    batch_size: int = 64, generation_rows: int | None = None, progress: bool = True, seed: int = 0,
-                   reader: bool = True) -> dict:
+                   reader: bool = True, corpus_pass=None) -> dict:
     """Every figure of the model on a corpus. `generation_rows` limits decoding to the first N rows
     (None = all, 0 = none); with `reader`, the independent reader grades the decoded texts against every
-    document of the corpus (`add_reader_figures`)."""
-    out = model.forward_corpus(texts, batch_size, progress)
+    document of the corpus (`add_reader_figures`). A `corpus_pass` of these texts with their reconstruction
+    (`TextVAE.forward_corpus`) is read instead of encoding them again."""
+    out = corpus_pass if corpus_pass is not None else model.forward_corpus(texts, batch_size, progress)
     pred = out.probs.argmax(-1)
     res: dict = {"documents": len(texts)}
     if labels is not None and any(lab is not None for lab in labels):

@@ -1,4 +1,4 @@
-"""Indexing: the one way a corpus becomes an index (the table `index.INDEX_COLUMNS` describes). `Indexer` runs the
+"""Indexing: the one way a corpus becomes an index (the table `corpus_index.INDEX_COLUMNS` describes). `Indexer` runs the
 pipeline: encode the corpus in chunks -> parts -> fit the map on a sample of them (or place them on another map)
 -> name the map's regions -> write. In memory (`train`'s index, build-default, the app's uploads and Compare,
 `slices` on a data file) the corpus is one part; `python -m vae_core index` (also under `accelerate launch`)
@@ -61,7 +61,7 @@ def posterior_uncertainty(model, mu: torch.Tensor, logvar: torch.Tensor, samples
 
 
 def part_schema():
-    """The columns of a part: the index's (`index.INDEX_COLUMNS`) but the map's (x, y, correct)."""
+    """The columns of a part: the index's (`corpus_index.INDEX_COLUMNS`) but the map's (x, y, correct)."""
     import pyarrow as pa
 
     floats, vectors = pa.float32(), pa.list_(pa.float32())
@@ -116,23 +116,16 @@ class Indexer:
 
     # ---- 1. encode ----
     def encode(self, texts: Sequence[str], labels: Sequence[str | None] | None = None, chunk: int = 0,
-               on_progress: Callable[[int, int, str], None] | None = None):
+               on_progress: Callable[[int, int, str], None] | None = None, corpus_pass=None):
         """One chunk of a corpus encoded (chunk i's posterior uncertainty drawn with seed + i): an Arrow table of
-        `part_schema`'s columns. `on_progress(done, total, "encoding")` after every turn."""
+        `part_schema`'s columns. `on_progress(done, total, "encoding")` after every turn. A `corpus_pass` of these
+        texts (`TextVAE.forward_corpus`, at the model's temperature) is read instead of encoding them again."""
         import pyarrow as pa
 
-        from .outputs import CorpusPass
-
         texts, n = list(texts), len(texts)
-        step = self.turn_rows or max(n, 1)
-        passes = []
-        for s in range(0, max(n, 1), step):
-            with self.explorer.turn():
-                passes.append(self.model.forward_corpus(texts[s : s + step], self.batch_size,
-                                                        progress=self.progress and step >= n, reconstruction=False))
-            if on_progress is not None:
-                on_progress(min(s + step, n), n, "encoding")
-        out = CorpusPass.concat(passes)
+        out = corpus_pass if corpus_pass is not None else self._forward(texts, on_progress)
+        if len(out) != n:
+            raise ValueError(f"the corpus pass has {len(out):,} rows for {n:,} texts.")
         with self.explorer.turn():
             unc = posterior_uncertainty(self.model, out.mu, out.logvar, seed=self.seed + chunk)
         probs = out.probs.numpy().astype(np.float32)
@@ -149,6 +142,21 @@ class Indexer:
             "logvar": _vectors(out.logvar.numpy()),
         }, schema=part_schema())
 
+    def _forward(self, texts: list[str], on_progress=None):
+        """The pass over `texts`, turn_rows at a turn of the shared model."""
+        from .outputs import CorpusPass
+
+        n = len(texts)
+        step = self.turn_rows or max(n, 1)
+        passes = []
+        for s in range(0, max(n, 1), step):
+            with self.explorer.turn():
+                passes.append(self.model.forward_corpus(texts[s : s + step], self.batch_size,
+                                                        progress=self.progress and step >= n, reconstruction=False))
+            if on_progress is not None:
+                on_progress(min(s + step, n), n, "encoding")
+        return CorpusPass.concat(passes)
+
     # ---- 2. map and regions ----
     def assemble(self, parts: Sequence[Part], place: Callable[[np.ndarray], np.ndarray] | None = None,
                  regions: bool = True, on_progress: Callable[[int, int, str], None] | None = None):
@@ -158,8 +166,8 @@ class Indexer:
         (on another corpus' map) and no region is named. The regions are named on the map's sample."""
         import pyarrow as pa
 
-        from .index import CorpusIndex, vector_matrix
-        from .interpret.projection import PLACE_CHUNK, FittedMap, map_sample
+        from .corpus_index import CorpusIndex, vector_matrix
+        from .interpret.projection import map_sample, sampled_map
 
         offsets = np.concatenate([[0], np.cumsum([p.rows for p in parts])]).astype(int)
         n = int(offsets[-1])
@@ -174,28 +182,17 @@ class Indexer:
         sample_table = pa.concat_tables([
             p.read(["text", "label", "pred", "probs", "mu"]).take(sample[(sample >= a) & (sample < b)] - a)
             for p, a, b in zip(parts, offsets[:-1], offsets[1:])])
-        fitted = FittedMap(vector_matrix(sample_table.column("mu")), self.projection, self.seed)
-        xy = np.empty((n, 2), dtype=np.float32)
-        xy[sample] = fitted.xy
         in_sample = np.zeros(n, dtype=bool)
         in_sample[sample] = True
-        t0 = time.time()
-        pending_rows, pending_mu = [], []  # placed PLACE_CHUNK rows at a time: UMAP's transform costs less per row in bulk
 
-        def place_pending() -> None:
-            if pending_rows:
-                xy[np.concatenate(pending_rows)] = fitted.place(np.concatenate(pending_mu))
-                pending_rows.clear(), pending_mu.clear()
+        def rest():
+            for p, a, b in zip(parts, offsets[:-1], offsets[1:]):
+                rows = np.flatnonzero(~in_sample[a:b])
+                if len(rows):
+                    yield a + rows, vector_matrix(p.read(["mu"]).column("mu"))[rows]
 
-        for p, a, b in zip(parts, offsets[:-1], offsets[1:]):
-            rest = np.flatnonzero(~in_sample[a:b])
-            if len(rest):
-                pending_rows.append(a + rest)
-                pending_mu.append(vector_matrix(p.read(["mu"]).column("mu"))[rest])
-                if sum(len(r) for r in pending_rows) >= PLACE_CHUNK:
-                    place_pending()
-        place_pending()
-        placed_s = time.time() - t0
+        xy, placed_s = sampled_map(vector_matrix(sample_table.column("mu")), sample, n, rest(), self.projection,
+                                   self.seed)
         named = None
         if regions:
             if on_progress is not None:
@@ -214,7 +211,7 @@ class Indexer:
     def meta(self, given: dict | None, rows: int, regions) -> dict:
         """An index's metadata: the model's classes, the map's method and seed, what the caller gives (model,
         source, ...), the row count and the named regions (none when None: not named)."""
-        from .index import INDEX_VERSION
+        from .corpus_index import INDEX_VERSION
 
         meta = {"version": INDEX_VERSION, "labels": self.model.labels, "projection": self.projection,
                 "seed": self.seed, **(given or {}), "rows": rows}
@@ -226,7 +223,7 @@ class Indexer:
         column order."""
         import pyarrow as pa
 
-        from .index import INDEX_COLUMNS
+        from .corpus_index import INDEX_COLUMNS
 
         label, pred = table.column("label").to_pylist(), table.column("pred").to_pylist()
         table = table.append_column("x", pa.array(xy[:, 0], pa.float32())).append_column("y", pa.array(xy[:, 1], pa.float32()))
@@ -260,7 +257,7 @@ class Indexer:
         """The index in memory (a CorpusIndex), as `write` would have written it."""
         import pyarrow as pa
 
-        from .index import CorpusIndex
+        from .corpus_index import CorpusIndex
 
         offsets = np.concatenate([[0], np.cumsum([p.rows for p in parts])]).astype(int)
         table = pa.concat_tables([self._indexed(p.read(), xy[a:b]) for p, a, b in zip(parts, offsets[:-1], offsets[1:])])
@@ -276,13 +273,24 @@ class Indexer:
         return self.corpus([part], xy, self.meta(meta, part.rows, named))
 
     def build_file(self, texts: Sequence[str], labels: Sequence[str | None] | None, output: str | Path,
-                   meta: dict | None = None) -> Path:
-        """A corpus in memory indexed into the file `output` (what `index` writes for the same corpus)."""
-        part = Part(len(texts), table=self.encode(texts, labels))
+                   meta: dict | None = None, corpus_pass=None) -> Path:
+        """A corpus in memory indexed into the file `output` (what `index` writes for the same corpus); from
+        `corpus_pass` when one is given (see `encode`)."""
+        part = Part(len(texts), table=self.encode(texts, labels, corpus_pass=corpus_pass))
         t0 = time.time()
         xy, named, _ = self.assemble([part])
         print(f"mapped and named {len(named)} regions of the map in {time.time() - t0:.1f} s")
         return self.write([part], xy, Path(output), self.meta(meta, part.rows, named))
+
+
+def new_corpus_index(model, texts: Sequence[str], labels: Sequence[str | None] | None, reference, seed: int = 0,
+                     batch_size: int = 64, progress: bool = True):
+    """A new corpus encoded and placed on the reference's map (`on_map`; no map of its own is fitted, no region
+    named): a CorpusIndex whose x, y are on the reference's map."""
+    from .drift import on_map
+
+    return Indexer(model, reference.meta.get("projection", "umap"), seed, batch_size, progress=progress).build(
+        texts, labels, {"placed_on": reference.meta.get("source")}, place=lambda mu: on_map(reference, mu, seed))
 
 
 def index_shared(explorer, texts: Sequence[str], labels: Sequence[str | None] | None = None, projection: str = "umap",
@@ -302,7 +310,7 @@ def refresh_probabilities(model, path: str | Path, seed: int | None = None) -> P
     """Rewrite an index's probability columns (probs, confidence, prob_std, flip_rate) from its stored posteriors
     with the model as it is now: after calibration gave the model a temperature, its indexes show the new
     probabilities without encoding the corpus again. Predictions, map and regions are kept."""
-    from .index import read_index, write_index
+    from .corpus_index import read_index, write_index
 
     df, meta = read_index(path)
     mu = torch.as_tensor(np.stack(df["mu"].to_numpy()).astype(np.float32))
@@ -368,7 +376,7 @@ def parts_in_order(parts: Path) -> list[Part]:
     return found
 
 
-def assemble(indexer: Indexer, parts_folder: Path, output: Path, meta: dict) -> dict:
+def assemble_parts(indexer: Indexer, parts_folder: Path, output: Path, meta: dict) -> dict:
     """The parts in `parts_folder` mapped, their regions named and written as the index `output` with `meta`,
     then its manifest. Returns the manifest."""
     parts = parts_in_order(parts_folder)
@@ -389,17 +397,20 @@ def assemble(indexer: Indexer, parts_folder: Path, output: Path, meta: dict) -> 
 
 
 def index_streamed(model_folder: str | Path, data: str | Path, output: str | Path | None = None,
-                   text_column: str = "text", label_column: str | None = "label", projection: str = "umap",
+                   text_column: str = "text", label_column: str | None = None, projection: str = "umap",
                    seed: int = 0, chunk_rows: int = CHUNK_ROWS, max_rows: int | None = None,
                    keep_parts: bool = False, batch_size: int = 64) -> Path:
     """Index `data` with the model in `model_folder` on every process accelerate started (one, without
-    `accelerate launch`). Returns the index's path."""
+    `accelerate launch`). The labels are optional (`data.optional_label_column`). Returns the index's path."""
     from accelerate import PartialState
 
     from .catalog import display_name
+    from .data import check_columns, file_columns, optional_label_column
     from .modeling import TextVAE
 
     model_folder, data = Path(model_folder), Path(data)
+    label_column, note = optional_label_column(data, label_column)
+    check_columns(file_columns(data), data, text_column, label_column)  # before any part is written
     output = Path(output or model_folder / "index" / (data.stem + ".parquet"))
     # the processes `accelerate launch` started (one without it): no training state, so no mixed precision to agree on
     acc = PartialState(cpu=not torch.cuda.is_available())
@@ -415,6 +426,8 @@ def index_streamed(model_folder: str | Path, data: str | Path, output: str | Pat
                              f"remove that folder, or give another --output.")
         run.write_text(json.dumps(key, indent=2) + "\n")
     acc.wait_for_everyone()
+    if note and acc.is_main_process:
+        print(note, file=sys.stderr)
     warn_if_fewer_processes(processes, "index")
     indexer = Indexer(model, projection, seed, batch_size)
     t0 = time.time()
@@ -429,10 +442,78 @@ def index_streamed(model_folder: str | Path, data: str | Path, output: str | Pat
                 "chunk_rows": chunk_rows}
         t1 = time.time()
         model.to("cpu")
-        manifest = assemble(indexer, parts, output, meta)
+        manifest = assemble_parts(indexer, parts, output, meta)
         print(f"indexed {manifest['rows']:,} documents ({len(manifest['parts'])} parts, {processes} process(es)); "
               f"map and index written in {time.time() - t1:.1f} s -> {output}")
         if not keep_parts:
             shutil.rmtree(parts, ignore_errors=True)
     acc.wait_for_everyone()
     return output
+
+
+def index_file(model_folder: str | Path, data: str | Path, text_column: str = "text", label_column: str | None = None,
+               projection: str = "umap", seed: int = 0, sample: int | None = None, output: str | Path | None = None,
+               say: Callable[[str], None] = print) -> Path:
+    """Encode a data file with the model in `model_folder` into an index in memory (MODEL/index/<data name>.parquet
+    unless `output`), with progress; `sample` rows drawn at random (seeded) when the file has more. The labels are
+    optional (`data.optional_label_column`)."""
+    import random
+
+    from .catalog import display_name
+    from .data import optional_label_column, read_corpus
+    from .modeling import TextVAE
+
+    label_column, note = optional_label_column(data, label_column)
+    if note:
+        say(note)
+    indexer = Indexer(TextVAE.from_pretrained(model_folder), projection, seed, progress=True)
+    corpus = read_corpus(data, text_column, label_column, allow_unlabelled=True)
+    texts, labels = corpus.texts, corpus.labels if label_column else None
+    if sample is not None and len(texts) > sample:
+        keep = sorted(random.Random(seed).sample(range(len(texts)), sample))
+        texts = [texts[i] for i in keep]
+        labels = [labels[i] for i in keep] if labels is not None else None
+    note = indexer.too_long(texts)
+    if note:
+        say(f"note: {note}")
+    t0 = time.time()
+    out = indexer.build_file(texts, labels, output or Path(model_folder) / "index" / (Path(data).stem + ".parquet"),
+                             {"model": display_name(model_folder), "source": Path(data).name,
+                              "source_path": str(Path(data).resolve()), "text_column": text_column,
+                              "label_column": label_column})
+    say(f"indexed {len(texts)} documents in {time.time() - t0:.1f} s -> {out}")
+    return out
+
+
+def read_or_index(model, data: str | Path, text_column: str = "text", label_column: str | None = None, seed: int = 0,
+                  reference=None, regions: bool = False, say: Callable[[str], None] = print):
+    """`data` as a CorpusIndex, read once: an index written by `index` as it is; else, for the app's `Explorer`
+    of a model folder, the model's own index holding the same texts in the same order; else the file encoded now,
+    mapped on its own (its regions named with `regions`) or, with a `reference` index, placed on the reference's
+    map (drift: no map of its own, no region). The labels are optional (`data.optional_label_column`)."""
+    from .corpus_index import CorpusIndex, load_index_of
+    from .data import optional_label_column, read_corpus
+
+    indexed = load_index_of(data, model.labels)
+    if indexed is not None:
+        return indexed
+    label_column, note = optional_label_column(data, label_column)
+    if note:
+        say(note)
+    corpus = read_corpus(data, text_column, label_column, allow_unlabelled=True)
+    labels = corpus.labels if label_column else None
+    folder = getattr(model, "folder", None)
+    for path in sorted((Path(folder) / "index").glob("*.parquet")) if folder is not None and reference is None else []:
+        try:
+            own = CorpusIndex.load(path)
+        except ValueError:
+            continue
+        if len(own) == len(corpus) and own.df["text"].tolist() == list(corpus.texts):
+            say(f"using the model's index of {Path(data).name} ({path})")
+            return own
+    name = Path(data).name
+    if reference is not None:
+        say(f"encoding {len(corpus):,} documents of {name}")
+        return new_corpus_index(model, corpus.texts, labels, reference, seed=seed)
+    say(f"encoding {len(corpus):,} documents of {name} and mapping them")
+    return Indexer(model, seed=seed, progress=True).build(corpus.texts, labels, {"source": name}, regions=regions)

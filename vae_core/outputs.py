@@ -3,7 +3,7 @@
 Shapes: B batch, N corpus rows, T decoder tokens, L latent size, C classes, V decoder vocabulary."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -54,12 +54,19 @@ class SampledPredictions:
 
 @dataclass
 class CorpusPass:
-    """One pass over a corpus with z = mu (`TextVAE.forward_corpus`), every row in the texts' order."""
-    probs: torch.Tensor  # (N, C) class probabilities at mu (TextVAE.class_probs)
+    """One pass over a corpus with z = mu (`TextVAE.forward_corpus`), every row in the texts' order. Calibration,
+    evaluation and an index can all read the same pass (`finish.finish_model`)."""
+    logits: torch.Tensor  # (N, C) the classifier's logits at mu (TextVAE.classify: no temperature)
     mu: torch.Tensor  # (N, L)
     logvar: torch.Tensor  # (N, L)
     recon_nll: torch.Tensor  # (N,) reconstruction NLL of each document given mu, nats; 0 where not computed
     recon_tokens: torch.Tensor  # (N,) target tokens behind recon_nll; 0 where not computed
+    temperature: float = 1.0  # the model's calibration temperature (VAEConfig.temperature) the probabilities take
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """(N, C) the class probabilities a user is shown (TextVAE.class_probs): softmax(logits / temperature)."""
+        return torch.softmax(self.logits / self.temperature, dim=-1)
 
     @property
     def posterior(self) -> Posterior:
@@ -77,10 +84,21 @@ class CorpusPass:
         """(N,) KL of each posterior from the prior, nats."""
         return self.kl_per_dim.sum(-1)
 
+    def __len__(self) -> int:
+        return len(self.mu)
+
+    TENSORS = ("logits", "mu", "logvar", "recon_nll", "recon_tokens")
+
+    def take(self, rows: Sequence[int]) -> "CorpusPass":
+        """The pass of some rows, in the order given."""
+        idx = torch.as_tensor(list(rows), dtype=torch.long)
+        return CorpusPass(*(getattr(self, f)[idx] for f in self.TENSORS), temperature=self.temperature)
+
     @classmethod
     def concat(cls, passes: Sequence["CorpusPass"]) -> "CorpusPass":
         """Passes over consecutive pieces of a corpus, as one."""
-        return cls(*(torch.cat([getattr(p, f.name) for p in passes]) for f in fields(cls)))
+        return cls(*(torch.cat([getattr(p, f) for p in passes]) for f in cls.TENSORS),
+                   temperature=passes[0].temperature if passes else 1.0)
 
 
 @dataclass

@@ -115,10 +115,12 @@ def plan(recipe: str | Recipe, base: TrainConfig, given: dict[str, Any] | None =
 
 
 def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = None,
-               given: dict[str, Any] | None = None, resume: bool = False, closing: bool = True) -> Path:
+               given: dict[str, Any] | None = None, resume: bool = False, closing: bool = True,
+               index: bool = False) -> Path:
     """Train every stage of `recipe` into base.output_dir and return RUN/model. With `resume`, finished stages are
     skipped, the one in progress continues from its last saved step and the options are the saved run's. Then,
-    with `closing`, the closing evaluation (`closing_evaluation`) writes the model's evaluation and card."""
+    with `closing`, the closing evaluation (`closing_evaluation`) writes the model's evaluation and card (and with
+    `index` the dev file's index)."""
     from .training import train
 
     run = Path(base.output_dir)
@@ -141,7 +143,7 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
     if recipe == "single":
         folder = train(stages[0].config, model_config, resume=resume)
         if closing and main:
-            closing_evaluation(folder, stages[0].config)
+            closing_evaluation(folder, stages[0].config, index=index)
         return folder
     log = run / "metrics.jsonl"
     if not resume and main:
@@ -166,8 +168,8 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
         if main:
             print(f"stage {p.index}/{n}: {p.stage.title}" + (" (continued)" if again else ""), flush=True)
         started = time.time()
-        # the model options go to the first stage (the joint one builds the model from them; with --init-from the
-        # first decoder stage takes its decoding settings); later stages start from the stage before
+        # the model's architecture goes to the first stage (the joint one builds the model from it); what a stage
+        # changes in its model travels in its config (TrainConfig.changes); later stages start from the stage before
         folder = train(p.config, model_config if p.index == 1 else None, resume=again, log_path=log, stage=p.stage.name)
         if not main:
             continue
@@ -181,14 +183,14 @@ def run_recipe(recipe: str, base: TrainConfig, model_config: VAEConfig | None = 
     if not trained and (run / "model" / "evaluation.json").exists():
         print(f"the run was finished: {run / 'model'}")  # a finished run resumed: nothing to do again
         return run / "model"
-    final = finish(run, stages, recipe)
+    final = combine_stages(run, stages, recipe)
     print(f"all {n} stages trained ({(time.time() - t0) / 60:.1f} min this session) -> {final}")
     if closing:
-        closing_evaluation(final, stages[-1].config)
+        closing_evaluation(final, stages[-1].config, index=index)
     return final
 
 
-def finish(run: Path, stages: list[PlannedStage], recipe: str) -> Path:
+def combine_stages(run: Path, stages: list[PlannedStage], recipe: str) -> Path:
     """RUN/model: a copy of the last stage's model whose metrics.json holds every stage's curves one after the
     other (steps and epochs counted from the start of the run) and a summary of each stage."""
     last = stages[-1].folder / "model"
@@ -228,19 +230,20 @@ def combined_metrics(log: Path, stages: list[PlannedStage]) -> dict:
             "best_dev_accuracy": max(best) if best else None}
 
 
-def closing_evaluation(folder: Path, cfg: TrainConfig, documents: int = CLOSING_DOCUMENTS, decoded: int = CLOSING_DECODED) -> dict | None:
-    """Evaluate the trained model on its dev file (a seeded sample of `documents` rows when it has more): every
-    figure of `evaluate`, the first `decoded` of them decoded and graded by the independent reader against the
-    whole sample. Writes evaluation.json and the model card, prints the stage summary; None without a dev file."""
+def closing_evaluation(folder: Path, cfg: TrainConfig, documents: int = CLOSING_DOCUMENTS,
+                       decoded: int = CLOSING_DECODED, index: bool = False) -> dict | None:
+    """Finish the trained model on its dev file (`finish.finish_model`, one pass over it): the temperature fitted on
+    every dev document, every figure of `evaluate` on a seeded sample of `documents` rows (all when it has fewer),
+    the first `decoded` of them decoded and graded by the independent reader against the whole sample; with
+    `index`, the dev file's index for the app. Writes evaluation.json and the model card, prints the stage summary;
+    None without a dev file."""
     import random
 
-    from .calibration import calibrate_folder, calibration_line
     from .card import write_card
     from .catalog import display_name
     from .config import portable_path
     from .data import read_corpus
-    from .evaluate import evaluate_model
-    from .modeling import TextVAE
+    from .finish import Finish, finish_model
 
     # the card names the model by its run and says how to load it from where `train` was run, never by where
     # this machine keeps it
@@ -249,19 +252,17 @@ def closing_evaluation(folder: Path, cfg: TrainConfig, documents: int = CLOSING_
         print("no dev file: the closing evaluation is skipped (run `python -m vae_core evaluate MODEL --data FILE`)")
         write_card(folder, **card)
         return None
-    t0 = time.time()
-    dev = read_corpus(cfg.dev_file, cfg.text_column, cfg.label_column, require_labels=True)
+    dev = read_corpus(cfg.dev_file, cfg.text_column, cfg.label_column, require_labels=True,
+                      drop_bad_rows=cfg.drop_bad_rows)
     rows = list(range(len(dev.texts)))
     random.Random(cfg.seed).shuffle(rows)
-    rows = rows[:documents]
-    texts, labels = [dev.texts[i] for i in rows], [dev.labels[i] for i in rows]
-    print(calibration_line(calibrate_folder(folder, texts, labels, seed=cfg.seed)))
-    model = TextVAE.from_pretrained(folder)
-    print(f"closing evaluation on {len(rows):,} dev documents ({min(decoded, len(rows))} decoded and read back)")
-    res = evaluate_model(model, texts, labels, generation_rows=decoded, seed=cfg.seed)
-    res.update({"file": portable_path(cfg.dev_file), "dev_rows": len(dev.texts),
-                "evaluation_seconds": round(time.time() - t0, 1)})
-    write_card(folder, res, **card)
+    source = Path(cfg.dev_file)
+    how = Finish(evaluation_rows=rows[:documents], generation_rows=decoded, card=card, seed=cfg.seed,
+                 extra={"file": portable_path(cfg.dev_file), "dev_rows": len(dev.texts)},
+                 index=(folder / "index" / f"{source.stem}.parquet",
+                        {"model": display_name(folder), "source": source.name, "source_path": str(source.resolve()),
+                         "text_column": cfg.text_column, "label_column": cfg.label_column}) if index else None)
+    res = finish_model(folder, dev.texts, dev.labels, how)
     print(stage_summary(json.loads((folder / "metrics.json").read_text()), res))
     return res
 

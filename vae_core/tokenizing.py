@@ -55,9 +55,9 @@ class CorpusMixin:
 
     @torch.no_grad()
     def forward_corpus(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True,
-                       reconstruction: bool | int = True) -> CorpusPass:
-        """The one pass over a corpus with z = mu (`batches`): probabilities, posterior and reconstruction NLL per
-        document (for every document, or for the first N when `reconstruction` is a number; 0 elsewhere), in
+                       reconstruction: bool | int | Sequence[int] = True) -> CorpusPass:
+        """The one pass over a corpus with z = mu (`batches`): logits (and so probabilities), posterior and
+        reconstruction NLL per document (for every document, or for the first N when `reconstruction` is a number; 0 elsewhere), in
         the texts' order."""
         from tqdm.auto import tqdm
 
@@ -65,21 +65,28 @@ class CorpusMixin:
 
         self.eval()
         N, L = len(texts), self.config.latent_size
-        probs = torch.zeros(N, self.config.num_labels)
+        logits = torch.zeros(N, self.config.num_labels)
         mu, logvar = torch.zeros(N, L), torch.zeros(N, L)
         nll, ntok = torch.zeros(N), torch.zeros(N)
+        if isinstance(reconstruction, bool):
+            wanted = (lambda i: reconstruction)
+        elif isinstance(reconstruction, int):
+            wanted = (lambda i: i < reconstruction)
+        else:
+            listed = set(int(i) for i in reconstruction)
+            wanted = listed.__contains__
         device = next(self.parameters()).device  # the model's: CPU, or the GPU accelerate gave this process
         for idx, input_ids, mask in tqdm(self.batches(texts, batch_size=batch_size, device=device),
                                          total=-(-N // batch_size), desc="encoding", unit="batch", disable=not progress):
             post = self.encode(input_ids, mask)
-            probs[idx] = self.class_probs(post.mu).float().cpu()
+            logits[idx] = self.classify(post.mu).float().cpu()
             mu[idx], logvar[idx] = post.mu.float().cpu(), post.logvar.float().cpu()
-            rec = [r for r, i in enumerate(idx) if reconstruction is True or (reconstruction and i < reconstruction)]
+            rec = [r for r, i in enumerate(idx) if wanted(i)]
             if rec:
                 dec_in, tgt = self.decoder_io(input_ids[rec], mask[rec])
                 n, t = reconstruction_nll(self.decode_logits(post.mu[rec], dec_in), tgt)
                 nll[[idx[r] for r in rec]], ntok[[idx[r] for r in rec]] = n.float().cpu(), t.float().cpu()
-        return CorpusPass(probs, mu, logvar, nll, ntok)
+        return CorpusPass(logits, mu, logvar, nll, ntok, temperature=float(self.config.temperature))
 
     @torch.no_grad()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:

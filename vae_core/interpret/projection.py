@@ -5,6 +5,9 @@ size: neighbours come from scikit-learn's trees.
 """
 from __future__ import annotations
 
+import time
+from typing import Iterable
+
 import numpy as np
 
 METHODS = ("umap", "pca")
@@ -56,21 +59,43 @@ class FittedMap:
         return xy.astype(np.float32)
 
 
+def sampled_map(sample_mu: np.ndarray, sample: np.ndarray, n: int, rest: Iterable[tuple[np.ndarray, np.ndarray]],
+                method: str = "umap", seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1
+                ) -> tuple[np.ndarray, float]:
+    """The one rule of a corpus' map: fitted on the latent means of a sample of its n rows (`map_sample`), every
+    other row placed by the map's transform, PLACE_CHUNK rows at a time (UMAP's transform costs less per row in
+    bulk). `rest` gives the other rows as pieces (their row numbers, their means), read as they are needed.
+    Returns (xy (n, 2), seconds spent placing)."""
+    fitted = FittedMap(sample_mu, method, seed, n_neighbors, min_dist)
+    xy = np.empty((n, 2), dtype=np.float32)
+    xy[sample] = fitted.xy
+    t0 = time.time()
+    pending_rows: list[np.ndarray] = []
+    pending_mu: list[np.ndarray] = []
+
+    def place_pending() -> None:
+        if pending_rows:
+            xy[np.concatenate(pending_rows)] = fitted.place(np.concatenate(pending_mu))
+            pending_rows.clear(), pending_mu.clear()
+
+    for rows, mu in rest:
+        if len(rows):
+            pending_rows.append(rows)
+            pending_mu.append(mu)
+            if sum(len(r) for r in pending_rows) >= PLACE_CHUNK:
+                place_pending()
+    place_pending()
+    return xy, time.time() - t0
+
+
 def fit_projection(mu: np.ndarray, method: str = "umap", seed: int = 0, n_neighbors: int = 15,
                    min_dist: float = 0.1, fit_sample: int = UMAP_FIT_SAMPLE) -> np.ndarray:
-    """Project latent means (N, L) to 2-D (N, 2), deterministically for a given seed: the map (UMAP or PCA) fitted
-    on at most `fit_sample` of them, the rest placed by its transform: the rule `indexing.Indexer.assemble` follows
-    part by part, here for one matrix in memory."""
+    """Project latent means (N, L) held in memory to 2-D (N, 2), deterministically for a given seed (`sampled_map`,
+    the rule every index's map follows)."""
     mu = np.asarray(mu, dtype=np.float32)
     sample = map_sample(len(mu), seed, fit_sample)
-    fitted = FittedMap(mu[sample], method, seed, n_neighbors, min_dist)
-    if len(sample) == len(mu):
-        return fitted.xy
-    xy = np.empty((len(mu), 2), dtype=np.float32)
-    xy[sample] = fitted.xy
     rest = np.setdiff1d(np.arange(len(mu)), sample)
-    xy[rest] = fitted.place(mu[rest])
-    return xy
+    return sampled_map(mu[sample], sample, len(mu), [(rest, mu[rest])], method, seed, n_neighbors, min_dist)[0]
 
 
 class LatentMap:

@@ -2,7 +2,7 @@
 "Download report"): every figure as plain data. Drawing it into one HTML file is the app's job
 (app_ui/report.py), which holds the figures the pages draw.
 
-The corpus is an index (`vae_core.index.CorpusIndex`): the accuracy, calibration and slices are those of the
+The corpus is an index (`vae_core.corpus_index.CorpusIndex`): the accuracy, calibration and slices are those of the
 same predictions `evaluate`, `slices`, `suspects` and the app show.
 """
 from __future__ import annotations
@@ -233,33 +233,13 @@ def gather(explorer, corpus, data_name: str, data_sha256: str | None = None, tra
     return out
 
 
-def corpus_for_report(explorer, data: str | Path, text_column: str = "text", label_column: str | None = "label",
-                      seed: int = 0, progress: bool = True):
-    """(CorpusIndex, its name, sha256 of the file) for a report on `data`: an index written by `index` as it is;
-    a data file through the model's own index holding the same texts in the same order (no encoding), else encoded
-    and mapped now, with its regions named."""
-    from .data import read_corpus
-    from .index import CorpusIndex, load_index_of
-    from .indexing import Indexer
+def corpus_for_report(explorer, data: str | Path, text_column: str = "text", label_column: str | None = None,
+                      seed: int = 0, say=print):
+    """(CorpusIndex, its name, sha256 of the file) for a report on `data` (`indexing.read_or_index`): an index
+    written by `index` as it is; a data file through the model's own index holding the same texts in the same order
+    (no encoding), else encoded and mapped now, with its regions named. The labels are optional."""
+    from .indexing import read_or_index
 
     data = Path(data)
-    sha = file_sha256(data)
-    indexed = load_index_of(data, explorer.labels)
-    if indexed is not None:
-        return indexed, str(indexed.meta.get("source") or data.name), sha
-    texts = read_corpus(data, text_column, label_column or None, allow_unlabelled=True)
-    if explorer.folder is not None:
-        for path in sorted((explorer.folder / "index").glob("*.parquet")):
-            try:
-                corpus = CorpusIndex.load(path)
-            except ValueError:
-                continue
-            if len(corpus) == len(texts.texts) and corpus.df["text"].tolist() == list(texts.texts):
-                if progress:
-                    print(f"using the model's index of {data.name} ({path})")
-                return corpus, data.name, sha
-    if progress:
-        print(f"encoding {len(texts.texts):,} documents of {data.name} and mapping them (the model has no index of it)")
-    corpus = Indexer(explorer, seed=seed, progress=progress).build(
-        texts.texts, texts.labels if label_column else None, {"source": data.name})
-    return corpus, data.name, sha
+    corpus = read_or_index(explorer, data, text_column, label_column, seed, regions=True, say=say)
+    return corpus, str(corpus.meta.get("source") or data.name), file_sha256(data)
