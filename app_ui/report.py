@@ -1,4 +1,4 @@
-"""The offline report: one self-contained HTML file on a model and a corpus (`python -m vae_core report`, and the
+"""The offline report: one self-contained HTML file on a model and a corpus (`python -m app_ui report`, and the
 Model page's "Download report"). Plotly's JavaScript is inlined once and each figure is a div drawn by it; images
 (the map's density past the points limit) are inlined as data URIs; nothing is fetched from the network.
 

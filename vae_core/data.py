@@ -260,7 +260,8 @@ def optional_label_column(path: str | Path, label_column: str | None, default: s
     none. Returns (the column or None, a line that says the file is read without labels, or None)."""
     if label_column is not None:
         return label_column or None, None
-    if default in file_columns(path):
+    columns = file_columns(path)
+    if default in columns or not columns:  # no columns at all: reading it says what is wrong
         return default, None
     return None, (f"{Path(path).name} has no '{default}' column: read as a corpus without labels (name one with "
                   "--label-column)")

@@ -405,12 +405,12 @@ def index_streamed(model_folder: str | Path, data: str | Path, output: str | Pat
     from accelerate import PartialState
 
     from .catalog import display_name
-    from .data import check_columns, file_columns, optional_label_column
+    from .data import iter_corpus, optional_label_column
     from .modeling import TextVAE
 
     model_folder, data = Path(model_folder), Path(data)
     label_column, note = optional_label_column(data, label_column)
-    check_columns(file_columns(data), data, text_column, label_column)  # before any part is written
+    next(iter_corpus(data, text_column, label_column, chunk_rows=1), None)  # its problems before any part is written
     output = Path(output or model_folder / "index" / (data.stem + ".parquet"))
     # the processes `accelerate launch` started (one without it): no training state, so no mixed precision to agree on
     acc = PartialState(cpu=not torch.cuda.is_available())

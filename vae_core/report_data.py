@@ -1,4 +1,4 @@
-"""What goes into the offline report on a model and a corpus (`python -m vae_core report`, the Model page's
+"""What goes into the offline report on a model and a corpus (`python -m app_ui report`, the Model page's
 "Download report"): every figure as plain data. Drawing it into one HTML file is the app's job
 (app_ui/report.py), which holds the figures the pages draw.
 
