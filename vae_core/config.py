@@ -60,7 +60,7 @@ class VAEConfig:
 
     latent_size: int = 32
     # Of latent_size, the last N dimensions are a content part that the classifier does not read: added
-    # after joint training (TrainConfig.content_dims) so that the decoder gets more of each document than
+    # after joint training (ModelChanges.content_dims) so that the decoder gets more of each document than
     # the classification latent holds, without moving a single prediction.
     content_latent_size: int = 0
     labels: list[str] = field(default_factory=list)
@@ -74,7 +74,10 @@ class VAEConfig:
     decoder_ffn: int = 1024
     decoder_memory_tokens: int = 4
     decoder_max_length: int = 48  # target tokens, [SEP] included
-    decoder_vocab_size: int = 0  # size of the output vocabulary subset; 0 = the whole encoder vocabulary
+    # The decoder's output vocabulary: a subset of the encoder's. In a checkpoint, its size (0 = the whole encoder
+    # vocabulary). For a new model, how many of the training texts' most frequent tokens it keeps; 0 = 8,192
+    # (training.model.DEFAULT_DECODER_VOCAB), or the whole vocabulary when the encoder's is no larger.
+    decoder_vocab_size: int = 0
     # The decoder also reads the class probabilities the classifier gives z (a function of z, detached),
     # as the label y in Kingma et al.'s M2 model: decoded text then follows the class at z.
     decoder_class_conditioning: bool = True
@@ -282,12 +285,10 @@ class TrainConfig:
         data = dict(data)
         changes = dict(data.pop("changes", None) or {})
         # written before ModelChanges: the model changes were fields of the run's config
-        for old, new in (("content_dims", "content_dims"), ("prototype_tokens", "prototype_tokens"),
-                         ("decoder_max_length", "decoder_max_length"), ("word_dropout", "word_dropout"),
-                         ("decoder_dropout", "decoder_dropout")):
-            if old in data:
-                value = data.pop(old)
-                changes.setdefault(new, value if value is not None or new not in ModelChanges.ADDITIONS else 0)
+        for name in ("content_dims", "prototype_tokens", "decoder_max_length", "word_dropout", "decoder_dropout"):
+            if name in data:
+                value = data.pop(name)
+                changes.setdefault(name, 0 if value is None and name in ModelChanges.ADDITIONS else value)
         try:
             data["changes"] = _from_dict(ModelChanges, changes, f"{source} (changes)")
         except TypeError as e:

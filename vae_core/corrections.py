@@ -157,7 +157,7 @@ class CorrectionLog:
         """The log of a corpus (`index.CorpusIndex`) of a model."""
         return cls(log_path(model_folder, corpus_name), corpus.df["text"].tolist(), corpus.df["label"].tolist(), classes)
 
-    def _hash(self, row: int) -> str:
+    def row_hash(self, row: int) -> str:
         if row not in self._hashes:
             self._hashes[row] = text_hash(self.texts[row])
         return self._hashes[row]
@@ -188,7 +188,7 @@ class CorrectionLog:
             if rec.get("status") == UNDO:
                 continue
             row = rec.get("row")
-            if not isinstance(row, int) or not 0 <= row < len(self.texts) or rec.get("text_sha256") != self._hash(row):
+            if not isinstance(row, int) or not 0 <= row < len(self.texts) or rec.get("text_sha256") != self.row_hash(row):
                 raise CorrectionError(
                     f"The corrections log {self.path} does not match this corpus: row {row}'s text is not the one "
                     f"corrected on {rec.get('time', '?')} (the corpus was indexed again from a changed file, or the log "
@@ -233,7 +233,7 @@ class CorrectionLog:
             raise CorrectionError(f"row {bad[0]} is not in this corpus of {len(self.texts):,} documents.")
         self.lines()  # a stale log is refused before anything is added to it
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        records = [{"v": VERSION, "id": uuid.uuid4().hex, "row": r, "text_sha256": self._hash(r), "old": self.labels[r],
+        records = [{"v": VERSION, "id": uuid.uuid4().hex, "row": r, "text_sha256": self.row_hash(r), "old": self.labels[r],
                     "new": new, "status": status, "time": now, "view": str(view)[:80]} for r in rows]
         self._append(records)
         return [rec["id"] for rec in records]
@@ -277,7 +277,7 @@ def export_frame(data_file: str | Path, log: CorrectionLog, text_column: str = "
                               "the corpus was indexed from.")
     decisions = log.decisions()
     for row in decisions:
-        if text_hash(str(df[text_column].iat[row])) != log._hash(row):
+        if text_hash(str(df[text_column].iat[row])) != log.row_hash(row):
             raise CorrectionError(f"row {row} of {data_file} is not the text that was corrected: the file changed since "
                                   "it was indexed. Export from the file the corpus was indexed from.")
     out = df.copy()
