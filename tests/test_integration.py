@@ -63,6 +63,16 @@ def test_decodes_readable_on_topic_text(default_model):
     assert same >= 0.75
 
 
+def test_a_documents_decoded_text_does_not_depend_on_its_batch(default_model):
+    """Each sampled candidate draws from its own seed: evaluate's first 8 examples decode to the same texts in a
+    batch of 8 as in a batch of 64, and alone (issue 40)."""
+    texts = pd.read_csv(AG_DEV).text[:64].tolist()
+    mu = default_model.encode_corpus(texts).mu
+    in_64 = default_model.decode_text(mu)
+    assert default_model.decode_text(mu[:8]) == in_64[:8]
+    assert [default_model.decode_text(mu[i : i + 1])[0] for i in (0, 5)] == [in_64[0], in_64[5]]
+
+
 def test_index_of_the_dev_set(default_model):
     from vae_core.corpus_index import INDEX_COLUMNS, read_index
 
