@@ -63,7 +63,7 @@ def train(data: Path, select: Path, out: Path, recipe: str, epochs: float | None
 
     if (out / "model" / "model.safetensors").exists():
         return out / "model"
-    rc.closing_evaluation.__defaults__ = (rc.CLOSING_DOCUMENTS, 0)  # accuracy only: no decoding for the reader
+    rc.closing_evaluation.__defaults__ = (rc.CLOSING_DOCUMENTS, 0, False)  # accuracy only: no decoding for the reader
     # the decoder stage freezes the classifier (accuracy is the joint stage's): left out, for time
     code = cli.main(["train", "--train-file", str(data), "--dev-file", str(select), "--output-dir", str(out),
                      "--recipe", recipe, "--no-index", "--decoder-epochs", "0", "--min-decoder-steps", "0",

@@ -121,9 +121,8 @@ def train_config_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from .recipe import RECIPE_FIELDS, run_recipe
-
     from .indexing import index_file
+    from .recipe import RECIPE_FIELDS, run_recipe
 
     tc, mc = train_config_from_args(args)
     given = {k: getattr(args, k) for k in RECIPE_FIELDS if getattr(args, k, None) is not None}
