@@ -139,3 +139,37 @@ def test_refreshed_index_shows_the_calibrated_probabilities(tiny_model, tmp_path
     assert np.allclose(corpus.df["confidence"], expected.max(-1), atol=1e-6)
     assert corpus.df["pred"].tolist() == df["pred"].tolist()
     assert corpus.meta["temperature"] == 3.0
+
+
+def test_the_calibrate_command_refits_evaluates_and_refreshes_the_models_indexes(own_run, tmp_path, capsys):
+    """`calibrate` (finish.recalibrate): one pass over the data fits the temperature (calibration.json), the
+    evaluation at it is written with the card, and the model's own indexes show probabilities at that temperature."""
+    import csv
+    import json
+    import shutil
+
+    from conftest import make_texts
+    from vae_core.cli import main
+    from vae_core.corpus_index import CorpusIndex
+    from vae_core.modeling import TextVAE
+
+    model = tmp_path / "model"
+    shutil.copytree(own_run / "model", model)
+    data = tmp_path / "calibration.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *make_texts(30, 7)])
+    assert main(["calibrate", str(model), "--data", str(data)]) == 0
+    said = capsys.readouterr().out
+    check = json.loads((model / "calibration.json").read_text())
+    assert check["documents"] == 90 and said.startswith("calibration on 90 dev documents")
+    loaded = TextVAE.from_pretrained(model)
+    assert loaded.config.temperature == check["temperature"]
+    evaluation = json.loads((model / "evaluation.json").read_text())
+    assert evaluation["documents"] == 90 and evaluation["temperature"] == check["temperature"]
+    assert "reader_top1" not in evaluation  # the data is another file than the evaluation's before: no decoding kept
+    indexes = sorted((model / "index").glob("*.parquet"))
+    assert indexes and all(f"probabilities of {p} brought up to date" in said for p in indexes)
+    for path in indexes:
+        corpus = CorpusIndex.load(path)
+        expected = loaded.class_probs(torch.as_tensor(corpus.mu)).detach().numpy()
+        assert np.allclose(corpus.probs, expected, atol=1e-6)

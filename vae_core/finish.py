@@ -20,6 +20,7 @@ class Finish:
     keep: dict = field(default_factory=dict)  # figures kept from before unless measured again (e.g. decoding's)
     extra: dict = field(default_factory=dict)  # further entries of evaluation.json
     index: tuple[Path, dict] | None = None  # an index of the whole corpus to write: (file, its metadata)
+    refresh_indexes: bool = False  # bring the probabilities of the model's own indexes to the new temperature
     seed: int = 0
 
 
@@ -28,10 +29,11 @@ def finish_model(folder: str | Path, texts: Sequence[str], labels: Sequence[str 
     """Calibrate, evaluate, document (and index) the checkpoint in `folder` on a labelled corpus, reading it once:
     the temperature is fitted on every labelled document (`calibration.calibrate_model`: config.json and
     calibration.json), the evaluation's figures are those of `how.evaluation_rows` at that temperature, the card
-    and evaluation.json are written, and with `how.index` the corpus' index too. Returns the evaluation."""
+    and evaluation.json are written, with `how.index` the corpus' index too, and with `how.refresh_indexes` the
+    probabilities of the model's own indexes brought to the new temperature. Returns the evaluation."""
     from .card import write_card
     from .evaluate import evaluate_model
-    from .indexing import Indexer
+    from .indexing import Indexer, refresh_probabilities
     from .modeling import TextVAE
 
     folder = Path(folder)
@@ -54,6 +56,9 @@ def finish_model(folder: str | Path, texts: Sequence[str], labels: Sequence[str 
     if how.index is not None:
         path, meta = how.index
         Indexer(model, seed=how.seed, progress=progress).build_file(texts, labels, path, meta, corpus_pass=passed)
+    for path in sorted((folder / "index").glob("*.parquet")) if how.refresh_indexes else []:
+        refresh_probabilities(model, path)
+        say(f"probabilities of {path} brought up to date")
     return res
 
 
@@ -73,8 +78,6 @@ def recalibrate(folder: str | Path, data: str | Path, text_column: str = "text",
     from .catalog import display_name
     from .config import portable_path
     from .data import read_corpus
-    from .indexing import refresh_probabilities
-    from .modeling import TextVAE
 
     folder = Path(folder)
     corpus = read_corpus(data, text_column, label_column, require_labels=True)
@@ -82,14 +85,10 @@ def recalibrate(folder: str | Path, data: str | Path, text_column: str = "text",
     previous = json.loads(before.read_text()) if before.exists() else {}
     same_file = previous.get("file") == portable_path(data)
     res = finish_model(folder, corpus.texts, corpus.labels, Finish(
-        generation_rows=0, seed=seed, keep={k: previous[k] for k in DECODING_FIGURES if k in previous and same_file},
+        generation_rows=0, seed=seed, refresh_indexes=True, keep={k: previous[k] for k in DECODING_FIGURES if k in previous and same_file},
         extra={"file": portable_path(data)}, card={"name": display_name(folder), "load_path": portable_path(folder)}),
         say=say)
     if previous and not same_file:
         say(f"evaluation.json now holds the figures on {Path(data).name}, without decoding: run `evaluate MODEL --data "
             f"{data} --write-card` for the decoded-text figures")
-    model = TextVAE.from_pretrained(folder)
-    for path in sorted((folder / "index").glob("*.parquet")):
-        refresh_probabilities(model, path)
-        say(f"probabilities of {path} brought up to date")
     return res
