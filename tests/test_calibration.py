@@ -173,3 +173,8 @@ def test_the_calibrate_command_refits_evaluates_and_refreshes_the_models_indexes
         corpus = CorpusIndex.load(path)
         expected = loaded.class_probs(torch.as_tensor(corpus.mu)).detach().numpy()
         assert np.allclose(corpus.probs, expected, atol=1e-6)
+    # again on the same file: what decoding measured before is kept (the temperature does not change it)
+    (model / "evaluation.json").write_text(json.dumps({**evaluation, "reader_top1": 0.5, "train_wall_minutes": 3.0}))
+    assert main(["calibrate", str(model), "--data", str(data)]) == 0
+    again = json.loads((model / "evaluation.json").read_text())
+    assert again["reader_top1"] == 0.5 and again["train_wall_minutes"] == 3.0 and again["documents"] == 90

@@ -62,17 +62,13 @@ def finish_model(folder: str | Path, texts: Sequence[str], labels: Sequence[str 
     return res
 
 
-# Figures of decoding: the temperature does not change them (the decoder reads the unscaled probabilities and the
-# predicted class), so a new calibration keeps them from the evaluation before it.
-DECODING_FIGURES = ("generation_rows", "bleu4", "label_consistency", "wordpiece_artefacts", "wordpiece_artefacts_raw",
-                    "reader_top1", "reader_top10", "reader_cosine", "reader_candidates", "reader", "examples")
-
-
 def recalibrate(folder: str | Path, data: str | Path, text_column: str = "text", label_column: str = "label",
                 seed: int = 0, say: Callable[[str], None] = print) -> dict:
-    """`calibrate`: the temperature fitted again on labelled `data` (`finish_model`, no decoding: decoding's figures
-    are kept when the evaluation before was on the same file), the card rewritten, and the probabilities of the
-    model's own indexes brought up to date (`indexing.refresh_probabilities`). Returns the evaluation."""
+    """`calibrate`: the temperature fitted again on labelled `data` (`finish_model`, no decoding), the card rewritten,
+    and the probabilities of the model's own indexes brought up to date (`indexing.refresh_probabilities`). When the
+    evaluation before was on the same file, what it measured and this one does not (decoding's figures: the
+    temperature does not change them, since the decoder reads the unscaled probabilities) is kept; of another
+    file's evaluation only the training time. Returns the evaluation."""
     import json
 
     from .catalog import display_name
@@ -85,7 +81,9 @@ def recalibrate(folder: str | Path, data: str | Path, text_column: str = "text",
     previous = json.loads(before.read_text()) if before.exists() else {}
     same_file = previous.get("file") == portable_path(data)
     res = finish_model(folder, corpus.texts, corpus.labels, Finish(
-        generation_rows=0, seed=seed, refresh_indexes=True, keep={k: previous[k] for k in DECODING_FIGURES if k in previous and same_file},
+        generation_rows=0, seed=seed, refresh_indexes=True,
+        keep={k: v for k, v in previous.items()  # the ECE without temperature stands only beside a temperature
+              if (same_file and k != "ece_unscaled") or k == "train_wall_minutes"},
         extra={"file": portable_path(data)}, card={"name": display_name(folder), "load_path": portable_path(folder)}),
         say=say)
     if previous and not same_file:
